@@ -1,0 +1,103 @@
+"""Shape inference over a ModelSpec, without torch: each block's output shape and parameter count.
+
+Runs on every edit, so it is pure Python and cheap. Inference stops at the first block that
+cannot take its input; the blocks after it have no shape until that one is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.blocks import CATALOGUE
+from engine.shapes import Fix, Shape, ShapeError, format_shape, numel
+from engine.spec import ModelSpec
+
+# Bounds that keep a model from exhausting memory before anything is allocated (README: Limits).
+MAX_PARAMETERS = 50_000_000
+MAX_ACTIVATION_VALUES = 16_777_216  # values in one block's output for one sample
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    index: int
+    block_id: str
+    input_shape: Shape | None
+    output_shape: Shape | None
+    param_count: int
+    error: str | None = None
+    fix: Fix | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.output_shape is not None
+
+
+@dataclass(frozen=True)
+class Inference:
+    blocks: tuple[BlockInfo, ...]
+    input_shape: Shape
+    output_shape: Shape | None
+    total_params: int
+
+    @property
+    def valid(self) -> bool:
+        return self.first_error is None and bool(self.blocks)
+
+    @property
+    def first_error(self) -> BlockInfo | None:
+        return next((b for b in self.blocks if b.error), None)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the model cannot be trained, as one sentence; None when it can."""
+        if not self.blocks:
+            return "The model has no blocks — add some from the palette."
+        err = self.first_error
+        return f"Block {err.index + 1} ('{err.block_id}'): {err.error}" if err else None
+
+
+def infer(spec: ModelSpec) -> Inference:
+    """Infer every block's output shape and parameter count, stopping at the first error."""
+    shape: Shape | None = spec.input.shape
+    total = 0
+    infos: list[BlockInfo] = []
+    for index, block in enumerate(spec.blocks):
+        if shape is None:
+            infos.append(BlockInfo(index, block.id, None, None, 0, None))
+            continue
+        block_type = CATALOGUE[block.type]
+        try:
+            out, count = block_type.infer(block.params, shape)
+            _check_bounds(block_type.title, out, total + count)
+        except ShapeError as err:
+            fix = err.fix
+            if fix and fix.target == -1 and (index == 0 or not _accepts(spec, index - 1, fix)):
+                fix = None
+            infos.append(BlockInfo(index, block.id, shape, None, 0, str(err), fix))
+            shape = None
+            continue
+        infos.append(BlockInfo(index, block.id, shape, out, count))
+        total += count
+        shape = out
+    return Inference(tuple(infos), spec.input.shape, shape, total)
+
+
+def _accepts(spec: ModelSpec, index: int, fix: Fix) -> bool:
+    """A fix aimed at the previous block only makes sense if that block has those parameters."""
+    names = {p.name for p in CATALOGUE[spec.blocks[index].type].params}
+    return set(fix.set_params) <= names
+
+
+def _check_bounds(title: str, out: Shape, total_params: int) -> None:
+    if any(d < 1 for d in out):
+        raise ShapeError(f"{title} would produce an empty output {format_shape(out)} — its input is too small.")
+    if total_params > MAX_PARAMETERS:
+        raise ShapeError(
+            f"The model would have {total_params:,} parameters at this block, more than LayerLab's "
+            f"limit of {MAX_PARAMETERS:,} — make this block smaller or pool before it."
+        )
+    if numel(out) > MAX_ACTIVATION_VALUES:
+        raise ShapeError(
+            f"{title} would output {numel(out):,} values per sample ({format_shape(out)}), more than "
+            f"LayerLab's limit of {MAX_ACTIVATION_VALUES:,} — use fewer channels or a stride."
+        )

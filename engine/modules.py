@@ -1,0 +1,54 @@
+"""torch modules that the catalogue's builders need beyond torch.nn itself.
+
+The recurrent blocks subclass nn.LSTM/GRU/RNN rather than wrap them, so that their weights keep
+torch's own names under the block id ("lstm1.weight_ih_l0") in every export format.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _last_step(h_n: torch.Tensor, num_layers: int, bidirectional: bool) -> torch.Tensor:
+    # h_n is (layers * dirs, N, H); the last layer's final states, both directions side by side,
+    # are what "the last step" means for a bidirectional block (Keras does the same).
+    dirs = 2 if bidirectional else 1
+    last = h_n[-dirs:]
+    return torch.cat(list(last), dim=-1) if dirs == 2 else last[0]
+
+
+class LSTMBlock(nn.LSTM):
+    """nn.LSTM (batch first) that returns the whole output sequence or the last step only."""
+
+    def __init__(self, *args, return_sequence: bool = False, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequence = return_sequence
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        out, (h_n, _) = super().forward(x)
+        return out if self.return_sequence else _last_step(h_n, self.num_layers, self.bidirectional)
+
+
+class GRUBlock(nn.GRU):
+    """nn.GRU (batch first) that returns the whole output sequence or the last step only."""
+
+    def __init__(self, *args, return_sequence: bool = False, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequence = return_sequence
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        out, h_n = super().forward(x)
+        return out if self.return_sequence else _last_step(h_n, self.num_layers, self.bidirectional)
+
+
+class RNNBlock(nn.RNN):
+    """nn.RNN (batch first) that returns the whole output sequence or the last step only."""
+
+    def __init__(self, *args, return_sequence: bool = False, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequence = return_sequence
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        out, h_n = super().forward(x)
+        return out if self.return_sequence else _last_step(h_n, self.num_layers, self.bidirectional)

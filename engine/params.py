@@ -1,0 +1,72 @@
+"""Typed block parameters: what a block declares, and how a raw JSON value is checked against it.
+
+A parameter knows its type, default and allowed range, so the same declaration drives strict
+file loading, the inspector's widgets (a spin box bounded by ``minimum``/``maximum``, a combo
+box for ``choices``) and the error message when a value is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ParamError(ValueError):
+    """A parameter value that is of the wrong type or outside its allowed range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a block: ``kind`` is "int", "float", "bool" or "choice"."""
+
+    name: str
+    kind: str
+    default: Any
+    label: str = ""
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("int", "float", "bool", "choice"):
+            raise ValueError(f"Parameter {self.name!r} has unknown kind {self.kind!r}.")
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"Default of {self.name!r} is not one of its choices.")
+        self.validate(self.default)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise ParamError."""
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ParamError(f"must be true or false, not {value!r}")
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                options = ", ".join(repr(c) for c in self.choices)
+                raise ParamError(f"must be one of {options}, not {value!r}")
+            return value
+        # bool is an int subclass in Python; a JSON `true` for a number is a mistake.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParamError(f"must be a number, not {value!r}")
+        if self.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ParamError(f"must be a whole number, not {value!r}")
+            value = int(value)
+        else:
+            value = float(value)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ParamError(f"must be a finite number, not {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ParamError(f"must be at least {_fmt(self.minimum)}, not {_fmt(value)}")
+        if self.maximum is not None and value > self.maximum:
+            raise ParamError(f"must be at most {_fmt(self.maximum)}, not {_fmt(value)}")
+        return value
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
