@@ -1,0 +1,130 @@
+"""The immutable events a training run reports, and the no-op callback base class.
+
+The Trainer calls a callback with these; the GUI's worker bridge turns them into queued Qt
+signals and the headless CLI prints them. Arrays in events are CPU numpy copies, never live
+tensors, so a view can keep a snapshot as long as it likes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    model_name: str
+    dataset_name: str
+    device: str
+    total_epochs: int
+    steps_per_epoch: int
+    settings: Mapping[str, Any]  # optimiser, lr, batch size, ... as plain values
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    run_id: int
+    step: int  # global step, from 1
+    epoch: int  # from 1
+    loss: float
+    lr: float
+    samples_per_second: float
+    eta_seconds: float | None
+    accuracy: float | None = None  # batch accuracy, classification only
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    run_id: int
+    epoch: int
+    step: int
+    train_loss: float
+    val_loss: float
+    train_accuracy: float | None = None
+    val_accuracy: float | None = None
+    val_mae: float | None = None  # regression / forecasting only
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SettingsChanged:
+    """A marker in the history: optimiser settings changed mid-run (shown on the curves)."""
+
+    run_id: int
+    step: int
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ProbeSnapshot:
+    """One probe's result at a step: ``kind`` names the probe, ``data`` is the probe's dataclass."""
+
+    run_id: int
+    step: int
+    kind: str
+    data: Any
+
+
+@dataclass(frozen=True)
+class Paused:
+    run_id: int
+    step: int
+    paused: bool  # False when resumed
+
+
+@dataclass(frozen=True)
+class Finished:
+    run_id: int
+    step: int
+    epochs_done: int
+    stopped_early: bool  # the user pressed Stop
+    seconds: float
+    samples_per_second: float
+    final: EpochMetrics | None
+    weights: Mapping[str, np.ndarray] = field(default_factory=dict)  # CPU copies, by state_dict name
+
+
+@dataclass(frozen=True)
+class Failed:
+    run_id: int
+    step: int
+    message: str  # a sentence for the user: what went wrong and what to do
+    weights: Mapping[str, np.ndarray] = field(default_factory=dict)  # the last good weights
+
+
+Event = RunStarted | StepMetrics | EpochMetrics | SettingsChanged | ProbeSnapshot | Paused | Finished | Failed
+
+
+class Callback:
+    """No-op hooks, Lightning-style: subclass and override what you need."""
+
+    def on_event(self, event: Event) -> None:
+        """Called for every event, before the specific hook."""
+
+    def on_run_start(self, event: RunStarted) -> None: ...
+    def on_step_end(self, event: StepMetrics) -> None: ...
+    def on_epoch_end(self, event: EpochMetrics) -> None: ...
+    def on_settings_changed(self, event: SettingsChanged) -> None: ...
+    def on_probe(self, event: ProbeSnapshot) -> None: ...
+    def on_pause(self, event: Paused) -> None: ...
+    def on_finish(self, event: Finished) -> None: ...
+    def on_fail(self, event: Failed) -> None: ...
+
+
+_HOOKS = {
+    RunStarted: "on_run_start", StepMetrics: "on_step_end", EpochMetrics: "on_epoch_end",
+    SettingsChanged: "on_settings_changed", ProbeSnapshot: "on_probe", Paused: "on_pause",
+    Finished: "on_finish", Failed: "on_fail",
+}
+
+
+def dispatch(callbacks: list[Callback], event: Event) -> None:
+    """Send ``event`` to every callback's on_event and its specific hook."""
+    hook = _HOOKS[type(event)]
+    for cb in callbacks:
+        cb.on_event(event)
+        getattr(cb, hook)(event)
