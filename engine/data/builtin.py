@@ -1,0 +1,268 @@
+"""Registry of built-in datasets: offline, seeded, deterministic.
+
+Adding a dataset is one ``register(BuiltinInfo(...))`` entry; the parametrised tests in
+tests/engine/test_data_builtin.py pick it up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..params import Param, ParamError
+from . import synthetic
+from .dataset import Dataset
+from .errors import DatasetError
+from .prepare import build, check_val_fraction
+from .resources import ProgressFn
+
+# (rng, options) -> (x, y, class_names or None)
+Generator = Callable[[np.random.Generator, dict[str, Any]], tuple[np.ndarray, np.ndarray, Any]]
+
+
+@dataclass(frozen=True)
+class BuiltinInfo:
+    """What the dataset panel shows about a built-in set, and how to make it."""
+
+    id: str
+    title: str
+    description: str
+    input_kind: str
+    task: str
+    generate: Generator = field(repr=False)
+    params: tuple[Param, ...] = ()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Option name -> default value."""
+        return {p.name: p.default for p in self.params}
+
+
+BUILTIN: dict[str, BuiltinInfo] = {}
+
+
+def register(info: BuiltinInfo) -> BuiltinInfo:
+    """Add a built-in dataset; ids are stable (saved in project files) and must be unique."""
+    if info.id in BUILTIN:
+        raise ValueError(f"a built-in dataset with id {info.id!r} is already registered")
+    BUILTIN[info.id] = info
+    return info
+
+
+def load_builtin(
+    name: str,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    progress: ProgressFn | None = None,
+    **options: Any,
+) -> Dataset:
+    """Generate the built-in dataset ``name`` with ``options`` (see BUILTIN[name].options)."""
+    info = BUILTIN.get(name)
+    if info is None:
+        known = ", ".join(sorted(BUILTIN))
+        raise DatasetError(f"There is no built-in dataset called '{name}'. Built-in: {known}.")
+    val_fraction = check_val_fraction(val_fraction)
+    values = _check_options(info, options)
+    x, y, class_names = info.generate(np.random.default_rng(int(seed)), values)
+    dataset = build(
+        name=info.id,
+        task=info.task,
+        input_kind=info.input_kind,
+        x=x,
+        y=y,
+        seed=seed,
+        val_fraction=val_fraction,
+        class_names=tuple(class_names) if class_names is not None else None,
+        description=info.description,
+        source=info.id,
+        options={"seed": int(seed), "val_fraction": val_fraction, **values},
+    )
+    if progress is not None:
+        progress(1.0)
+    return dataset
+
+
+def _check_options(info: BuiltinInfo, options: dict[str, Any]) -> dict[str, Any]:
+    params = {p.name: p for p in info.params}
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        allowed = ", ".join(params) or "none"
+        raise DatasetError(
+            f"The built-in dataset '{info.id}' has no option '{unknown[0]}'. "
+            f"Its options are: {allowed}."
+        )
+    values = info.options
+    for key, value in options.items():
+        try:
+            values[key] = params[key].validate(value)
+        except ParamError as exc:
+            raise DatasetError(
+                f"Option '{key}' of the built-in dataset '{info.id}' {exc}."
+            ) from None
+    return values
+
+
+def _n_samples(default: int, maximum: int = 200_000) -> Param:
+    return Param("n_samples", "int", default, "Samples", minimum=10, maximum=maximum)
+
+
+def _noise(default: float) -> Param:
+    return Param("noise", "float", default, "Noise", minimum=0.0, maximum=2.0)
+
+
+def _digits(rng: np.random.Generator, o: dict[str, Any]):
+    from sklearn.datasets import load_digits  # ships with scikit-learn; nothing downloaded
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]
+    return x, bunch.target.astype(np.int64), [str(i) for i in range(10)]
+
+
+def _shapes(rng, o):
+    x, y = synthetic.shapes(rng, o["n_samples"], o["size"], o["noise"])
+    return x, y, synthetic.SHAPE_NAMES
+
+
+def _sine(rng, o):
+    return (*synthetic.sine(rng, o["n_samples"], o["seq_len"], o["noise"]), None)
+
+
+def _adding(rng, o):
+    return (*synthetic.adding(rng, o["n_samples"], o["seq_len"]), None)
+
+
+def _first_symbol(rng, o):
+    n = o["n_symbols"]
+    x, y = synthetic.first_symbol(rng, o["n_samples"], o["seq_len"], n, o["noise"])
+    return x, y, [chr(ord("A") + i) for i in range(n)]
+
+
+def _moons(rng, o):
+    return (*synthetic.moons(rng, o["n_samples"], o["noise"]), ["upper", "lower"])
+
+
+def _spirals(rng, o):
+    k = o["n_classes"]
+    return (*synthetic.spirals(rng, o["n_samples"], o["noise"], k), [f"arm {i}" for i in range(k)])
+
+
+def _circles(rng, o):
+    return (*synthetic.circles(rng, o["n_samples"], o["noise"]), ["outer", "inner"])
+
+
+_SEQ_LEN_MAX = 2000
+
+register(
+    BuiltinInfo(
+        "digits",
+        "Handwritten digits 8×8",
+        "1,797 real handwritten digits (0-9) as 8×8 grey images, from scikit-learn.",
+        "image",
+        "classification",
+        _digits,
+    )
+)
+register(
+    BuiltinInfo(
+        "shapes",
+        "Shapes 28×28",
+        "Synthetic grey images of circles, squares, triangles, crosses and rings with noise "
+        "and jittered position, size, angle and brightness: a CNN task with no download.",
+        "image",
+        "classification",
+        _shapes,
+        (
+            _n_samples(3000),
+            Param("size", "int", 28, "Image size", minimum=12, maximum=128),
+            _noise(0.1),
+        ),
+    )
+)
+register(
+    BuiltinInfo(
+        "sine",
+        "Sine-wave forecasting",
+        "Noisy sine waves of several frequencies; predict the next value of the wave.",
+        "sequence",
+        "forecast",
+        _sine,
+        (
+            _n_samples(2000),
+            Param("seq_len", "int", 40, "Sequence length", minimum=2, maximum=_SEQ_LEN_MAX),
+            _noise(0.05),
+        ),
+    )
+)
+register(
+    BuiltinInfo(
+        "adding",
+        "Adding problem",
+        "Long-memory test: add the two marked values of a sequence. A vanilla RNN fails as the "
+        "sequence grows; an LSTM learns it.",
+        "sequence",
+        "regression",
+        _adding,
+        (
+            _n_samples(3000),
+            Param("seq_len", "int", 50, "Sequence length", minimum=2, maximum=_SEQ_LEN_MAX),
+        ),
+    )
+)
+register(
+    BuiltinInfo(
+        "first_symbol",
+        "Remember the first symbol",
+        "Long-memory test: name the symbol at the first step of a sequence of random "
+        "distractor symbols. A vanilla RNN fails as the sequence grows; an LSTM learns it.",
+        "sequence",
+        "classification",
+        _first_symbol,
+        (
+            _n_samples(3000),
+            Param("seq_len", "int", 30, "Sequence length", minimum=1, maximum=_SEQ_LEN_MAX),
+            Param("n_symbols", "int", 4, "Symbols", minimum=2, maximum=26),
+            _noise(0.0),
+        ),
+    )
+)
+register(
+    BuiltinInfo(
+        "moons",
+        "Two moons",
+        "2-D points on two interleaving half circles.",
+        "vector",
+        "classification",
+        _moons,
+        (_n_samples(1000), _noise(0.1)),
+    )
+)
+register(
+    BuiltinInfo(
+        "spirals",
+        "Spirals",
+        "2-D points on interleaved spiral arms, one class per arm.",
+        "vector",
+        "classification",
+        _spirals,
+        (
+            _n_samples(1000),
+            _noise(0.05),
+            Param("n_classes", "int", 2, "Arms", minimum=2, maximum=8),
+        ),
+    )
+)
+register(
+    BuiltinInfo(
+        "circles",
+        "Circles",
+        "2-D points on a small circle inside a large one.",
+        "vector",
+        "classification",
+        _circles,
+        (_n_samples(1000), _noise(0.08)),
+    )
+)
