@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -70,8 +71,13 @@ def load_dataset(name_or_path: str | Path, **kw: Any) -> Dataset:
     return load_file(path, **kw)
 
 
+def _loader(module: str, function: str) -> Callable[..., Dataset]:
+    # Format modules are imported on first use: keeps `import engine.data` light.
+    return getattr(importlib.import_module(f"{__package__}.{module}"), function)
+
+
 def _pick_loader(path: Path) -> Callable[..., Dataset]:
-    from . import idx, images, npz, tabular  # loaded on first use: keeps import light
+    from .idx import IDX_NAME, find_idx_files
 
     if not path.exists():
         raise DatasetError(
@@ -79,10 +85,10 @@ def _pick_loader(path: Path) -> Callable[..., Dataset]:
             path=str(path),
         )
     if path.is_dir():
-        if idx.find_idx_files(path):
-            return idx.load_idx
+        if find_idx_files(path):
+            return _loader("idx", "load_idx")
         if any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir()):
-            return images.load_image_folder
+            return _loader("images", "load_image_folder")
         raise DatasetError(
             f"The folder '{path}' holds neither MNIST-format IDX files nor one sub-folder of "
             f"images per class. LayerLab reads {FORMATS}.",
@@ -90,11 +96,11 @@ def _pick_loader(path: Path) -> Callable[..., Dataset]:
         )
     name = path.name.lower()
     if name.endswith(".npz"):
-        return npz.load_npz
+        return _loader("npz", "load_npz")
     if name.endswith(CSV_SUFFIXES):
-        return tabular.load_csv
-    if idx.IDX_NAME.search(path.name):
-        return idx.load_idx  # one of the four files: read the folder it is in
+        return _loader("tabular", "load_csv")
+    if IDX_NAME.search(path.name):
+        return _loader("idx", "load_idx")  # one of the four files: read the folder it is in
     if name.endswith(IMAGE_SUFFIXES):
         raise DatasetError(
             f"'{path}' is a single image. Pick the folder that holds one sub-folder of images "

@@ -51,8 +51,8 @@ def check_finite(array: np.ndarray, what: str, path: str | None) -> None:
         first = int(np.flatnonzero(bad)[0])
         where = f" in '{path}'" if path else ""
         raise DatasetError(
-            f"{what}{where} contains NaN or infinite values ({int(bad.sum())} samples, the first "
-            f"is sample {first}). Remove or fill in those values and load it again.",
+            f"There are NaN or infinite values in {what}{where} ({int(bad.sum())} samples, the "
+            f"first is sample {first}). Remove or fill in those values and load it again.",
             path=path,
         )
 
