@@ -151,3 +151,12 @@ def test_forecast_report_pairs_predictions_with_targets():
     )
     with pytest.raises(ProbeError, match="forecast horizon"):
         forecast_report(model, x, torch.randn(6, 3))
+
+
+def test_histogram_counts_agree_with_numpy():
+    values = torch.randn(1000) * 3 + 1
+    model = nn.Sequential(OrderedDict(ident=nn.Identity()))
+    (hist,) = activation_histograms(model, values[None], bins=25)
+    expected, edges = np.histogram(values.numpy(), bins=25)
+    np.testing.assert_allclose(hist.edges, edges, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(hist.counts, expected)
