@@ -11,10 +11,10 @@ from typing import Any
 from .builtin import BUILTIN, load_builtin
 from .dataset import Dataset
 from .errors import DatasetError
+from .images import IMAGE_SUFFIXES
 from .prepare import check_val_fraction
 from .resources import Progress
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 FORMATS = (
     "a folder of MNIST-format IDX files, a .npz file with x and y arrays, a .csv file, "
