@@ -1,0 +1,224 @@
+"""What every live view shares: newest-snapshot storage, timer-driven painting, empty state, export.
+
+Views never paint when data arrives. ``set_*`` methods store the newest snapshot and mark the
+view dirty; the dashboard's timer calls :meth:`LiveView.repaint_if_needed`, which paints only a
+visible, dirty view. That keeps painting at a bounded rate whatever the training speed, and a
+hidden dock costs nothing until it is shown again.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import CSVExporter, ImageExporter
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+# Colours for runs and layers: distinguishable on a white background, colour-blind friendly
+# first (Okabe-Ito), then tab10's remaining hues.
+PALETTE = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B", "#7F7F7F",
+    "#BCBD22", "#17BECF",
+)  # fmt: skip
+
+
+def diverging_colormap() -> pg.ColorMap:
+    """Blue-white-red: zero is white, so the sign and size of a weight read at a glance."""
+    return pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (247, 247, 247), (178, 24, 43)])
+
+
+def sequential_colormap() -> pg.ColorMap:
+    return pg.colormap.get("viridis")
+
+
+def mosaic(tiles: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
+    """Lay (N, h, w) tiles out row by row, ``columns`` per row, NaN-filled gaps between them.
+
+    One image holding every tile paints ~10x faster than one ImageItem per tile, and NaN gaps
+    draw transparent, so the tiles stay visibly separate.
+    """
+    count, h, w = tiles.shape
+    columns = max(1, min(columns, count))
+    rows = max(1, math.ceil(count / columns))
+    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
+    for index in range(count):
+        r, c = divmod(index, columns)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tiles[index]
+    return out
+
+
+def square_columns(count: int) -> int:
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def configure_image_item(item: pg.ImageItem) -> pg.ImageItem:
+    # Row-major so a (rows, cols) numpy array shows with rows going down, as printed.
+    item.setOpts(axisOrder="row-major")
+    return item
+
+
+def image_view_box(widget: pg.GraphicsLayoutWidget, row: int = 0, col: int = 0) -> pg.ViewBox:
+    """A ViewBox for pixel images: square pixels, y growing downwards, no mouse menu clutter."""
+    box = widget.addViewBox(row=row, col=col, lockAspect=True, invertY=True, enableMenu=False)
+    return box
+
+
+class LiveView(QWidget):
+    """Base of the dashboard's views: an empty-state page, a content page, an export button.
+
+    Subclasses build their content in ``content``, store incoming data and call
+    :meth:`mark_dirty`, and draw in :meth:`paint`. ``paint_count`` lets tests check that
+    hidden views are not painted.
+    """
+
+    #: What the empty state says; subclasses replace it.
+    empty_text = "Train a model to see this view."
+
+    def __init__(self, title: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName(type(self).__name__)
+        self.title = title
+        self.paint_count = 0
+        self._dirty = False
+        self._has_data = False
+
+        self.toolbar = QHBoxLayout()
+        self.toolbar.setContentsMargins(4, 2, 4, 0)
+        self.caption = QLabel("")
+        self.caption.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(self.caption)
+        self.export_button = QToolButton(text="Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setToolTip("Save this view as a PNG image or its data as CSV")
+        menu = QMenu(self.export_button)
+        menu.addAction("Image (PNG)…", self._ask_png)
+        menu.addAction("Data (CSV)…", self._ask_csv)
+        self.export_button.setMenu(menu)
+        self.toolbar.addWidget(self.export_button)
+
+        self.empty_label = QLabel(self.empty_text)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: #666; padding: 24px;")
+        self.content = QWidget()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty_label)
+        self.stack.addWidget(self.content)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(self.toolbar)
+        layout.addWidget(self.stack, 1)
+        self._show_empty()
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def has_data(self) -> bool:
+        return self._has_data
+
+    @property
+    def is_dirty(self) -> bool:
+        return self._dirty
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def repaint_if_needed(self) -> bool:
+        """Paint from the newest data if it changed and the view can be seen; True if painted."""
+        if not self._dirty or not self.isVisible():
+            return False
+        self.repaint_now()
+        return True
+
+    def repaint_now(self) -> None:
+        """Paint regardless of visibility (screenshots, exports, tests)."""
+        self._dirty = False
+        if self._has_data:
+            self.stack.setCurrentWidget(self.content)
+            self.export_button.setEnabled(True)
+        self.paint()
+        self.paint_count += 1
+
+    def clear(self) -> None:
+        """Forget all data and show the empty state again."""
+        self._has_data = False
+        self._dirty = False
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        self.empty_label.setText(self.empty_text)
+        self.stack.setCurrentWidget(self.empty_label)
+        self.export_button.setEnabled(False)
+
+    def _got_data(self) -> None:
+        self._has_data = True
+        self.mark_dirty()
+
+    # ------------------------------------------------------------ subclass hooks
+
+    def paint(self) -> None:  # pragma: no cover - every view overrides it
+        raise NotImplementedError
+
+    def export_item(self) -> pg.GraphicsItem | pg.GraphicsScene:
+        """The plot or scene that the PNG and CSV exports read."""
+        raise NotImplementedError
+
+    def export_csv(self, path: str | Path) -> None:
+        """Write the view's data as CSV (default: pyqtgraph's CSV exporter of its plot)."""
+        self.repaint_now()
+        CSVExporter(self.export_item()).export(str(path))
+
+    def export_png(self, path: str | Path) -> None:
+        self.repaint_now()
+        item = self.export_item()
+        target = item.scene() if isinstance(item, pg.GraphicsItem) else item
+        exporter = ImageExporter(target)
+        exporter.export(str(path))
+
+    # ------------------------------------------------------------ file dialogs
+
+    def _file_name(self, suffix: str) -> str:
+        return self.title.lower().replace(" ", "_").replace("/", "_") + suffix
+
+    def _ask_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export image", self._file_name(".png"), "PNG image (*.png)"
+        )
+        if path:
+            self.export_png(path)
+
+    def _ask_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export data", self._file_name(".csv"), "CSV (*.csv)"
+        )
+        if path:
+            self.export_csv(path)
+
+
+def write_csv(path: str | Path, header: list[str], rows: np.ndarray | list) -> None:
+    """Plain CSV for views whose data is an image or a table, which CSVExporter cannot read."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(header) + "\n")
+        for row in rows:
+            f.write(",".join(_cell(v) for v in row) + "\n")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.6g}"
+    return str(value)

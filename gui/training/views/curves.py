@@ -1,0 +1,284 @@
+"""Loss and metric curves: per-step training, per-epoch validation, settings markers, past runs.
+
+Built for runs of a million steps: each series lives in a preallocated array that doubles when
+full (no per-step reallocation), curves are created once and updated with setData, and the plots
+use peak downsampling with clip-to-view so a repaint touches ~screen-width points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QVBoxLayout, QWidget
+from scipy.signal import lfilter
+
+from engine.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
+from gui.training.views.base import PALETTE, LiveView, write_csv
+
+MAX_PAST_RUNS = 6  # older runs are dropped: a legend of twenty runs compares nothing
+
+
+class GrowableSeries:
+    """x/y float64 arrays with amortised O(1) append: capacity doubles when full."""
+
+    def __init__(self, capacity: int = 1024):
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self.size = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.size == len(self._x):
+            self._grow(self.size + 1)
+        self._x[self.size] = x
+        self._y[self.size] = y
+        self.size += 1
+
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        n = len(xs)
+        if self.size + n > len(self._x):
+            self._grow(self.size + n)
+        self._x[self.size : self.size + n] = xs
+        self._y[self.size : self.size + n] = ys
+        self.size += n
+
+    def _grow(self, needed: int) -> None:
+        capacity = len(self._x)
+        while capacity < needed:
+            capacity *= 2
+        for name in ("_x", "_y"):
+            grown = np.empty(capacity, dtype=np.float64)
+            grown[: self.size] = getattr(self, name)[: self.size]
+            setattr(self, name, grown)
+
+    @property
+    def capacity(self) -> int:
+        return len(self._x)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.size]
+
+
+@dataclass
+class RunCurves:
+    """One run's series and the curves that draw them (created once, then setData)."""
+
+    run_id: int
+    label: str
+    colour: str
+    train_loss: GrowableSeries = field(default_factory=GrowableSeries)
+    train_metric: GrowableSeries = field(default_factory=GrowableSeries)
+    val_loss: GrowableSeries = field(default_factory=lambda: GrowableSeries(64))
+    val_metric: GrowableSeries = field(default_factory=lambda: GrowableSeries(64))
+    items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
+    smoothed: GrowableSeries = field(default_factory=GrowableSeries)  # EMA cache of train_loss
+    markers: list[pg.InfiniteLine] = field(default_factory=list)
+    metric_name: str = "accuracy"
+
+
+class LossCurvesView(LiveView):
+    """Training loss per step and validation loss per epoch (top), accuracy or MAE (bottom)."""
+
+    empty_text = "Press Train to see the loss and accuracy curves of the run."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Loss curves", parent)
+        self.runs: list[RunCurves] = []
+        self._runs_started = 0
+        self._smoothing_weight = 0.9
+
+        self.smooth_box = QCheckBox("Smooth")
+        self.smooth_box.setToolTip("Exponential moving average of the per-step training curve")
+        self.smooth_box.setChecked(True)
+        self.smooth_spin = QDoubleSpinBox(minimum=0.0, maximum=0.999, singleStep=0.05, decimals=3)
+        self.smooth_spin.setValue(self._smoothing_weight)
+        self.log_box = QCheckBox("Log scale")
+        self.smooth_box.toggled.connect(self._smoothing_changed)
+        self.smooth_spin.valueChanged.connect(self._smoothing_changed)
+        self.log_box.toggled.connect(self._log_toggled)
+        controls = QHBoxLayout()
+        for w in (self.smooth_box, self.smooth_spin, self.log_box):
+            controls.addWidget(w)
+        controls.addStretch(1)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.metric_plot = self.graphics.addPlot(row=1, col=0)
+        self.metric_plot.setXLink(self.loss_plot)
+        for plot, name in ((self.loss_plot, "loss"), (self.metric_plot, "accuracy")):
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("left", name)
+            # Peak downsampling keeps spikes (a diverging step) that mean-downsampling hides.
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+        self.metric_plot.setLabel("bottom", "step")
+        self.legend = self.loss_plot.addLegend(offset=(-10, 10))
+
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+
+    # ------------------------------------------------------------ events in
+
+    def start_run(self, event: RunStarted) -> None:
+        """A new run: earlier runs stay as thinner overlays, labelled by model and dataset."""
+        for run in self.runs:
+            self._dim(run)
+        colour = PALETTE[self._runs_started % len(PALETTE)]
+        self._runs_started += 1
+        label = f"run {event.run_id}: {event.model_name} · {event.dataset_name}"
+        run = RunCurves(event.run_id, label, colour)
+        self.runs.append(run)
+        self._make_items(run)
+        while len(self.runs) > MAX_PAST_RUNS + 1:
+            self._remove(self.runs.pop(0))
+        self._got_data()
+
+    def add_steps(self, steps: list[StepMetrics]) -> None:
+        if not steps:
+            return
+        run = self._run_for(steps[0].run_id)
+        xs = np.fromiter((s.step for s in steps), dtype=np.float64, count=len(steps))
+        run.train_loss.extend(xs, np.fromiter((s.loss for s in steps), np.float64, len(steps)))
+        acc = [(s.step, s.accuracy) for s in steps if s.accuracy is not None]
+        if acc:
+            a = np.asarray(acc, dtype=np.float64)
+            run.train_metric.extend(a[:, 0], a[:, 1])
+        self._got_data()
+
+    def add_epoch(self, event: EpochMetrics) -> None:
+        run = self._run_for(event.run_id)
+        run.val_loss.append(event.step, event.val_loss)
+        if event.val_accuracy is not None:
+            run.val_metric.append(event.step, event.val_accuracy)
+        elif event.val_mae is not None:
+            run.metric_name = "MAE"
+            run.val_metric.append(event.step, event.val_mae)
+        self._got_data()
+
+    def add_settings_change(self, event: SettingsChanged) -> None:
+        run = self._run_for(event.run_id)
+        text = ", ".join(f"{k}={_short(v)}" for k, v in event.changes.items())
+        line = pg.InfiniteLine(
+            pos=event.step, angle=90, movable=False,
+            pen=pg.mkPen(run.colour, style=pg.QtCore.Qt.PenStyle.DashLine),
+            label=text, labelOpts={"position": 0.9, "color": run.colour, "rotateAxis": (1, 0)},
+        )  # fmt: skip
+        line.setToolTip(f"step {event.step}: {text}")
+        self.loss_plot.addItem(line)
+        run.markers.append(line)
+        self._got_data()
+
+    # ------------------------------------------------------------ painting
+
+    def paint(self) -> None:
+        if not self.runs:
+            return
+        live = self.runs[-1]
+        self._set_curves(live)
+        live.items["raw_loss"].setData(live.train_loss.x, live.train_loss.y)
+        live.items["raw_loss"].setVisible(self.smooth_box.isChecked())
+        self.metric_plot.setLabel("left", live.metric_name)
+        last = live.train_loss.y[-1] if live.train_loss.size else float("nan")
+        self.caption.setText(f"{live.label} — {live.train_loss.size} steps, loss {last:.4g}")
+
+    def _set_curves(self, run: RunCurves) -> None:
+        shown = self._smoothed_train(run) if self.smooth_box.isChecked() else run.train_loss
+        run.items["train_loss"].setData(shown.x, shown.y)
+        run.items["val_loss"].setData(run.val_loss.x, run.val_loss.y)
+        run.items["train_metric"].setData(run.train_metric.x, run.train_metric.y)
+        run.items["val_metric"].setData(run.val_metric.x, run.val_metric.y)
+
+    def _smoothed_train(self, run: RunCurves) -> GrowableSeries:
+        """EMA of the training loss, extended incrementally: only new points are filtered."""
+        a = self._smoothing_weight
+        done, total = run.smoothed.size, run.train_loss.size
+        if total > done:
+            y = run.train_loss.y[done:total]
+            start = run.smoothed.y[-1] if done else y[0]
+            # lfilter runs the EMA recurrence s_t = a s_{t-1} + (1 - a) y_t in C.
+            s, _ = lfilter([1.0 - a], [1.0, -a], y, zi=[a * start])
+            run.smoothed.extend(run.train_loss.x[done:total], s)
+        return run.smoothed
+
+    # ------------------------------------------------------------ helpers
+
+    def _make_items(self, run: RunCurves) -> None:
+        c = run.colour
+        run.items["raw_loss"] = self.loss_plot.plot(pen=pg.mkPen(c + "40", width=1))
+        run.items["train_loss"] = self.loss_plot.plot(pen=pg.mkPen(c, width=2), name=run.label)
+        run.items["val_loss"] = self.loss_plot.plot(
+            pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+            symbol="o", symbolSize=6, symbolBrush=c, symbolPen=None,
+        )  # fmt: skip
+        run.items["train_metric"] = self.metric_plot.plot(pen=pg.mkPen(c, width=1))
+        run.items["val_metric"] = self.metric_plot.plot(
+            pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+            symbol="o", symbolSize=6, symbolBrush=c, symbolPen=None,
+        )  # fmt: skip
+        for item in run.items.values():
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+
+    def _dim(self, run: RunCurves) -> None:
+        """A finished run stays drawn, thinner, so the next one can be compared against it."""
+        self._set_curves(run)
+        run.items["train_loss"].setPen(pg.mkPen(run.colour, width=1))
+        run.items["raw_loss"].setVisible(False)
+
+    def _remove(self, run: RunCurves) -> None:
+        for item in run.items.values():
+            for plot in (self.loss_plot, self.metric_plot):
+                if item in plot.listDataItems():
+                    plot.removeItem(item)
+        for line in run.markers:
+            self.loss_plot.removeItem(line)
+
+    def _run_for(self, run_id: int) -> RunCurves:
+        for run in reversed(self.runs):
+            if run.run_id == run_id:
+                return run
+        # Metrics before (or without) RunStarted: open an anonymous run rather than drop them.
+        self.start_run(RunStarted(run_id, "model", "data", "cpu", 0, 0, {}))
+        return self.runs[-1]
+
+    def _smoothing_changed(self) -> None:
+        self._smoothing_weight = float(self.smooth_spin.value())
+        for run in self.runs:  # recomputed on the next paint (lfilter: a few ms for 1e6 points)
+            run.smoothed = GrowableSeries()
+            self._set_curves(run)
+        self.mark_dirty()
+
+    def _log_toggled(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+        self.mark_dirty()
+
+    # ------------------------------------------------------------ export
+
+    def export_item(self):
+        return self.graphics.scene()
+
+    def export_csv(self, path: str | Path) -> None:
+        """Every run's raw series, long format: run, series, step, value."""
+        rows = []
+        for run in self.runs:
+            for name in ("train_loss", "val_loss", "train_metric", "val_metric"):
+                series: GrowableSeries = getattr(run, name)
+                label = name.replace("metric", run.metric_name.lower())
+                rows.extend(
+                    (run.label, label, int(x), y) for x, y in zip(series.x, series.y, strict=True)
+                )
+        write_csv(path, ["run", "series", "step", "value"], rows)
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,146 @@
+"""Feature maps: what each conv, activation and pooling layer outputs for one chosen sample.
+
+All layers go into one image, one labelled row block per layer. Each layer is scaled by its own
+level (so a layer with small activations is still visible), and smaller maps are enlarged by an
+integer factor to the size of the largest, so pooling shows as the blockiness it really is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from engine.probes import FeatureMap
+from gui.training.views.base import (
+    LiveView,
+    configure_image_item,
+    diverging_colormap,
+    image_view_box,
+    mosaic,
+    write_csv,
+)
+
+MAX_COLUMNS = 16  # maps per row before a layer wraps onto another row
+ROW_GAP = 3
+
+
+def _enlarge(maps: np.ndarray, height: int) -> np.ndarray:
+    factor = max(1, round(height / max(1, maps.shape[1])))
+    if factor == 1:
+        return maps
+    return np.repeat(np.repeat(maps, factor, axis=1), factor, axis=2)
+
+
+def layer_blocks(
+    layers: Sequence[tuple[str, np.ndarray, float]],
+) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """Stack (label, maps (C, H, W), level) layers into one image scaled to [-1, 1].
+
+    Returns the image and (label, top row) per layer, for the row labels.
+    """
+    if not layers:
+        return np.zeros((1, 1), np.float32), []
+    height = max(m.shape[1] for _, m, _ in layers)
+    blocks, tops, top = [], [], 0
+    for label, maps, level in layers:
+        scaled = _enlarge(np.asarray(maps, np.float32) / max(level, 1e-12), height)
+        block = mosaic(scaled, MAX_COLUMNS)
+        blocks.append(block)
+        tops.append((label, top))
+        top += block.shape[0] + ROW_GAP
+    width = max(b.shape[1] for b in blocks)
+    out = np.full((top - ROW_GAP, width), np.nan, np.float32)
+    for block, (_, row) in zip(blocks, tops, strict=True):
+        out[row : row + block.shape[0], : block.shape[1]] = block
+    return out, tops
+
+
+class FeatureMapView(LiveView):
+    """Rows: the input, then each conv/activation/pool layer's maps for the chosen sample."""
+
+    empty_text = "Train a model with Conv2d and pooling blocks to see its feature maps."
+    sample_chosen = Signal(int)  # the user picked another validation sample
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Feature maps", parent)
+        self.maps: tuple[FeatureMap, ...] = ()
+        self.input_image: np.ndarray | None = None
+        self.image: np.ndarray | None = None
+        self._labels: list[pg.TextItem] = []
+
+        self.sample_spin = QSpinBox(minimum=0, maximum=0)
+        self.sample_spin.setToolTip("Validation sample whose feature maps are shown")
+        self.sample_spin.valueChanged.connect(self.sample_chosen)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Sample"))
+        controls.addWidget(self.sample_spin)
+        controls.addStretch(1)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.box = image_view_box(self.graphics)
+        self.item = configure_image_item(pg.ImageItem())
+        self.item.setColorMap(diverging_colormap())
+        self.box.addItem(self.item)
+
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+
+    def set_sample_count(self, count: int) -> None:
+        self.sample_spin.setMaximum(max(0, count - 1))
+
+    def set_input(self, image: np.ndarray | None) -> None:
+        """The chosen sample itself (C, H, W), drawn as the first row."""
+        self.input_image = None if image is None else np.asarray(image, np.float32)
+        self.mark_dirty()
+
+    def set_maps(self, maps: Sequence[FeatureMap]) -> None:
+        self.maps = tuple(maps)
+        if self.maps:
+            self._got_data()
+
+    def rows(self) -> list[tuple[str, np.ndarray, float]]:
+        rows = []
+        if self.input_image is not None and self.input_image.ndim == 3:
+            level = float(np.abs(self.input_image).max()) or 1.0
+            rows.append(("input", self.input_image, level))
+        for m in self.maps:
+            c, h, w = m.maps.shape
+            rows.append((f"{m.block_id} · {m.block_type} {c}×{h}×{w}", m.maps, float(m.level)))
+        return rows
+
+    def paint(self) -> None:
+        self.image, tops = layer_blocks(self.rows())
+        self.item.setImage(self.image, levels=(-1.0, 1.0), autoLevels=False)
+        for label in self._labels[len(tops) :]:
+            self.box.removeItem(label)
+        self._labels = self._labels[: len(tops)]
+        while len(self._labels) < len(tops):
+            text = pg.TextItem(color="#222", anchor=(1, 0))
+            self.box.addItem(text)
+            self._labels.append(text)
+        for text, (label, top) in zip(self._labels, tops, strict=True):
+            text.setText(label)
+            text.setPos(-2, top)
+        self.caption.setText(f"sample {self.sample_spin.value()}: {len(self.maps)} layers")
+
+    def export_item(self):
+        return self.graphics.scene()
+
+    def export_csv(self, path: str | Path) -> None:
+        rows = []
+        for m in self.maps:
+            c, h, w = m.maps.shape
+            idx = np.indices((c, h, w)).reshape(3, -1).T
+            rows.extend(
+                (m.block_id, *map(int, i), float(v))
+                for i, v in zip(idx, m.maps.ravel(), strict=True)
+            )
+        write_csv(path, ["layer", "channel", "row", "col", "value"], rows)

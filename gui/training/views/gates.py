@@ -1,0 +1,218 @@
+"""Gates of a recurrent block on one sequence: a time × unit heatmap per gate and state.
+
+The input sequence is drawn above on the same (linked) time axis, so "the forget gate closed at
+t = 12" can be read against what the input did at t = 12. Sigmoid gates use a sequential scale
+fixed at [0, 1] (0 = closed, 1 = open); tanh values and states use a diverging scale centred on
+zero, fixed at ±1 where the function bounds them and symmetric around the data otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.probes import RecurrentTrace
+from gui.training.views.base import (
+    PALETTE,
+    LiveView,
+    configure_image_item,
+    diverging_colormap,
+    sequential_colormap,
+    write_csv,
+)
+
+MAX_INPUT_CURVES = 8  # more input features than this read as noise; the first ones are drawn
+_SIGMOID = {"input", "forget", "output", "reset", "update"}
+_TANH = {"candidate"}
+_LABELS = {"input": "input gate", "forget": "forget gate", "output": "output gate",
+           "reset": "reset gate", "update": "update gate", "candidate": "candidate",
+           "cell": "cell state", "hidden": "hidden state"}  # fmt: skip
+
+
+def gate_levels(name: str, mode: str, values: np.ndarray) -> tuple[tuple[float, float], bool]:
+    """(levels, diverging?) for one gate: bounded functions keep their fixed range."""
+    if name in _SIGMOID:
+        return (0.0, 1.0), False
+    if name in _TANH or (name == "hidden" and mode in ("LSTM", "GRU", "RNN_TANH")):
+        return (-1.0, 1.0), True
+    peak = float(np.nanmax(np.abs(values))) if values.size else 1.0
+    peak = peak if math.isfinite(peak) and peak > 0 else 1.0
+    if mode == "RNN_RELU":
+        return (0.0, peak), False
+    return (-peak, peak), True
+
+
+class GateHeatmapView(LiveView):
+    empty_text = "Train a model with an LSTM, GRU or RNN block to see its gates over time."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Gates", parent)
+        self._traces: dict[str, RecurrentTrace] = {}
+        self._sequences: dict[str, np.ndarray] = {}
+        self._plots: dict[str, tuple[pg.PlotItem, pg.ImageItem]] = {}
+        self._input_curves: list[pg.PlotDataItem] = []
+        self._layout_key: tuple = ()
+        self.heatmaps: dict[str, np.ndarray] = {}  # gate -> (T, units), as last painted
+
+        self.block_combo = QComboBox()
+        self.layer_combo = QComboBox()
+        for combo in (self.block_combo, self.layer_combo):
+            combo.currentIndexChanged.connect(lambda _i: self.mark_dirty())
+        self.block_combo.currentIndexChanged.connect(self._refill_layers)
+        self.hover_label = QLabel("Hover over a heatmap to read a value.")
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Block"))
+        controls.addWidget(self.block_combo)
+        controls.addWidget(QLabel("Layer"))
+        controls.addWidget(self.layer_combo)
+        controls.addWidget(self.hover_label, 1)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.input_plot = self.graphics.addPlot(row=0, col=0)
+        self.input_plot.setLabel("left", "input")
+        self.input_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+
+    # ------------------------------------------------------------ data in
+
+    def set_trace(self, trace: RecurrentTrace, sequence: np.ndarray | None = None) -> None:
+        """A block's trace on the probe sequence (T, features), which is drawn above."""
+        self._traces[trace.block_id] = trace
+        if sequence is not None:
+            self._sequences[trace.block_id] = np.asarray(sequence, np.float32)
+        if self.block_combo.findText(trace.block_id) < 0:
+            self.block_combo.addItem(trace.block_id)
+        self._refill_layers()
+        self._got_data()
+
+    def set_traces(
+        self, traces: Sequence[RecurrentTrace], sequence: np.ndarray | None = None
+    ) -> None:
+        for trace in traces:
+            self.set_trace(trace, sequence)
+
+    def _refill_layers(self) -> None:
+        trace = self.current_trace
+        if trace is None:
+            return
+        names = [f"{t.layer + 1} {'←' if t.direction else '→'}" for t in trace.layers]
+        if names != [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())]:
+            index = self.layer_combo.currentIndex()
+            self.layer_combo.blockSignals(True)
+            self.layer_combo.clear()
+            self.layer_combo.addItems(names)
+            # The last layer feeds the head, so it is the interesting default.
+            self.layer_combo.setCurrentIndex(index if 0 <= index < len(names) else len(names) - 1)
+            self.layer_combo.blockSignals(False)
+
+    @property
+    def current_trace(self) -> RecurrentTrace | None:
+        return self._traces.get(self.block_combo.currentText())
+
+    # ------------------------------------------------------------ painting
+
+    def paint(self) -> None:
+        trace = self.current_trace
+        if trace is None or not trace.layers:
+            return
+        layer = trace.layers[max(0, self.layer_combo.currentIndex())]
+        names = tuple(layer.gates)
+        if (trace.mode, names) != self._layout_key:
+            self._rebuild(trace.mode, names)
+        self.heatmaps = {}
+        for name, values in layer.gates.items():
+            values = np.asarray(values, np.float32)
+            self.heatmaps[name] = values
+            plot, item = self._plots[name]
+            levels, _ = gate_levels(name, trace.mode, values)
+            # (T, units) -> rows = units, columns = time, so x is t and y is the unit.
+            item.setImage(np.ascontiguousarray(values.T), levels=levels, autoLevels=False)
+        self._paint_input(trace.block_id)
+        steps, units = next(iter(self.heatmaps.values())).shape
+        direction = "reverse" if layer.direction else "forward"
+        self.caption.setText(
+            f"{trace.block_id} ({trace.mode}), layer {layer.layer + 1} {direction}:"
+            f" {steps} steps × {units} units"
+        )
+
+    def _paint_input(self, block_id: str) -> None:
+        seq = self._sequences.get(block_id)
+        if seq is None:
+            for curve in self._input_curves:
+                curve.setData([], [])
+            return
+        seq = seq.reshape(len(seq), -1)[:, :MAX_INPUT_CURVES]
+        while len(self._input_curves) < seq.shape[1]:
+            colour = PALETTE[len(self._input_curves) % len(PALETTE)]
+            self._input_curves.append(self.input_plot.plot(pen=pg.mkPen(colour, width=2)))
+        # Centred on each step (t + 0.5) so a point sits over the middle of its heatmap column.
+        t = np.arange(len(seq)) + 0.5
+        for i, curve in enumerate(self._input_curves):
+            if i < seq.shape[1]:
+                curve.setData(t, seq[:, i], symbol="o", symbolSize=4)
+            else:
+                curve.setData([], [])
+
+    def _rebuild(self, mode: str, names: tuple[str, ...]) -> None:
+        for plot, _ in self._plots.values():
+            self.graphics.removeItem(plot)
+        self._plots.clear()
+        for row, name in enumerate(names, start=1):
+            plot = self.graphics.addPlot(row=row, col=0)
+            plot.setLabel("left", _LABELS.get(name, name))
+            plot.setXLink(self.input_plot)
+            plot.setMouseEnabled(y=False)
+            item = configure_image_item(pg.ImageItem())
+            _, diverging = gate_levels(name, mode, np.zeros(0))
+            item.setColorMap(diverging_colormap() if diverging else sequential_colormap())
+            plot.addItem(item)
+            self._plots[name] = (plot, item)
+        if names:
+            self._plots[names[-1]][0].setLabel("bottom", "time step t")
+        self._layout_key = (mode, names)
+
+    # ------------------------------------------------------------ hover
+
+    def value_at(self, gate: str, t: int, unit: int) -> float | None:
+        values = self.heatmaps.get(gate)
+        if values is None or not (0 <= t < values.shape[0] and 0 <= unit < values.shape[1]):
+            return None
+        return float(values[t, unit])
+
+    def _mouse_moved(self, pos: QPointF) -> None:
+        for name, (plot, _) in self._plots.items():
+            if not plot.vb.sceneBoundingRect().contains(pos):
+                continue
+            point = plot.vb.mapSceneToView(pos)
+            t, unit = math.floor(point.x()), math.floor(point.y())
+            value = self.value_at(name, t, unit)
+            if value is not None:
+                text = f"{_LABELS.get(name, name)}: t = {t}, unit {unit} → {value:.4f}"
+                self.hover_label.setText(text)
+                self.graphics.setToolTip(text)
+            return
+
+    # ------------------------------------------------------------ export
+
+    def export_item(self):
+        return self.graphics.scene()
+
+    def export_csv(self, path: str | Path) -> None:
+        self.repaint_now()
+        rows = []
+        for name, values in self.heatmaps.items():
+            for t in range(values.shape[0]):
+                rows.extend((name, t, u, float(values[t, u])) for u in range(values.shape[1]))
+        write_csv(path, ["gate", "t", "unit", "value"], rows)

@@ -1,0 +1,157 @@
+"""Gradient flow: per-layer gradient norms over training, and ||dL/dh_t|| through time.
+
+Both on log y axes, because the point is a ratio: a plain RNN's dL/dh_t falls by orders of
+magnitude from the last step back to the first (the vanishing gradient), an LSTM's stays
+within one or two. The previous run's through-time curves stay drawn (dashed) so an RNN run and
+an LSTM run on the same task can be read side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from engine.probes import TimeGradient
+from gui.training.views.base import PALETTE, LiveView, write_csv
+from gui.training.views.curves import GrowableSeries
+
+
+def positive(values: np.ndarray) -> np.ndarray:
+    """Zeros and negatives as NaN: a log axis cannot show them and must not warn about them."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    out[~(out > 0)] = np.nan
+    return out
+
+
+class GradientFlowView(LiveView):
+    empty_text = ("Train a model to see how large its gradients are, layer by layer, and — for "
+                  "RNN, GRU and LSTM blocks — step by step back through time.")  # fmt: skip
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Gradient flow", parent)
+        self.layer_series: dict[str, GrowableSeries] = {}
+        self._layer_curves: dict[str, pg.PlotDataItem] = {}
+        self.time_gradients: dict[str, TimeGradient] = {}
+        self._time_curves: dict[str, pg.PlotDataItem] = {}
+        self._previous: list[pg.PlotDataItem] = []
+        self.previous_time_gradients: dict[str, np.ndarray] = {}
+        self._run_label = ""
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.layer_plot = self.graphics.addPlot(row=0, col=0, title="gradient norm per layer")
+        self.layer_plot.setLabel("bottom", "step")
+        self.layer_plot.setLabel("left", "‖∂L/∂θ‖")
+        self.layer_legend = self.layer_plot.addLegend(offset=(-10, 10))
+        self.time_plot = self.graphics.addPlot(row=1, col=0, title="gradient through time")
+        self.time_plot.setLabel("bottom", "time step t")
+        self.time_plot.setLabel("left", "‖∂L/∂h_t‖")
+        self.time_legend = self.time_plot.addLegend(offset=(10, 10))
+        for plot in (self.layer_plot, self.time_plot):
+            plot.setLogMode(y=True)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+        self.layer_plot.setDownsampling(auto=True, mode="peak")
+        self.layer_plot.setClipToView(True)
+
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics, 1)
+
+    # ------------------------------------------------------------ data in
+
+    def new_run(self, label: str) -> None:
+        """Keep the finished run's through-time curves as the comparison; reset the rest."""
+        if self.time_gradients:
+            for curve in self._previous:
+                self.time_plot.removeItem(curve)
+            self._previous = []
+            self.previous_time_gradients = {}
+            for block_id, tg in self.time_gradients.items():
+                values = positive(tg.grad_norm)
+                name = f"{self._run_label or 'previous run'} · {block_id}"
+                curve = self.time_plot.plot(
+                    np.arange(len(values)), values, name=name, connect="finite",
+                    pen=pg.mkPen("#888", width=2, style=Qt.PenStyle.DashLine),
+                )  # fmt: skip
+                self._previous.append(curve)
+                self.previous_time_gradients[name] = values
+        for curve in self._time_curves.values():
+            self.time_plot.removeItem(curve)
+        for curve in self._layer_curves.values():
+            self.layer_plot.removeItem(curve)
+        self.time_legend.clear()
+        for curve in self._previous:
+            self.time_legend.addItem(curve, curve.name())
+        self.layer_legend.clear()
+        self._time_curves.clear()
+        self._layer_curves.clear()
+        self.layer_series.clear()
+        self.time_gradients.clear()
+        self._run_label = label
+
+    def add_layer_gradients(self, step: int, norms: Mapping[str, float]) -> None:
+        for name, value in norms.items():
+            self.layer_series.setdefault(name, GrowableSeries(256)).append(step, float(value))
+        if norms:
+            self._got_data()
+
+    def set_time_gradients(self, gradients: TimeGradient | Sequence[TimeGradient]) -> None:
+        items = (gradients,) if isinstance(gradients, TimeGradient) else tuple(gradients)
+        for tg in items:
+            self.time_gradients[tg.block_id] = tg
+        if items:
+            self._got_data()
+
+    # ------------------------------------------------------------ painting
+
+    def paint(self) -> None:
+        for index, (name, series) in enumerate(self.layer_series.items()):
+            curve = self._layer_curves.get(name)
+            if curve is None:
+                pen = pg.mkPen(PALETTE[index % len(PALETTE)], width=2)
+                curve = self.layer_plot.plot(pen=pen, name=name, connect="finite")
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+                self._layer_curves[name] = curve
+            curve.setData(series.x, positive(series.y))
+        for index, (block_id, tg) in enumerate(self.time_gradients.items()):
+            curve = self._time_curves.get(block_id)
+            if curve is None:
+                pen = pg.mkPen(PALETTE[(index + 1) % len(PALETTE)], width=3)
+                name = f"{self._run_label} · {block_id}" if self._run_label else block_id
+                curve = self.time_plot.plot(
+                    pen=pen, name=name, connect="finite", symbol="o", symbolSize=4
+                )
+                self._time_curves[block_id] = curve
+            values = positive(tg.grad_norm)
+            curve.setData(np.arange(len(values)), values)
+        self.caption.setText(self._ratio_text())
+
+    def _ratio_text(self) -> str:
+        """The vanishing gradient in one number: how much smaller dL/dh_0 is than dL/dh_T."""
+        parts = []
+        for block_id, tg in self.time_gradients.items():
+            g = np.asarray(tg.grad_norm, np.float64)
+            if len(g) > 1 and g[-1] > 0 and g[0] > 0:
+                parts.append(f"{block_id}: ‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {g[0] / g[-1]:.2e}")
+        return "; ".join(parts)
+
+    # ------------------------------------------------------------ export
+
+    def export_item(self):
+        return self.graphics.scene()
+
+    def export_csv(self, path: str | Path) -> None:
+        rows = []
+        for name, series in self.layer_series.items():
+            rows.extend(("layer", name, int(x), y) for x, y in zip(series.x, series.y, strict=True))
+        for block_id, tg in self.time_gradients.items():
+            rows.extend(("time", block_id, t, float(v)) for t, v in enumerate(tg.grad_norm))
+        for name, values in self.previous_time_gradients.items():
+            rows.extend(("time (previous run)", name, t, float(v)) for t, v in enumerate(values))
+        write_csv(path, ["kind", "name", "step or t", "gradient norm"], rows)

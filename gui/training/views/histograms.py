@@ -1,0 +1,101 @@
+"""Histograms of one layer's weights (top) and activations (bottom), layer chosen by a picker.
+
+Weights that spread out or collapse to zero, and activations that saturate (a tanh layer piled
+up at ±1) or die (a ReLU layer piled up at 0), show here before they show in the loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.probes import Histogram
+from gui.training.views.base import PALETTE, LiveView, write_csv
+
+KINDS = ("weights", "activations")
+
+
+class HistogramView(LiveView):
+    empty_text = "Train a model to see the distribution of each layer's weights and activations."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Histograms", parent)
+        self.histograms: dict[str, dict[str, Histogram]] = {kind: {} for kind in KINDS}
+
+        self.layer_combo = QComboBox()
+        self.layer_combo.currentTextChanged.connect(lambda _t: self.mark_dirty())
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Layer"))
+        controls.addWidget(self.layer_combo)
+        controls.addStretch(1)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for row, kind in enumerate(KINDS):
+            plot = self.graphics.addPlot(row=row, col=0, title=kind)
+            plot.setLabel("left", "count")
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            colour = PALETTE[row]
+            # stepMode "center": len(edges) == len(counts) + 1, drawn as bars without gaps.
+            curve = plot.plot(
+                [0.0, 1.0], [0.0], stepMode="center", fillLevel=0,
+                brush=pg.mkBrush(colour + "90"), pen=pg.mkPen(colour, width=1),
+            )  # fmt: skip
+            self.plots[kind], self.curves[kind] = plot, curve
+
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+
+    def set_histograms(self, kind: str, histograms: Sequence[Histogram]) -> None:
+        """kind is "weights" or "activations"; each histogram belongs to one block."""
+        if kind not in KINDS:
+            raise ValueError(f"histogram kind must be one of {KINDS}, not {kind!r}")
+        for h in histograms:
+            self.histograms[kind][h.block_id] = h
+            if self.layer_combo.findText(h.block_id) < 0:
+                self.layer_combo.addItem(h.block_id)
+        if histograms:
+            self._got_data()
+
+    def new_run(self) -> None:
+        for kind in KINDS:
+            self.histograms[kind].clear()
+        self.layer_combo.clear()
+
+    def paint(self) -> None:
+        layer = self.layer_combo.currentText()
+        notes = []
+        for kind in KINDS:
+            h = self.histograms[kind].get(layer)
+            if h is None:
+                self.curves[kind].setData([0.0, 1.0], [0.0])
+                self.plots[kind].setTitle(f"{kind}: none for {layer}")
+                continue
+            self.curves[kind].setData(
+                np.asarray(h.edges, np.float64), np.asarray(h.counts, np.float64)
+            )
+            title = f"{kind} of {layer}"
+            if h.non_finite:
+                title += f" — {h.non_finite} NaN/inf values"
+                notes.append(f"{kind}: {h.non_finite} non-finite")
+            self.plots[kind].setTitle(title)
+        self.caption.setText("; ".join(notes))
+
+    def export_item(self):
+        return self.graphics.scene()
+
+    def export_csv(self, path: str | Path) -> None:
+        rows = []
+        for kind in KINDS:
+            for layer, h in self.histograms[kind].items():
+                for i, count in enumerate(h.counts):
+                    rows.append((kind, layer, float(h.edges[i]), float(h.edges[i + 1]), int(count)))
+        write_csv(path, ["kind", "layer", "bin_start", "bin_end", "count"], rows)

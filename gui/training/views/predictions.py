@@ -1,0 +1,301 @@
+"""Evaluation views: confusion matrix and prediction grid (classifiers), predicted vs true (forecasts)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from engine.probes import ClassificationReport, ForecastReport
+from gui.training.views.base import (
+    PALETTE,
+    LiveView,
+    configure_image_item,
+    image_view_box,
+    sequential_colormap,
+    write_csv,
+)
+
+MAX_CELL_TEXT = 20  # above 20×20 classes the numbers would overlap; the colours still read
+GRID_COLUMNS, GRID_ROWS = 10, 5
+BORDER = 2
+_GREEN, _RED = np.array([0, 158, 115], np.uint8), np.array([213, 94, 0], np.uint8)
+
+
+class ConfusionMatrixView(LiveView):
+    """Rows: true class, columns: predicted class. Colour is the row fraction, text the count."""
+
+    empty_text = "Train a classifier to see which classes it confuses with which."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Confusion matrix", parent)
+        self.report: ClassificationReport | None = None
+        self.class_names: tuple[str, ...] = ()
+        self._texts: list[pg.TextItem] = []
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plot = self.graphics.addPlot()
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        self.plot.setLabel("left", "true class")
+        self.plot.setLabel("bottom", "predicted class")
+        self.item = configure_image_item(pg.ImageItem())
+        self.item.setColorMap(sequential_colormap())
+        self.plot.addItem(self.item)
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics, 1)
+
+    def set_class_names(self, names: Sequence[str] | None) -> None:
+        self.class_names = tuple(names or ())
+
+    def set_report(self, report: ClassificationReport) -> None:
+        self.report = report
+        self._got_data()
+
+    @property
+    def matrix(self) -> np.ndarray | None:
+        return None if self.report is None else np.asarray(self.report.confusion)
+
+    def paint(self) -> None:
+        cm = self.matrix
+        if cm is None:
+            return
+        k = cm.shape[0]
+        totals = cm.sum(axis=1, keepdims=True)
+        fraction = np.divide(cm, totals, out=np.zeros(cm.shape, np.float32), where=totals > 0)
+        self.item.setImage(fraction.astype(np.float32), levels=(0.0, 1.0), autoLevels=False)
+        names = self.class_names if len(self.class_names) == k else tuple(map(str, range(k)))
+        ticks = [[(i + 0.5, names[i]) for i in range(k)]]
+        self.plot.getAxis("left").setTicks(ticks)
+        self.plot.getAxis("bottom").setTicks(ticks)
+        self._paint_texts(cm, fraction)
+        self.caption.setText(
+            f"accuracy {self.report.accuracy:.1%} on {int(cm.sum())} validation samples"
+        )
+
+    def _paint_texts(self, cm: np.ndarray, fraction: np.ndarray) -> None:
+        k = cm.shape[0]
+        wanted = k * k if k <= MAX_CELL_TEXT else 0
+        while len(self._texts) > wanted:
+            self.plot.removeItem(self._texts.pop())
+        while len(self._texts) < wanted:
+            text = pg.TextItem(anchor=(0.5, 0.5))
+            self.plot.addItem(text)
+            self._texts.append(text)
+        for index, text in enumerate(self._texts):
+            r, c = divmod(index, k)
+            # Dark text on the bright (yellow) end of viridis, light text elsewhere.
+            text.setColor("#111" if fraction[r, c] > 0.6 else "#eee")
+            text.setText(str(int(cm[r, c])))
+            text.setPos(c + 0.5, r + 0.5)
+
+    def export_item(self):
+        return self.graphics.scene()
+
+    def export_csv(self, path: str | Path) -> None:
+        cm = self.matrix if self.matrix is not None else np.zeros((0, 0), np.int64)
+        names = (
+            self.class_names
+            if len(self.class_names) == len(cm)
+            else tuple(map(str, range(len(cm))))
+        )
+        write_csv(
+            path,
+            ["true \\ predicted", *names],
+            [(names[i], *map(int, row)) for i, row in enumerate(cm)],
+        )
+
+
+def prediction_mosaic(images: np.ndarray, correct: np.ndarray, columns: int) -> np.ndarray:
+    """(N, C, H, W) images as an RGB uint8 grid, each framed green (right) or orange (wrong)."""
+    n, c, h, w = images.shape
+    rows = max(1, math.ceil(n / columns))
+    th, tw = h + 2 * BORDER, w + 2 * BORDER
+    out = np.full((rows * (th + 1), columns * (tw + 1), 3), 255, np.uint8)
+    lo, hi = float(images.min()), float(images.max())
+    scaled = ((images - lo) / (hi - lo or 1.0) * 255).clip(0, 255).astype(np.uint8)
+    rgb = np.repeat(scaled, 3, axis=1) if c == 1 else scaled[:, :3]
+    for i in range(n):
+        r, col = divmod(i, columns)
+        y, x = r * (th + 1), col * (tw + 1)
+        out[y : y + th, x : x + tw] = _GREEN if correct[i] else _RED
+        out[y + BORDER : y + BORDER + h, x + BORDER : x + BORDER + w] = rgb[i].transpose(1, 2, 0)
+    return out
+
+
+class PredictionGridView(LiveView):
+    """Validation images with the predicted class; the frame says right (green) or wrong."""
+
+    empty_text = "Train a classifier to see its predictions on validation samples."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Predictions", parent)
+        self.report: ClassificationReport | None = None
+        self.samples: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
+        self.class_names: tuple[str, ...] = ()
+        self.shown = 0
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.box = image_view_box(self.graphics)
+        self.item = configure_image_item(pg.ImageItem())
+        self.box.addItem(self.item)
+        self.scatter_plot = pg.PlotItem()  # for 2-D vector inputs (moons, spirals, ...)
+        self.scatter = pg.ScatterPlotItem(size=7)
+        self.scatter_plot.addItem(self.scatter)
+        self._texts: list[pg.TextItem] = []
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics, 1)
+
+    def set_samples(
+        self, x_val: np.ndarray | None, y_val: np.ndarray | None, class_names: Sequence[str] | None
+    ) -> None:
+        """The validation inputs the reports refer to (the first N of them are drawn)."""
+        self.samples = None if x_val is None else np.asarray(x_val[: GRID_COLUMNS * GRID_ROWS * 20])
+        self.labels = None if y_val is None else np.asarray(y_val)
+        self.class_names = tuple(class_names or ())
+        self.mark_dirty()
+
+    def set_report(self, report: ClassificationReport) -> None:
+        self.report = report
+        self._got_data()
+
+    def paint(self) -> None:
+        if self.report is None or self.samples is None:
+            self.caption.setText("No validation samples to show.")
+            return
+        correct = np.asarray(self.report.correct)
+        if self.samples.ndim == 4:
+            self._paint_images(correct)
+        elif self.samples.ndim == 2 and self.samples.shape[1] >= 2:
+            self._paint_scatter(correct)
+        else:
+            self.caption.setText("The grid draws image and 2-D inputs; see the confusion matrix.")
+            return
+        wrong = int((~correct[: self.shown]).sum())
+        self.caption.setText(f"{self.shown} validation samples, {wrong} wrong (orange)")
+
+    def _paint_images(self, correct: np.ndarray) -> None:
+        n = min(GRID_COLUMNS * GRID_ROWS, len(self.samples), len(correct))
+        self.shown = n
+        self.item.setImage(
+            prediction_mosaic(self.samples[:n], correct[:n], GRID_COLUMNS),
+            levels=(0, 255),
+            autoLevels=False,
+        )
+        _, _, h, w = self.samples.shape
+        predicted = np.asarray(self.report.predictions)
+        while len(self._texts) < n:
+            text = pg.TextItem(anchor=(1, 1), fill=pg.mkBrush(255, 255, 255, 200), color="#000")
+            self.box.addItem(text)
+            self._texts.append(text)
+        for i, text in enumerate(self._texts):
+            text.setVisible(i < n)
+            if i < n:
+                r, c = divmod(i, GRID_COLUMNS)
+                name = self._name(int(predicted[i]))
+                text.setText(name)
+                text.setPos((c + 1) * (w + 2 * BORDER + 1) - 1, (r + 1) * (h + 2 * BORDER + 1) - 1)
+
+    def _paint_scatter(self, correct: np.ndarray) -> None:
+        if self.scatter_plot.scene() is None:
+            self.graphics.removeItem(self.box)
+            self.graphics.addItem(self.scatter_plot)
+        n = min(len(self.samples), len(correct))
+        self.shown = n
+        predicted = np.asarray(self.report.predictions)[:n]
+        brushes = [pg.mkBrush(PALETTE[int(p) % len(PALETTE)]) for p in predicted]
+        symbols = ["o" if ok else "x" for ok in correct[:n]]
+        self.scatter.setData(
+            self.samples[:n, 0], self.samples[:n, 1], brush=brushes, symbol=symbols, pen=None
+        )
+
+    def _name(self, index: int) -> str:
+        return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
+
+    def export_item(self):
+        return self.graphics.scene()
+
+    def export_csv(self, path: str | Path) -> None:
+        rows = []
+        if self.report is not None:
+            truth = (
+                self.labels if self.labels is not None else np.full(len(self.report.correct), -1)
+            )
+            for i, (p, ok, conf) in enumerate(
+                zip(
+                    self.report.predictions,
+                    self.report.correct,
+                    self.report.confidence,
+                    strict=True,
+                )
+            ):
+                rows.append(
+                    (i, int(truth[i]) if i < len(truth) else -1, int(p), bool(ok), float(conf))
+                )
+        write_csv(path, ["sample", "true", "predicted", "correct", "confidence"], rows)
+
+
+class ForecastView(LiveView):
+    """Predicted against true values across validation samples, for one horizon step."""
+
+    empty_text = (
+        "Train a forecasting model (e.g. on the sine wave) to see predicted against true values."
+    )
+    MAX_POINTS = 400
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Forecast", parent)
+        self.report: ForecastReport | None = None
+        self.step_spin = QSpinBox(minimum=1, maximum=1)
+        self.step_spin.setToolTip("Which step of the forecast horizon to compare")
+        self.step_spin.valueChanged.connect(lambda _v: self.mark_dirty())
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Horizon step"))
+        controls.addWidget(self.step_spin)
+        controls.addStretch(1)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plot = self.graphics.addPlot()
+        self.plot.addLegend(offset=(10, 10))
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "validation sample")
+        self.true_curve = self.plot.plot(pen=pg.mkPen("#222", width=2), name="true")
+        self.predicted_curve = self.plot.plot(pen=pg.mkPen(PALETTE[1], width=2), name="predicted")
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+
+    def set_report(self, report: ForecastReport) -> None:
+        self.report = report
+        width = int(np.prod(report.target.shape[1:])) if report.target.ndim > 1 else 1
+        self.step_spin.setMaximum(max(1, width))
+        self._got_data()
+
+    def series(self) -> tuple[np.ndarray, np.ndarray]:
+        """(true, predicted) for the chosen horizon step, at most MAX_POINTS samples."""
+        if self.report is None:
+            return np.zeros(0), np.zeros(0)
+        n = len(self.report.target)
+        true = np.asarray(self.report.target).reshape(n, -1)[: self.MAX_POINTS]
+        pred = np.asarray(self.report.predicted).reshape(n, -1)[: self.MAX_POINTS]
+        col = min(self.step_spin.value(), true.shape[1]) - 1
+        return true[:, col], pred[:, col]
+
+    def paint(self) -> None:
+        true, pred = self.series()
+        x = np.arange(len(true))
+        self.true_curve.setData(x, true)
+        self.predicted_curve.setData(x, pred)
+        if self.report is not None:
+            self.caption.setText(f"MSE {self.report.mse:.4g}, MAE {self.report.mae:.4g}")
+
+    def export_item(self):
+        return self.plot

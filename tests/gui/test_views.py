@@ -1,0 +1,291 @@
+"""The dashboard's views fed with synthetic events and probe snapshots (no training)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+from engine.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
+from engine.probes import (
+    ClassificationReport,
+    FeatureMap,
+    FilterSet,
+    ForecastReport,
+    Histogram,
+    LayerTrace,
+    RecurrentTrace,
+    TimeGradient,
+)
+from gui.training.views import (
+    ConfusionMatrixView,
+    FeatureMapView,
+    FilterGridView,
+    ForecastView,
+    GateHeatmapView,
+    GradientFlowView,
+    GrowableSeries,
+    HistogramView,
+    LossCurvesView,
+    PredictionGridView,
+)
+from gui.training.views.filters import filter_mosaic
+
+RNG = np.random.default_rng(0)
+
+
+def shown(qtbot, view):
+    qtbot.addWidget(view)
+    view.resize(500, 400)
+    view.show()
+    return view
+
+
+def steps(run_id, start, count, loss=1.0):
+    return [
+        StepMetrics(run_id, s, 1, loss / s, 0.01, 1000.0, None, accuracy=min(1.0, s / 100))
+        for s in range(start, start + count)
+    ]
+
+
+def test_growable_series_doubles_and_keeps_values():
+    series = GrowableSeries(4)
+    for i in range(9):
+        series.append(i, i * 2)
+    series.extend(np.arange(9, 20), np.arange(9, 20) * 2)
+    assert series.size == 20 and series.capacity == 32
+    np.testing.assert_array_equal(series.y, np.arange(20) * 2)
+
+
+def test_loss_curves_grow_and_overlay_runs(qtbot, tmp_path):
+    view = shown(qtbot, LossCurvesView())
+    assert not view.has_data and view.stack.currentWidget() is view.empty_label
+    view.start_run(RunStarted(1, "Memory RNN", "first_symbol", "cpu", 2, 50, {}))
+    view.add_steps(steps(1, 1, 30))
+    view.repaint_now()
+    live = view.runs[-1]
+    assert len(live.items["train_loss"].xData) == 30
+    view.add_steps(steps(1, 31, 20))
+    view.add_epoch(EpochMetrics(1, 1, 50, 0.5, 0.6, 0.8, 0.75))
+    view.add_settings_change(SettingsChanged(1, 40, {"lr": 0.001}))
+    view.repaint_now()
+    assert len(live.items["train_loss"].xData) == 50
+    assert len(live.items["val_loss"].xData) == 1
+    assert [m.value() for m in live.markers] == [40]
+    # The smoothed curve starts at the first value and lags the raw one.
+    smoothed = live.items["train_loss"].yData
+    assert smoothed[0] == pytest.approx(1.0) and smoothed[-1] > live.train_loss.y[-1]
+
+    view.start_run(RunStarted(2, "Memory LSTM", "first_symbol", "cpu", 2, 50, {}))
+    view.add_steps(steps(2, 1, 10))
+    view.repaint_now()
+    names = [label.text for _, label in view.legend.items]
+    assert names == ["run 1: Memory RNN · first_symbol", "run 2: Memory LSTM · first_symbol"]
+    assert len(view.runs[0].items["train_loss"].xData) == 50  # the old run stays drawn
+
+    view.log_box.setChecked(True)
+    view.repaint_now()
+    assert view.loss_plot.ctrl.logYCheck.isChecked()
+    view.export_csv(tmp_path / "curves.csv")
+    lines = (tmp_path / "curves.csv").read_text().splitlines()
+    assert lines[0] == "run,series,step,value" and len(lines) > 60
+    view.export_png(tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_loss_curves_handle_a_million_steps_quickly(qtbot):
+    view = shown(qtbot, LossCurvesView())
+    view.start_run(RunStarted(1, "m", "d", "cpu", 1, 10**6, {}))
+    run = view.runs[-1]
+    x = np.arange(1, 10**6 + 1, dtype=np.float64)
+    run.train_loss.extend(x, 1.0 / np.sqrt(x))
+    view.mark_dirty()
+    view.repaint_now()
+    assert run.smoothed.size == 10**6
+    assert run.items["train_loss"].opts["downsampleMethod"] == "peak"
+    assert run.items["train_loss"].opts["clipToView"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "image_shape"),
+    [((8, 1, 5, 5), (3 * 6 - 1, 3 * 6 - 1)), ((16, 8, 3, 3), (16 * 4 - 1, 8 * 4 - 1))],
+)
+def test_filter_grid_mosaic_shape_and_fixed_levels(qtbot, shape, image_shape):
+    view = shown(qtbot, FilterGridView())
+    weights = RNG.standard_normal(shape).astype(np.float32)
+    view.set_filters([FilterSet("conv1", weights, 2.0), FilterSet("conv2", weights[:2], 1.0)])
+    view.repaint_now()
+    assert view.image.shape == image_shape
+    assert view.item.levels is not None and tuple(view.item.levels) == (-2.0, 2.0)
+    # A later, smaller level does not shrink the scale: learning stays visible.
+    view.set_filters([FilterSet("conv1", weights * 0.1, 0.2), FilterSet("conv2", weights[:2], 1.0)])
+    view.repaint_now()
+    assert tuple(view.item.levels) == (-2.0, 2.0)
+    view.layer_combo.setCurrentText("conv2")
+    view.repaint_now()
+    assert view.current.block_id == "conv2"
+
+
+def test_filter_mosaic_places_kernels():
+    weights = np.arange(4 * 1 * 2 * 2, dtype=np.float32).reshape(4, 1, 2, 2)
+    image = filter_mosaic(weights)
+    np.testing.assert_array_equal(image[3:5, 3:5], weights[3, 0])
+    assert np.isnan(image[2, 0])
+
+
+def test_feature_maps_rows_per_layer(qtbot, tmp_path):
+    view = shown(qtbot, FeatureMapView())
+    maps = [
+        FeatureMap("conv1", "Conv2d", "conv", RNG.standard_normal((4, 8, 8)).astype(np.float32), 3),
+        FeatureMap("pool1", "MaxPool2d", "pool", RNG.random((4, 4, 4)).astype(np.float32), 1),
+    ]
+    view.set_input(RNG.random((1, 8, 8)).astype(np.float32))
+    view.set_maps(maps)
+    view.repaint_now()
+    # input row (8) + gap + conv row (8) + gap + pool row enlarged 2x (8)
+    assert view.image.shape == (8 * 3 + 2 * 3, 4 * 9 - 1)
+    assert [t.toPlainText() for t in view._labels][1:] == [
+        "conv1 · Conv2d 4×8×8",
+        "pool1 · MaxPool2d 4×4×4",
+    ]
+    view.export_csv(tmp_path / "maps.csv")
+    assert len((tmp_path / "maps.csv").read_text().splitlines()) == 1 + 4 * 64 + 4 * 16
+
+
+def lstm_trace(steps=12, units=5):
+    gates = {
+        name: RNG.random((steps, units)).astype(np.float32)
+        for name in ("input", "forget", "candidate", "output", "cell", "hidden")
+    }
+    return RecurrentTrace("lstm", "LSTM", (LayerTrace(0, 0, gates),))
+
+
+def test_gate_heatmaps_are_time_by_units_and_hover_reads_values(qtbot, tmp_path):
+    view = shown(qtbot, GateHeatmapView())
+    trace = lstm_trace()
+    view.set_trace(trace, sequence=RNG.random((12, 1)).astype(np.float32))
+    view.repaint_now()
+    assert set(view.heatmaps) == {"input", "forget", "candidate", "output", "cell", "hidden"}
+    for name, values in view.heatmaps.items():
+        assert values.shape == (12, 5)
+        assert view._plots[name][1].image.shape == (5, 12)  # rows = units, columns = time
+    assert view._input_curves[0].xData.shape == (12,)
+    forget = trace.layers[0].gates["forget"]
+    assert view.value_at("forget", 3, 2) == pytest.approx(float(forget[3, 2]))
+    plot = view._plots["forget"][0]
+    plot.vb.setRange(xRange=(0, 12), yRange=(0, 5), padding=0)
+    view._mouse_moved(plot.vb.mapViewToScene(pg_point(3.5, 2.5)))
+    assert "t = 3, unit 2" in view.hover_label.text()
+    # A GRU trace rebuilds the layout with its own gates.
+    gru = RecurrentTrace(
+        "gru",
+        "GRU",
+        (LayerTrace(0, 0, {n: RNG.random((7, 3)).astype(np.float32) for n in ("reset", "update", "candidate", "hidden")}),),
+    )  # fmt: skip
+    view.set_trace(gru)
+    view.block_combo.setCurrentText("gru")
+    view.repaint_now()
+    assert set(view.heatmaps) == {"reset", "update", "candidate", "hidden"}
+    view.export_csv(tmp_path / "gates.csv")
+    assert len((tmp_path / "gates.csv").read_text().splitlines()) == 1 + 4 * 7 * 3
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_gradient_flow_keeps_previous_run(qtbot, tmp_path):
+    view = shown(qtbot, GradientFlowView())
+    view.new_run("run 1: RNN")
+    for step in range(1, 6):
+        view.add_layer_gradients(step, {"rnn": 0.1 * step, "head": 0.0 if step == 1 else 1.0})
+    vanishing = np.geomspace(1e-6, 1.0, 20).astype(np.float32)
+    view.set_time_gradients(TimeGradient("rnn", vanishing, vanishing[None], 0.5))
+    view.repaint_now()
+    assert len(view._layer_curves["rnn"].xData) == 5
+    assert "1.00e-06" in view.caption.text()
+    view.new_run("run 2: LSTM")
+    view.set_time_gradients(TimeGradient("rnn", np.ones(20, np.float32), np.ones((1, 20)), 0.5))
+    view.repaint_now()
+    assert list(view.previous_time_gradients) == ["run 1: RNN · rnn"]
+    assert len(view.time_plot.listDataItems()) == 2
+    view.export_csv(tmp_path / "grad.csv")
+    assert "time (previous run)" in (tmp_path / "grad.csv").read_text()
+
+
+def test_histograms_per_layer(qtbot):
+    view = shown(qtbot, HistogramView())
+    hist = Histogram(
+        "conv1", np.arange(10, dtype=np.int64), np.linspace(-1, 1, 11).astype(np.float32), 0
+    )
+    view.set_histograms("weights", [hist])
+    view.set_histograms("activations", [Histogram("conv1", hist.counts, hist.edges, 3)])
+    view.repaint_now()
+    assert len(view.curves["weights"].yData) == 10
+    assert "3 NaN/inf" in view.plots["activations"].titleLabel.text
+    with pytest.raises(ValueError, match="kind"):
+        view.set_histograms("biases", [hist])
+
+
+def classification(k=3, n=30):
+    truth = RNG.integers(0, k, n)
+    predicted = np.where(RNG.random(n) < 0.7, truth, (truth + 1) % k)
+    cm = np.zeros((k, k), np.int64)
+    np.add.at(cm, (truth, predicted), 1)
+    correct = predicted == truth
+    return truth, ClassificationReport(
+        cm, predicted, correct, np.full(n, 0.9, np.float32), correct.mean()
+    )
+
+
+def test_confusion_matrix_is_k_by_k(qtbot, tmp_path):
+    view = shown(qtbot, ConfusionMatrixView())
+    _, report = classification(k=4)
+    view.set_class_names(["a", "b", "c", "d"])
+    view.set_report(report)
+    view.repaint_now()
+    assert view.item.image.shape == (4, 4)
+    assert len(view._texts) == 16
+    assert sum(int(t.toPlainText()) for t in view._texts) == 30
+    view.export_csv(tmp_path / "cm.csv")
+    assert (tmp_path / "cm.csv").read_text().splitlines()[0] == "true \\ predicted,a,b,c,d"
+
+
+def test_prediction_grid_marks_right_and_wrong(qtbot):
+    view = shown(qtbot, PredictionGridView())
+    truth, report = classification(k=3, n=30)
+    view.set_samples(RNG.random((30, 1, 6, 6)).astype(np.float32), truth, ["x", "y", "z"])
+    view.set_report(report)
+    view.repaint_now()
+    image = view.item.image
+    assert image.shape == (3 * (6 + 4 + 1), 10 * (6 + 4 + 1), 3)
+    frame = image[0, 0] if report.correct[0] else None
+    if frame is not None:
+        assert tuple(frame) == (0, 158, 115)
+    assert f"{int((~report.correct).sum())} wrong" in view.caption.text()
+
+
+def test_forecast_view(qtbot, tmp_path):
+    view = shown(qtbot, ForecastView())
+    target = np.sin(np.linspace(0, 6, 50, dtype=np.float32))[:, None]
+    view.set_report(ForecastReport(target + 0.1, target, 0.01, 0.1))
+    view.repaint_now()
+    assert len(view.predicted_curve.xData) == 50
+    view.export_csv(tmp_path / "f.csv")
+    assert (tmp_path / "f.csv").exists()
+
+
+def test_views_do_not_paint_while_hidden(qtbot):
+    view = LossCurvesView()
+    qtbot.addWidget(view)
+    view.start_run(RunStarted(1, "m", "d", "cpu", 1, 10, {}))
+    view.add_steps(steps(1, 1, 5))
+    assert not view.repaint_if_needed() and view.paint_count == 0
+    view.show()
+    assert view.repaint_if_needed() and view.paint_count == 1
+    assert not view.repaint_if_needed()  # nothing new: no repaint
