@@ -18,6 +18,9 @@ from engine.spec import ModelSpec, SpecError
 from engine.shapes import Shape
 from gui import commands
 
+# Selection key of the Input block. Block ids match [a-z_][a-z0-9_]*, so this can never clash.
+INPUT_ID = "<input>"
+
 
 class ModelDocument(QObject):
     spec_changed = Signal()  # the spec was replaced (edit, undo, redo, open, new)
@@ -60,7 +63,7 @@ class ModelDocument(QObject):
         """Only undo commands and file operations call this."""
         self._spec = spec
         self._inference = infer(spec)
-        ids = {b.id for b in spec.blocks}
+        ids = {b.id for b in spec.blocks} | {INPUT_ID}
         if any(i not in ids for i in self._selection):
             self._selection = tuple(i for i in self._selection if i in ids)
             self.selection_changed.emit()
@@ -73,7 +76,8 @@ class ModelDocument(QObject):
         return self._selection
 
     def selected_indices(self) -> list[int]:
-        return sorted(self._spec.index_of(i) for i in self._selection)
+        """Indices of the selected blocks, top to bottom (the Input block is not one of them)."""
+        return sorted(self._spec.index_of(i) for i in self._selection if i != INPUT_ID)
 
     def set_selection(self, block_ids: list[str] | tuple[str, ...]) -> None:
         ids = tuple(dict.fromkeys(block_ids))

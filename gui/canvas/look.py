@@ -1,0 +1,96 @@
+"""How blocks look on the canvas: sizes, colours and the one-line summary of a block's parameters.
+
+Kept apart from the items so the palette, the inspector and the canvas agree on a block's colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QColor, QFont
+
+from engine.blocks import CATALOGUE
+
+BLOCK_WIDTH = 340.0
+BLOCK_HEIGHT = 56.0
+LINK_LENGTH = 36.0  # vertical gap between two blocks; the link and its shape label live here
+CORNER = 8.0
+BAND = 7.0  # width of the colour band on a block's left edge
+
+GROUP_COLOURS = {
+    "Input": QColor("#64748b"),
+    "CNN": QColor("#2563eb"),
+    "RNN": QColor("#9333ea"),
+    "Core": QColor("#0d9488"),
+}
+TEXT = QColor("#111827")
+MUTED = QColor("#6b7280")
+BORDER = QColor("#cbd5e1")
+FILL = QColor("#ffffff")
+SELECTED_BORDER = QColor("#2563eb")
+SELECTED_FILL = QColor("#eff6ff")
+ERROR = QColor("#dc2626")
+ERROR_FILL = QColor("#fef2f2")
+UNCHECKED_FILL = QColor("#f1f5f9")
+LINK = QColor("#94a3b8")
+SHAPE_PILL = QColor("#f8fafc")
+BACKGROUND = QColor("#e9edf2")
+GRID = QColor("#dde2e9")
+DROP = QColor("#f97316")
+
+
+def group_colour(type_id: str) -> QColor:
+    return GROUP_COLOURS[CATALOGUE[type_id].group]
+
+
+def font(point_size: float, bold: bool = False, mono: bool = False) -> QFont:
+    f = QFont("DejaVu Sans Mono" if mono else "DejaVu Sans")
+    if mono:
+        f.setStyleHint(QFont.StyleHint.Monospace)
+    f.setPointSizeF(point_size)
+    f.setBold(bold)
+    return f
+
+
+def format_count(n: int) -> str:
+    """'0 params', '160 params', '12.3k params', '1.20M params'."""
+    if n < 10_000:
+        return f"{n:,} params"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k params"
+    return f"{n / 1_000_000:.2f}M params"
+
+
+def param_summary(type_id: str, params: dict[str, Any]) -> str:
+    """The parameters worth reading at a glance, in words a student knows ('16 filters, 3×3')."""
+    p = params
+    if type_id == "conv2d":
+        return f"{p['out_channels']} filters · {p['kernel_size']}×{p['kernel_size']} · stride {p['stride']} · pad {p['padding']}"
+    if type_id in ("maxpool2d", "avgpool2d"):
+        return f"{p['kernel_size']}×{p['kernel_size']} window · stride {p['stride']}"
+    if type_id == "dense":
+        return f"{p['units']} units" + ("" if p["bias"] else " · no bias")
+    if type_id in ("rnn", "lstm", "gru"):
+        parts = [f"{p['hidden_size']} hidden"]
+        if p["num_layers"] > 1:
+            parts.append(f"{p['num_layers']} layers")
+        if p["bidirectional"]:
+            parts.append("bidirectional")
+        if "nonlinearity" in p and p["nonlinearity"] != "tanh":
+            parts.append(p["nonlinearity"])
+        parts.append("all steps" if p["return_sequence"] else "last step")
+        return " · ".join(parts)
+    # Any other block (including ones added to the catalogue later): its parameters as title value,
+    # or, for a block without parameters, what it does (the first clause of its help text).
+    block_type = CATALOGUE[type_id]
+    if not block_type.params:
+        return block_type.help.split(":", 1)[-1].split(". ")[0].strip().rstrip(".")
+    return " · ".join(f"{prm.title.lower()} {_value(p[prm.name])}" for prm in block_type.params)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -1,0 +1,164 @@
+"""The view around the model scene: drops from the palette, zoom, pan and fit.
+
+A drop reads only the catalogue id from the MIME data and asks the document to insert that
+block at the index under the cursor; the drop indicator shows that index while dragging.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+from gui.canvas import look
+from gui.canvas.palette import block_type_from_mime
+from gui.canvas.scene import SCENE_MARGIN, ModelScene
+
+_MIN_ZOOM, _MAX_ZOOM = 0.2, 3.0
+_GRID = 24.0
+
+
+class ModelView(QGraphicsView):
+    block_dropped = Signal(str, int)  # a palette block (type id) was dropped at this index
+
+    def __init__(self, scene: ModelScene, parent: QWidget | None = None):
+        super().__init__(scene, parent)
+        self.model_scene = scene
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._pan_from: QPoint | None = None
+
+    # ------------------------------------------------------------ zoom and pan
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        factor = max(_MIN_ZOOM, min(_MAX_ZOOM, factor))
+        self.scale(factor / self.zoom, factor / self.zoom)
+
+    def zoom_by(self, steps: float) -> None:
+        self.set_zoom(self.zoom * 1.15**steps)
+
+    def fit_to_model(self) -> None:
+        """Show the whole stack; never magnify a short model beyond its natural size."""
+        rect = self.model_scene.model_rect().adjusted(-30, -SCENE_MARGIN, 30, SCENE_MARGIN)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom > 1.0:
+            self.set_zoom(1.0)
+        self.centerOn(rect.center().x(), rect.center().y())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt's name
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(event.angleDelta().y() / 120)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._pan_from is not None:
+            delta = event.position().toPoint() - self._pan_from
+            self._pan_from = event.position().toPoint()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if event.button() == Qt.MouseButton.MiddleButton and self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Escape:
+            self.model_scene.document.set_selection(())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    # ------------------------------------------------------------ drops from the palette
+
+    def _drop_index(self, position: QPointF) -> int:
+        return self.model_scene.insertion_index_at(self.mapToScene(position.toPoint()).y())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if block_type_from_mime(event.mimeData()) is None:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        self.model_scene.show_drop_indicator(self._drop_index(event.position()))
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt's name
+        if block_type_from_mime(event.mimeData()) is None:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        self.model_scene.show_drop_indicator(self._drop_index(event.position()))
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802 - Qt's name
+        self.model_scene.hide_drop_indicator()
+        event.accept()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        self.model_scene.hide_drop_indicator()
+        type_id = block_type_from_mime(event.mimeData())
+        if type_id is None:
+            event.ignore()
+            return
+        index = self._drop_index(event.position())
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        block_id = self.model_scene.document.insert_block(index, type_id)
+        self.model_scene.document.set_selection([block_id])
+        self.block_dropped.emit(type_id, index)
+
+    # ------------------------------------------------------------ background
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 - Qt's name
+        painter.fillRect(rect, look.BACKGROUND)
+        if self.zoom < 0.45:
+            return  # a dot grid this dense is noise
+        painter.setPen(QPen(look.GRID, 2.0))
+        left = int(rect.left() // _GRID) * _GRID
+        top = int(rect.top() // _GRID) * _GRID
+        points = []
+        y = top
+        while y < rect.bottom():
+            x = left
+            while x < rect.right():
+                points.append(QPointF(x, y))
+                x += _GRID
+            y += _GRID
+        painter.drawPoints(points)

@@ -1,0 +1,230 @@
+"""The main window: the model canvas in the middle, palette, inspector and problems as docks,
+menus, the Train action and the status bar. Every part redraws from the one ModelDocument.
+
+Other panels (datasets, training views) join through ``add_dock``; ``train_action`` is enabled
+only while the model is valid, with the reason in its tooltip when it is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
+
+from gui.canvas import BlockPalette, ModelScene, ModelView
+from gui.document import ModelDocument
+from gui.file_actions import FileActions
+from gui.inspector import InspectorPanel
+from gui.problems import ProblemsPanel
+
+_STYLE_SHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, document: ModelDocument, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.settings = settings or QSettings("LayerLab", "LayerLab")
+        self.setObjectName("LayerLabMainWindow")
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        if _STYLE_SHEET.exists():
+            self.setStyleSheet(_STYLE_SHEET.read_text(encoding="utf-8"))
+
+        self.scene = ModelScene(document, self)
+        self.view = ModelView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.palette = BlockPalette()
+        self.inspector = InspectorPanel(document)
+        self.problems = ProblemsPanel(document)
+        self.files = FileActions(self, document, self.settings)
+
+        self._dock_toggles_end: QAction | None = None
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.palette_dock = self.add_dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self.add_dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.problems_dock = self.add_dock("Problems", self.problems, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock, self.problems_dock], [520, 200], Qt.Orientation.Vertical)
+        self._build_status_bar()
+
+        self.palette.block_activated.connect(self._append_block)
+        self.problems.block_requested.connect(self._show_block)
+        document.spec_changed.connect(self._model_changed)
+        document.selection_changed.connect(self._selection_changed)
+        document.path_changed.connect(self._update_title)
+        document.modified_changed.connect(self.setWindowModified)
+        document.path_changed.connect(lambda: self.view.fit_to_model())
+
+        self._default_state = None
+        self._restored = False
+        geometry = self.settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1440, 900)
+        self._update_title()
+        self._model_changed()
+        self._selection_changed()
+
+    # ------------------------------------------------------------ public API for other panels
+
+    def add_dock(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Add a panel as a dock with a View-menu toggle; its layout is remembered by title."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")  # saveState keys on this
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        toggle = dock.toggleViewAction()
+        toggle.setText(title)
+        self.view_menu.insertAction(self._dock_toggles_end, toggle)
+        return dock
+
+    def prepare_screenshot(self) -> None:
+        """Called by `main.py --screenshot`: default layout, nothing selected, whole model in view."""
+        if self._default_state is not None:
+            self.restoreState(self._default_state)
+        self.document.set_selection(())
+        self.view.fit_to_model()
+
+    # ------------------------------------------------------------ actions and menus
+
+    def _build_actions(self) -> None:
+        stack = self.document.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.delete_action = self._action("&Delete", self._delete_selection, "Delete", "Backspace")
+        self.duplicate_action = self._action("D&uplicate", self._duplicate_selection, "Ctrl+D")
+        self.select_all_action = self._action("Select &All", self._select_all, "Ctrl+A")
+        self.zoom_in_action = self._action("Zoom &In", lambda: self.view.zoom_by(1), "Ctrl++", "Ctrl+=")
+        self.zoom_out_action = self._action("Zoom &Out", lambda: self.view.zoom_by(-1), "Ctrl+-")
+        self.fit_action = self._action("&Fit Model", self.view.fit_to_model, "Ctrl+0")
+        self.reset_layout_action = self._action("&Reset Layout", self.reset_layout)
+        self.train_action = self._action("&Train", lambda: None, "Ctrl+T")
+
+    def _action(self, text: str, slot, *shortcuts: str) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)  # shortcuts work while the menu bar is hidden, too
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.files.populate(self.file_menu)
+        self.edit_menu = bar.addMenu("&Edit")
+        for action in (self.undo_action, self.redo_action, None, self.delete_action,
+                       self.duplicate_action, self.select_all_action):
+            self.edit_menu.addAction(action) if action else self.edit_menu.addSeparator()
+        self.view_menu: QMenu = bar.addMenu("&View")
+        for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action):
+            self.view_menu.addAction(action)
+        self.view_menu.addSeparator()
+        # Dock toggles go above this separator, in the order the docks were added.
+        self._dock_toggles_end = self.view_menu.addSeparator()
+        self.view_menu.addAction(self.reset_layout_action)
+        self.train_menu = bar.addMenu("&Train")
+        self.train_menu.addAction(self.train_action)
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.files.new_action, self.files.open_action, self.files.save_action, None,
+                       self.undo_action, self.redo_action, None, self.fit_action, None, self.train_action):
+            toolbar.addAction(action) if action else toolbar.addSeparator()
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+
+    def _build_status_bar(self) -> None:
+        self.params_label = QLabel()
+        self.validity_label = QLabel()
+        self.validity_label.setObjectName("validityLabel")
+        self.statusBar().addPermanentWidget(self.validity_label)
+        self.statusBar().addPermanentWidget(self.params_label)
+
+    # ------------------------------------------------------------ following the document
+
+    def _model_changed(self) -> None:
+        inference = self.document.inference
+        self.params_label.setText(f"Parameters: {inference.total_params:,}")
+        if inference.valid:
+            shape = "×".join(map(str, inference.output_shape or ()))
+            self.validity_label.setText(f"✓ Valid model · output {shape}")
+            self.validity_label.setProperty("valid", True)
+            self.train_action.setEnabled(True)
+            self.train_action.setToolTip("Train this model")
+        else:
+            self.validity_label.setText(f"✗ {inference.problem}")
+            self.validity_label.setProperty("valid", False)
+            self.train_action.setEnabled(False)
+            self.train_action.setToolTip(f"Cannot train: {inference.problem}")
+        self.validity_label.setToolTip(inference.problem or "")
+        # Re-polish so the style sheet sees the new "valid" property (green or red).
+        self.validity_label.style().unpolish(self.validity_label)
+        self.validity_label.style().polish(self.validity_label)
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        has_blocks = bool(self.document.selected_indices())
+        self.delete_action.setEnabled(has_blocks)
+        self.duplicate_action.setEnabled(has_blocks)
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.document.display_name}[*] — LayerLab")
+        self.setWindowModified(self.document.is_modified)
+
+    # ------------------------------------------------------------ edits
+
+    def _delete_selection(self) -> None:
+        self.document.remove_blocks(self.document.selected_indices())
+
+    def _duplicate_selection(self) -> None:
+        new_ids = self.document.duplicate_blocks(self.document.selected_indices())
+        if new_ids:
+            self.document.set_selection(new_ids)
+
+    def _select_all(self) -> None:
+        self.document.set_selection([b.id for b in self.document.spec.blocks])
+
+    def _append_block(self, type_id: str) -> None:
+        block_id = self.document.insert_block(len(self.document.spec.blocks), type_id)
+        self.document.set_selection([block_id])
+        self.view.ensureVisible(self.scene.card(block_id))
+
+    def _show_block(self, block_id: str) -> None:
+        self.document.set_selection([block_id])
+        self.view.centerOn(self.scene.card(block_id))
+
+    # ------------------------------------------------------------ layout memory and closing
+
+    def reset_layout(self) -> None:
+        if self._default_state is not None:
+            self.restoreState(self._default_state)
+        for dock in self.findChildren(QDockWidget):
+            dock.show()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._restored:
+            # Restored at first show, not in __init__, so docks other panels add after
+            # construction get their remembered place too.
+            self._restored = True
+            self._default_state = self.saveState()
+            state = self.settings.value("window/state")
+            if state is not None:
+                self.restoreState(state)
+            self.view.fit_to_model()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.files.confirm_discard():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        event.accept()
