@@ -14,8 +14,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from engine.inference import Inference, infer
-from engine.spec import ModelSpec, SpecError
 from engine.shapes import Shape
+from engine.spec import ModelSpec, SpecError
 from gui import commands
 
 # Selection key of the Input block. Block ids match [a-z_][a-z0-9_]*, so this can never clash.
@@ -35,7 +35,11 @@ class ModelDocument(QObject):
         self._selection: tuple[str, ...] = ()
         self._path: Path | None = None
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda clean: self.modified_changed.emit(not clean))
+        # A bound method, not a lambda: Qt drops the connection when the document is destroyed.
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
+
+    def _clean_changed(self, clean: bool) -> None:
+        self.modified_changed.emit(not clean)
 
     # ------------------------------------------------------------ state
 

@@ -9,3 +9,52 @@ import tempfile
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # QSettings (recent files, dock layout) must not read or litter the developer's real config.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="layerlab-test-config-")
+
+import pytest  # noqa: E402 - after the environment above, which must come first
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    """Stand-ins for the modal message boxes: record what was shown, answer as told.
+
+    ``answers.question`` is what "Save changes?" returns (Discard unless a test says otherwise).
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    class Answers:
+        question = QMessageBox.StandardButton.Discard
+        asked: list[str] = []
+        errors: list[str] = []
+
+    rec = Answers()
+    rec.asked, rec.errors = [], []
+
+    def question(_parent, _title, text, *_args, **_kwargs):
+        rec.asked.append(text)
+        return rec.question
+
+    def critical(_parent, _title, text, *_args, **_kwargs):
+        rec.errors.append(text)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(critical))
+    return rec
+
+
+@pytest.fixture
+def main_window(qtbot, answers):
+    """A shown MainWindow on the 8×8 digits CNN example; message boxes never block."""
+    from engine.examples import example_path
+    from engine.spec import ModelSpec
+    from gui.document import ModelDocument
+    from gui.main_window import MainWindow
+
+    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
+    window = MainWindow(document)
+    qtbot.addWidget(window)
+    window.resize(1200, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    window.view.set_zoom(1.0)
+    return window

@@ -40,6 +40,7 @@ class BlockCard(QGraphicsItem):
         self.content = content
         self._press_pos: QPointF | None = None
         self._dragging = False
+        self._range_click = False  # the press was a Shift-click; the release must not reselect
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.OpenHandCursor if movable else Qt.CursorShape.ArrowCursor)
@@ -128,8 +129,10 @@ class BlockCard(QGraphicsItem):
         if event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             # Shift-click extends the selection as a range, like a list; Qt only knows Ctrl-toggle.
             self.scene().select_range_to(self.key)
+            self._range_click = True
             event.accept()
             return
+        self._range_click = False
         self._press_pos = event.scenePos() if event.button() == Qt.MouseButton.LeftButton else None
         super().mousePressEvent(event)
 
@@ -156,6 +159,10 @@ class BlockCard(QGraphicsItem):
             event.accept()
             return
         self._press_pos = None
+        if self._range_click:
+            self._range_click = False
+            event.accept()
+            return
         super().mouseReleaseEvent(event)
 
     @property
