@@ -66,7 +66,8 @@ class ProbeSnapshot:
     run_id: int
     step: int
     kind: str
-    data: Any
+    data: Any  # None when the probe failed on this model (see ``error``)
+    error: str | None = None  # why the probe cannot run; it is then switched off for the run
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Failed:
     step: int
     message: str  # a sentence for the user: what went wrong and what to do
     weights: Mapping[str, np.ndarray] = field(default_factory=dict)  # the last good weights
+    details: str = ""  # the traceback of an unexpected error, for a "details" box; else empty
 
 
 Event = RunStarted | StepMetrics | EpochMetrics | SettingsChanged | ProbeSnapshot | Paused | Finished | Failed

@@ -1,0 +1,246 @@
+"""When to run each probe: at a rate bounded by time, inside a share of the training time.
+
+Each probe kind has a default interval in seconds. The scheduler measures what each run of a
+probe costs and stretches its interval so that, together, the probes take at most ``budget``
+(5 %) of the wall time: kind k is given budget / (number of kinds) and runs no more often than
+every cost_k / share seconds. Time, not steps, because a step costs 50 µs on one model and
+500 ms on another, while a person looks at the views at the same rate either way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from torch import nn
+
+from engine import probes
+from engine.probes.common import frozen_array
+
+# Seconds between two runs of each probe at its default rate. "Cheap" probes read weights or
+# gradients already there; heavy ones run extra forward/backward passes.
+DEFAULT_INTERVALS: Mapping[str, float] = {
+    "layer_gradients": 0.5,
+    "filters": 0.5,
+    "weight_histograms": 1.0,
+    "feature_maps": 1.0,
+    "gates": 1.0,
+    "time_gradients": 2.0,
+    "activation_histograms": 2.0,
+    "classification_report": 2.0,
+    "forecast_report": 2.0,
+}
+PROBE_KINDS = tuple(DEFAULT_INTERVALS)
+DEFAULT_BUDGET = 0.05
+_COST_SMOOTHING = 0.3  # weight of the newest cost in the running estimate
+
+
+@dataclass
+class ProbeTiming:
+    """What the scheduler knows about one kind: its base interval, measured cost, last run."""
+
+    interval: float
+    cost: float = 0.0  # smoothed seconds per run
+    runs: int = 0
+    last_run: float | None = None
+
+    def effective_interval(self, share: float) -> float:
+        return max(self.interval, self.cost / share) if share > 0 else float("inf")
+
+
+class ProbeScheduler:
+    """Decides which probe kinds are due and measures them; not thread-safe (one per run)."""
+
+    def __init__(
+        self,
+        kinds: Iterable[str],
+        *,
+        intervals: Mapping[str, float] | None = None,
+        budget: float = DEFAULT_BUDGET,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        overrides = dict(intervals or {})
+        unknown = sorted(set(overrides) - set(PROBE_KINDS))
+        if unknown:
+            raise ValueError(f"unknown probe kind {unknown[0]!r}; kinds: {', '.join(PROBE_KINDS)}")
+        self.clock = clock
+        self.budget = budget
+        self.timings = {
+            kind: ProbeTiming(float(overrides.get(kind, DEFAULT_INTERVALS[kind]))) for kind in kinds
+        }
+        self.started = clock()
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.timings)
+
+    @property
+    def share(self) -> float:
+        """Fraction of wall time each kind may take."""
+        return self.budget / max(1, len(self.timings))
+
+    def interval(self, kind: str) -> float:
+        """Seconds between runs of ``kind`` now: its base interval, stretched if it is slow."""
+        return self.timings[kind].effective_interval(self.share)
+
+    def due(self, kind: str, now: float | None = None) -> bool:
+        """True when ``kind`` is active and its interval has passed (the first run waits one
+        interval, so that the first steps of a run are not slowed by every probe at once)."""
+        timing = self.timings.get(kind)
+        if timing is None:
+            return False
+        now = self.clock() if now is None else now
+        last = self.started if timing.last_run is None else timing.last_run
+        return now - last >= timing.effective_interval(self.share)
+
+    def record(self, kind: str, seconds: float, now: float | None = None) -> None:
+        """Note that ``kind`` just ran and took ``seconds``."""
+        timing = self.timings[kind]
+        timing.cost = seconds if timing.runs == 0 else (
+            _COST_SMOOTHING * seconds + (1 - _COST_SMOOTHING) * timing.cost
+        )
+        timing.runs += 1
+        timing.last_run = self.clock() if now is None else now
+
+    def run(self, kind: str, probe: Callable[[], object]) -> object:
+        """Run ``probe`` now, measuring it as a run of ``kind``; returns what it returned."""
+        start = self.clock()
+        try:
+            return probe()
+        finally:
+            end = self.clock()
+            self.record(kind, end - start, end)
+
+    def disable(self, kind: str) -> None:
+        """Stop scheduling ``kind`` (e.g. after it failed on this model)."""
+        self.timings.pop(kind, None)
+
+    def costs(self) -> dict[str, float]:
+        """Smoothed seconds per run of every kind that has run."""
+        return {k: t.cost for k, t in self.timings.items() if t.runs}
+
+
+@dataclass(frozen=True)
+class ProbeInput:
+    """The fixed sample the probes look at for a whole run (sent once, for the views to show)."""
+
+    index: int  # into the validation set (the training set when there is none)
+    split: str  # "val" or "train"
+    x: object  # numpy (*input_shape), read-only
+    y: object  # numpy label or targets, read-only
+
+
+class ProbeRunner:
+    """Runs the probes that apply to a model, when the scheduler says they are due.
+
+    Chooses its inputs once per run: the sample at ``sample_index`` for the single-sample probes
+    and the first ``batch_size`` samples for activation histograms. Calls ``emit(kind, data,
+    error)``. A probe that raises is reported once through ``error`` and switched off for the
+    run; training goes on.
+    """
+
+    STEP_KINDS = ("filters", "weight_histograms", "feature_maps", "gates", "time_gradients",
+                  "activation_histograms")
+    EPOCH_KINDS = ("classification_report", "forecast_report")
+
+    def __init__(self, model, *, task, num_classes, loss_fn, x_val, y_val, x_train, y_train,
+                 sample_index=0, kinds=None, intervals=None, budget=DEFAULT_BUDGET, batch_size=64,
+                 emit=None, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.model, self.loss_fn, self.task, self.num_classes = model, loss_fn, task, num_classes
+        self.emit = emit or (lambda kind, data, error=None: None)
+        use_val = len(x_val) > 0
+        self.x_val, self.y_val = (x_val, y_val) if use_val else (x_train, y_train)
+        count = len(self.x_val)
+        if not 0 <= sample_index < max(count, 1):
+            raise ValueError(
+                f"The probe sample index {sample_index} is outside the {count} samples of the "
+                f"{'validation' if use_val else 'training'} set; choose 0 to {count - 1}."
+            )
+        self.x_one = self.x_val[sample_index : sample_index + 1]
+        self.y_one = self.y_val[sample_index : sample_index + 1]
+        self.x_batch = self.x_val[:batch_size]
+        self.sample = ProbeInput(sample_index, "val" if use_val else "train",
+                                 frozen_array(self.x_one[0]), frozen_array(self.y_one[0], _np_dtype(self.y_one)))
+        self.recurrent = [n for n, m in model.named_children() if isinstance(m, nn.RNNBase)]
+        has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules()) and self.x_one.dim() == 4
+        wanted = {
+            "layer_gradients": True, "weight_histograms": True, "activation_histograms": True,
+            "filters": has_conv, "feature_maps": has_conv,
+            "gates": bool(self.recurrent), "time_gradients": bool(self.recurrent),
+            "classification_report": task == "classification",
+            "forecast_report": task != "classification",
+        }
+        chosen = [k for k in PROBE_KINDS if wanted[k] and (kinds is None or k in kinds)]
+        self.scheduler = ProbeScheduler(chosen, intervals=intervals, budget=budget, clock=clock)
+
+    # ------------------------------------------------------------ hooks the Trainer calls
+
+    def after_backward(self) -> None:
+        """Between backward and the optimiser step: the real step's gradients are there."""
+        if self.scheduler.due("layer_gradients"):
+            self._run("layer_gradients")
+
+    def between_steps(self) -> None:
+        now = self.scheduler.clock()
+        for kind in self.STEP_KINDS:
+            if self.scheduler.due(kind, now):
+                self._run(kind)
+
+    def after_epoch(self, final: bool) -> None:
+        """Per-epoch reports on the validation set; always on the last epoch."""
+        for kind in self.EPOCH_KINDS:
+            if kind in self.scheduler.timings and (final or self.scheduler.due(kind)):
+                self._run(kind)
+
+    def run_all(self) -> None:
+        """Every active probe once now (tests, and a view that asks for a refresh)."""
+        for kind in self.scheduler.kinds:
+            self._run(kind)
+
+    # ------------------------------------------------------------ the probes themselves
+
+    def _run(self, kind: str) -> None:
+        try:
+            data = self.scheduler.run(kind, getattr(self, f"_probe_{kind}"))
+        except Exception as exc:  # a probe bug must not end the training run; it is reported
+            self.scheduler.disable(kind)
+            self.emit(kind, None, f"The {kind.replace('_', ' ')} view is off for this run: {exc}")
+            return
+        self.emit(kind, data, None)
+
+    def _probe_layer_gradients(self):
+        return MappingProxyType(probes.layer_gradient_norms(self.model))
+
+    def _probe_filters(self):
+        return probes.conv_filters(self.model)
+
+    def _probe_feature_maps(self):
+        return probes.feature_maps(self.model, self.x_one)
+
+    def _probe_weight_histograms(self):
+        return probes.weight_histograms(self.model)
+
+    def _probe_activation_histograms(self):
+        return probes.activation_histograms(self.model, self.x_batch)
+
+    def _probe_gates(self):
+        return tuple(probes.recurrent_trace(self.model, b, self.x_one) for b in self.recurrent)
+
+    def _probe_time_gradients(self):
+        return tuple(
+            probes.recurrent_gradient_flow(self.model, b, self.x_one, self.loss_fn, self.y_one)
+            for b in self.recurrent
+        )
+
+    def _probe_classification_report(self):
+        return probes.classification_report(self.model, self.x_val, self.y_val, self.num_classes)
+
+    def _probe_forecast_report(self):
+        return probes.forecast_report(self.model, self.x_val, self.y_val)
+
+
+def _np_dtype(tensor) -> type:
+    return np.int64 if not tensor.is_floating_point() else np.float32

@@ -1,0 +1,26 @@
+"""Training in the GUI: the worker-thread bridge (worker.py), the controller the window uses
+(controller.py) and the live views (views/).
+
+Names are imported on first use, so that importing gui.training.views does not load the bridge.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TrainingController": "gui.training.controller",
+    "STOP_TIMEOUT_MS": "gui.training.controller",
+    "DEFAULT_GUI_TORCH_THREADS": "gui.training.worker",
+    "UPDATE_HZ": "gui.training.worker",
+    "EventBuffer": "gui.training.worker",
+    "TrainingWorker": "gui.training.worker",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'gui.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
