@@ -1,0 +1,81 @@
+"""Any sequence of edits, undone all the way, gives back exactly the original spec; redone all
+the way, it gives back the final one. The canvas scene follows every step."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.blocks import CATALOGUE
+from engine.examples import list_examples
+from engine.spec import INPUT_BOUNDS, INPUT_KINDS, ModelSpec
+from gui.canvas.scene import ModelScene
+from gui.document import INPUT_ID, ModelDocument
+
+EXAMPLES = {e.id: e.load() for e in list_examples()}
+EDITS = ("insert", "remove", "move", "duplicate", "set_params", "set_input", "fix")
+
+
+def _value(data, param):
+    if param.kind == "bool":
+        return data.draw(st.booleans())
+    if param.kind == "choice":
+        return data.draw(st.sampled_from(param.choices))
+    lo = param.minimum if param.minimum is not None else -10
+    hi = param.maximum if param.maximum is not None else 10
+    if param.kind == "int":
+        return data.draw(st.integers(int(lo), int(min(hi, lo + 64))))
+    return data.draw(st.floats(lo, hi, allow_nan=False))
+
+
+def _edit(document: ModelDocument, data) -> None:
+    spec = document.spec
+    n = len(spec.blocks)
+    kind = data.draw(st.sampled_from(EDITS))
+    if kind == "insert" or n == 0:
+        document.insert_block(data.draw(st.integers(0, n)), data.draw(st.sampled_from(CATALOGUE.ids())))
+    elif kind == "remove":
+        document.remove_blocks(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3)))
+    elif kind == "move":
+        document.move_block(data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1)))
+    elif kind == "duplicate":
+        document.duplicate_blocks(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3)))
+    elif kind == "set_params":
+        index = data.draw(st.integers(0, n - 1))
+        params = CATALOGUE[spec.blocks[index].type].params
+        if params:
+            param = data.draw(st.sampled_from(params))
+            document.set_params(index, {param.name: _value(data, param)})
+    elif kind == "set_input":
+        input_kind = data.draw(st.sampled_from(list(INPUT_KINDS)))
+        shape = tuple(data.draw(st.integers(lo, min(hi, 40))) for lo, hi in INPUT_BOUNDS[input_kind])
+        document.set_input(input_kind, shape)
+    else:
+        fixable = [b.index for b in document.inference.blocks if b.fix]
+        if fixable:
+            assert document.apply_fix(fixable[0])
+
+
+@settings(deadline=None, max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.sampled_from(sorted(EXAMPLES)), data=st.data())
+def test_undo_all_returns_the_original_spec(qapp, start, data):
+    original: ModelSpec = EXAMPLES[start]
+    document = ModelDocument(original)
+    scene = ModelScene(document)
+    for _ in range(data.draw(st.integers(1, 12))):
+        _edit(document, data)
+        assert scene.ordered_keys() == [INPUT_ID, *(b.id for b in document.spec.blocks)]
+        for block, info in zip(document.spec.blocks, document.inference.blocks, strict=True):
+            assert (scene.card(block.id).content.state == "error") == (info.error is not None)
+    final = document.spec
+    stack = document.undo_stack
+    while stack.canUndo():
+        stack.undo()
+    assert document.spec == original
+    assert document.spec.to_json() == original.to_json()
+    assert not document.is_modified
+    while stack.canRedo():
+        stack.redo()
+    assert document.spec.to_json() == final.to_json()
+    scene.deleteLater()
+    document.deleteLater()
