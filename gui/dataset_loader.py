@@ -62,7 +62,9 @@ class _LoadJob(QRunnable):
     def run(self) -> None:
         serial = self.request.serial
         try:
-            dataset = load_dataset(self.request.source, progress=self._progress, **self.request.options)
+            dataset = load_dataset(
+                self.request.source, progress=self._progress, **self.request.options
+            )
             # The preview (tiles, curves, class counts) is array work too: done here, not in paint.
             preview = make_preview(dataset)
         except _Superseded:
@@ -72,7 +74,9 @@ class _LoadJob(QRunnable):
         # Anything else is a bug in a loader; it must still reach the user as a message instead
         # of dying silently in a pool thread and leaving the panel saying "Loading…" forever.
         except Exception as exc:  # noqa: BLE001
-            message = f"Loading '{self.request.source}' failed unexpectedly: {type(exc).__name__}: {exc}"
+            message = (
+                f"Loading '{self.request.source}' failed unexpectedly: {type(exc).__name__}: {exc}"
+            )
             self.signals.failed.emit(serial, DatasetError(message, path=self.request.source))
         else:
             self.signals.succeeded.emit(serial, dataset, preview)

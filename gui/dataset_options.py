@@ -31,7 +31,7 @@ _SEED_MAX = 2**31 - 1
 
 
 def file_format(path: Path) -> str:
-    """"npz", "csv", "idx", "images" or "unknown", from names only (cheap on the GUI thread);
+    """One of "npz", "csv", "idx", "images" or "unknown", from names only (cheap on the GUI thread);
     the loader does the real checks and explains what is wrong."""
     name = path.name.lower()
     if path.is_dir():

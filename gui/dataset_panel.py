@@ -267,7 +267,9 @@ class DatasetPanel(QWidget):
         self._set_message(note, _WARN_STYLE)
         self.summary.setText(self._describe(dataset))
         self.class_balance.setVisible(dataset.class_names is not None)
-        self.class_balance.show_counts(dataset.class_names, preview.train_counts, preview.val_counts)
+        self.class_balance.show_counts(
+            dataset.class_names, preview.train_counts, preview.val_counts
+        )
         self.sample_view.show_preview(preview)
         self.selected_sample_index = None
         self._refresh_compatibility()
@@ -283,9 +285,7 @@ class DatasetPanel(QWidget):
         self._set_message(str(error), _ERROR_STYLE)
         n = len(error.skippable)
         if n and not request.options.get("skip_corrupt"):
-            self.skip_button.setText(
-                f"Skip {n} unreadable image{'s' * (n != 1)} and load the rest"
-            )
+            self.skip_button.setText(f"Skip {n} unreadable image{'s' * (n != 1)} and load the rest")
             self.skip_button.show()
         if self.current_source is not None:
             self._show_source(*self.current_source)  # the previous dataset stays selected

@@ -92,7 +92,9 @@ def make_preview(dataset: Dataset) -> DatasetPreview:
         curves = x[:n].astype(np.float32, copy=True)
         lo, hi = curves.min(axis=(0, 1)), curves.max(axis=(0, 1))
         curves = (curves - lo) / np.where(hi > lo, hi - lo, 1.0)
-        return DatasetPreview("curves", indices=np.arange(n), labels=labels, curves=curves, **common)
+        return DatasetPreview(
+            "curves", indices=np.arange(n), labels=labels, curves=curves, **common
+        )
     n = min(len(x), MAX_POINTS)
     points = x[:n, :2] if x.shape[1] >= 2 else np.column_stack([x[:n, 0], np.zeros(n)])
     return DatasetPreview(
