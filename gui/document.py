@@ -124,7 +124,9 @@ class ModelDocument(QObject):
             after = after.insert(at, copy)
             new_ids.append(copy.id)
             at += 1
-        self._push(commands.DuplicateBlocksCommand(self, after, f"Duplicate {self._names(indices)}"))
+        self._push(
+            commands.DuplicateBlocksCommand(self, after, f"Duplicate {self._names(indices)}")
+        )
         return new_ids
 
     def set_params(self, index: int, params: dict[str, Any]) -> None:
@@ -140,14 +142,20 @@ class ModelDocument(QObject):
     def set_input(self, kind: str, shape: Shape) -> None:
         after = self._spec.with_input(kind, shape)
         if after != self._spec:
-            self._push(commands.SetInputCommand(self, after, f"Set input to {kind} {'×'.join(map(str, shape))}"))
+            self._push(
+                commands.SetInputCommand(
+                    self, after, f"Set input to {kind} {'×'.join(map(str, shape))}"
+                )
+            )
 
     def apply_fix(self, index: int) -> bool:
         """Apply the repair shape inference proposed for block ``index``; False when there is none."""
         fix = self._inference.blocks[index].fix if index < len(self._inference.blocks) else None
         if fix is None:
             return False
-        self._push(commands.ApplyFixCommand(self, self._spec.apply_fix(index, fix), f"Fix: {fix.label}"))
+        self._push(
+            commands.ApplyFixCommand(self, self._spec.apply_fix(index, fix), f"Fix: {fix.label}")
+        )
         return True
 
     def _push(self, command: commands.SpecCommand) -> None:

@@ -32,7 +32,9 @@ class FileActions(QObject):
         self.new_action = self._action("&New", QKeySequence.StandardKey.New, self.new)
         self.open_action = self._action("&Open…", QKeySequence.StandardKey.Open, self.open)
         self.save_action = self._action("&Save", QKeySequence.StandardKey.Save, self.save)
-        self.save_as_action = self._action("Save &As…", QKeySequence.StandardKey.SaveAs, self.save_as)
+        self.save_as_action = self._action(
+            "Save &As…", QKeySequence.StandardKey.SaveAs, self.save_as
+        )
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, window.close)
         self.examples_menu = QMenu("New from &Example", window)
         for example in list_examples():
@@ -71,7 +73,9 @@ class FileActions(QObject):
             self.window,
             "Unsaved changes",
             f"“{self.document.display_name}” has unsaved changes. Save them first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
         if answer == QMessageBox.StandardButton.Save:

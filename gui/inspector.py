@@ -39,16 +39,20 @@ def editor_for(param: Param) -> QWidget:
     """A widget that can only hold values ``param`` accepts."""
     if param.kind == "int":
         spin = QSpinBox()
-        spin.setRange(int(param.minimum) if param.minimum is not None else -_INT_LIMIT,
-                      int(param.maximum) if param.maximum is not None else _INT_LIMIT)
+        spin.setRange(
+            int(param.minimum) if param.minimum is not None else -_INT_LIMIT,
+            int(param.maximum) if param.maximum is not None else _INT_LIMIT,
+        )
         spin.setKeyboardTracking(False)  # commit on Enter / focus-out, not on every digit
         spin.setAccelerated(True)
         return spin
     if param.kind == "float":
         spin = QDoubleSpinBox()
         spin.setDecimals(3)
-        spin.setRange(param.minimum if param.minimum is not None else -1e9,
-                      param.maximum if param.maximum is not None else 1e9)
+        spin.setRange(
+            param.minimum if param.minimum is not None else -1e9,
+            param.maximum if param.maximum is not None else 1e9,
+        )
         span = spin.maximum() - spin.minimum()
         spin.setSingleStep(0.05 if span <= 1.0 else 0.1)
         spin.setKeyboardTracking(False)
@@ -106,7 +110,14 @@ class InspectorPanel(QWidget):
 
         body = QWidget()
         layout = QVBoxLayout(body)
-        for widget in (self.title, self.shapes, self._form_host, self.error, self.fix_button, self.help):
+        for widget in (
+            self.title,
+            self.shapes,
+            self._form_host,
+            self.error,
+            self.fix_button,
+            self.help,
+        ):
             layout.addWidget(widget)
         layout.addStretch(1)
         scroll = QScrollArea(self)
@@ -154,12 +165,16 @@ class InspectorPanel(QWidget):
         kind = target[0]
         if kind == "block":
             block_type = CATALOGUE[target[2]]
-            self.title.setText(f"<b>{html.escape(block_type.title)}</b> &nbsp;<span style='color:#6b7280'>{target[1]}</span>")
+            self.title.setText(
+                f"<b>{html.escape(block_type.title)}</b> &nbsp;<span style='color:#6b7280'>{target[1]}</span>"
+            )
             self.help.setText(block_type.help)
             for param in block_type.params:
                 widget = editor_for(param)
                 widget.setToolTip(param.help)
-                _changed_signal(widget).connect(lambda value, name=param.name: self._commit_param(name, value))
+                _changed_signal(widget).connect(
+                    lambda value, name=param.name: self._commit_param(name, value)
+                )
                 label = QLabel(param.title)
                 label.setToolTip(param.help)
                 self.form.addRow(label, widget)
@@ -227,13 +242,21 @@ class InspectorPanel(QWidget):
         self.title.setText(f"<b>{html.escape(spec.name)}</b>")
         rows = [
             ("Input", f"{spec.input.kind} {format_shape(spec.input.shape)}"),
-            ("Output", format_shape(inference.output_shape) if inference.valid and inference.output_shape else "—"),
+            (
+                "Output",
+                format_shape(inference.output_shape)
+                if inference.valid and inference.output_shape
+                else "—",
+            ),
             ("Blocks", str(len(spec.blocks))),
             ("Parameters", f"{inference.total_params:,}"),
         ]
         if spec.dataset:
             rows.append(("Dataset", html.escape(spec.dataset)))
-        cells = "".join(f"<tr><td style='color:#64748b; padding-right:12px'>{k}</td><td>{v}</td></tr>" for k, v in rows)
+        cells = "".join(
+            f"<tr><td style='color:#64748b; padding-right:12px'>{k}</td><td>{v}</td></tr>"
+            for k, v in rows
+        )
         self.shapes.setText(f"<table>{cells}</table>")
         self.shapes.show()
 

@@ -23,12 +23,19 @@ _STYLE_SHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, document: ModelDocument, settings: QSettings | None = None, parent: QWidget | None = None):
+    def __init__(
+        self,
+        document: ModelDocument,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.document = document
         self.settings = settings or QSettings("LayerLab", "LayerLab")
         self.setObjectName("LayerLabMainWindow")
-        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
         if _STYLE_SHEET.exists():
             self.setStyleSheet(_STYLE_SHEET.read_text(encoding="utf-8"))
 
@@ -44,11 +51,21 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
-        self.palette_dock = self.add_dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self.add_dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.problems_dock = self.add_dock("Problems", self.problems, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.inspector_dock, self.problems_dock], [520, 200], Qt.Orientation.Vertical)
+        self.palette_dock = self.add_dock(
+            "Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.inspector_dock = self.add_dock(
+            "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.problems_dock = self.add_dock(
+            "Problems", self.problems, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.inspector_dock, self.problems_dock], [520, 200], Qt.Orientation.Vertical
+        )
         self._build_status_bar()
 
         self.palette.block_activated.connect(self._append_block)
@@ -70,7 +87,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ public API for other panels
 
-    def add_dock(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+    def add_dock(
+        self, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea
+    ) -> QDockWidget:
         """Add a panel as a dock with a View-menu toggle; its layout is remembered by title."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")  # saveState keys on this
@@ -99,7 +118,9 @@ class MainWindow(QMainWindow):
         self.delete_action = self._action("&Delete", self._delete_selection, "Delete", "Backspace")
         self.duplicate_action = self._action("D&uplicate", self._duplicate_selection, "Ctrl+D")
         self.select_all_action = self._action("Select &All", self._select_all, "Ctrl+A")
-        self.zoom_in_action = self._action("Zoom &In", lambda: self.view.zoom_by(1), "Ctrl++", "Ctrl+=")
+        self.zoom_in_action = self._action(
+            "Zoom &In", lambda: self.view.zoom_by(1), "Ctrl++", "Ctrl+="
+        )
         self.zoom_out_action = self._action("Zoom &Out", lambda: self.view.zoom_by(-1), "Ctrl+-")
         self.fit_action = self._action("&Fit Model", self.view.fit_to_model, "Ctrl+0")
         self.reset_layout_action = self._action("&Reset Layout", self.reset_layout)
@@ -117,8 +138,14 @@ class MainWindow(QMainWindow):
         self.file_menu = bar.addMenu("&File")
         self.files.populate(self.file_menu)
         self.edit_menu = bar.addMenu("&Edit")
-        for action in (self.undo_action, self.redo_action, None, self.delete_action,
-                       self.duplicate_action, self.select_all_action):
+        for action in (
+            self.undo_action,
+            self.redo_action,
+            None,
+            self.delete_action,
+            self.duplicate_action,
+            self.select_all_action,
+        ):
             self.edit_menu.addAction(action) if action else self.edit_menu.addSeparator()
         self.view_menu: QMenu = bar.addMenu("&View")
         for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action):
@@ -135,8 +162,18 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.files.new_action, self.files.open_action, self.files.save_action, None,
-                       self.undo_action, self.redo_action, None, self.fit_action, None, self.train_action):
+        for action in (
+            self.files.new_action,
+            self.files.open_action,
+            self.files.save_action,
+            None,
+            self.undo_action,
+            self.redo_action,
+            None,
+            self.fit_action,
+            None,
+            self.train_action,
+        ):
             toolbar.addAction(action) if action else toolbar.addSeparator()
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar

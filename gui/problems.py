@@ -58,12 +58,20 @@ class ProblemsPanel(QWidget):
             return
         first = inference.first_error
         if first is None:
-            self._add(ProblemRow("<span style='color:#15803d'>✓ No problems: every block fits its input.</span>", None))
+            self._add(
+                ProblemRow(
+                    "<span style='color:#15803d'>✓ No problems: every block fits its input.</span>",
+                    None,
+                )
+            )
             return
         block = spec.blocks[first.index]
         link = f"<a href='{block.id}'>Block {first.index + 1} · {html.escape(block.title)} ({block.id})</a>"
         fix = f"<br><i>Fix: {html.escape(first.fix.label)}</i>" if first.fix else ""
-        row = ProblemRow(f"<b>⚠</b> {link}<br>{html.escape(first.error)}{fix}", first.fix.label if first.fix else None)
+        row = ProblemRow(
+            f"<b>⚠</b> {link}<br>{html.escape(first.error)}{fix}",
+            first.fix.label if first.fix else None,
+        )
         row.label.linkActivated.connect(self.block_requested.emit)
         if row.fix_button is not None:
             index = first.index
@@ -72,7 +80,12 @@ class ProblemsPanel(QWidget):
         unchecked = len(spec.blocks) - first.index - 1
         if unchecked:
             noun = "block after it is" if unchecked == 1 else f"{unchecked} blocks after it are"
-            self._add(ProblemRow(f"<span style='color:#6b7280'>The {noun} not checked until this is fixed.</span>", None))
+            self._add(
+                ProblemRow(
+                    f"<span style='color:#6b7280'>The {noun} not checked until this is fixed.</span>",
+                    None,
+                )
+            )
 
     def _add(self, row: ProblemRow) -> None:
         self._layout.insertWidget(len(self.rows), row)

@@ -52,7 +52,7 @@ class BlockCard(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
-        return QRectF(-look.BLOCK_WIDTH / 2 - 2, -2, look.BLOCK_WIDTH + 4, look.BLOCK_HEIGHT + 4)
+        return QRectF(-look.BLOCK_WIDTH / 2 - 6, -6, look.BLOCK_WIDTH + 12, look.BLOCK_HEIGHT + 12)
 
     def card_rect(self) -> QRectF:
         return QRectF(-look.BLOCK_WIDTH / 2, 0, look.BLOCK_WIDTH, look.BLOCK_HEIGHT)
@@ -68,11 +68,18 @@ class BlockCard(QGraphicsItem):
             fill = look.UNCHECKED_FILL
         if c.state == "error":
             fill, border, width = look.ERROR_FILL, look.ERROR, 2.5
-        if self.isSelected():
-            fill = look.SELECTED_FILL if c.state != "error" else fill
-            border, width = (look.SELECTED_BORDER if c.state != "error" else look.ERROR), 3.0
+        if self.isSelected() and c.state != "error":
+            fill, border, width = look.SELECTED_FILL, look.SELECTED_BORDER, 2.0
         path = QPainterPath()
         path.addRoundedRect(rect, look.CORNER, look.CORNER)
+        if self.isSelected():
+            # A halo outside the border, so a selected invalid block still shows its red border.
+            halo = QColor(look.SELECTED_BORDER)
+            halo.setAlpha(110)
+            painter.setPen(QPen(halo, 4.0))
+            painter.drawRoundedRect(
+                rect.adjusted(-3.5, -3.5, 3.5, 3.5), look.CORNER + 3, look.CORNER + 3
+            )
         painter.setOpacity(0.75 if self._dragging else 1.0)
         painter.fillPath(path, fill)
         # The group colour as a band on the left edge, clipped to the rounded card.
@@ -94,7 +101,9 @@ class BlockCard(QGraphicsItem):
         shape_font, small_font = look.font(9.5, bold=True, mono=True), look.font(8)
         half = inner.height() / 2
         shape_w = QFontMetricsF(shape_font).horizontalAdvance(c.shape) + 12
-        count_w = QFontMetricsF(small_font).horizontalAdvance(c.count) + 12 if c.state != "error" else 0
+        count_w = (
+            QFontMetricsF(small_font).horizontalAdvance(c.count) + 12 if c.state != "error" else 0
+        )
         top = QRectF(inner.left(), inner.top(), inner.width() - shape_w, half)
         bottom = QRectF(inner.left(), inner.top() + half, inner.width() - count_w, half)
         # Title, then the block id in grey after it.
@@ -105,28 +114,45 @@ class BlockCard(QGraphicsItem):
         painter.setFont(sub_font)
         painter.setPen(look.MUTED)
         sub_rect = top.adjusted(title_w + 8, 0, 0, 0)
-        painter.drawText(sub_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         QFontMetricsF(sub_font).elidedText(c.subtitle, Qt.TextElideMode.ElideRight, sub_rect.width()))
+        painter.drawText(
+            sub_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetricsF(sub_font).elidedText(
+                c.subtitle, Qt.TextElideMode.ElideRight, sub_rect.width()
+            ),
+        )
         # Second line: the key parameters, or the error in red (the whole message is the tooltip).
         line = c.message if c.state == "error" else c.summary
         painter.setPen(look.ERROR if c.state == "error" else look.MUTED)
-        painter.drawText(bottom, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         QFontMetricsF(sub_font).elidedText(line, Qt.TextElideMode.ElideRight, bottom.width()))
+        painter.drawText(
+            bottom,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetricsF(sub_font).elidedText(line, Qt.TextElideMode.ElideRight, bottom.width()),
+        )
         # Right column: output shape above, parameter count below.
         painter.setFont(shape_font)
         painter.setPen(look.ERROR if c.state == "error" else (look.MUTED if muted else look.TEXT))
-        painter.drawText(QRectF(inner.left(), inner.top(), inner.width(), half),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, c.shape)
+        painter.drawText(
+            QRectF(inner.left(), inner.top(), inner.width(), half),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            c.shape,
+        )
         if c.state != "error":
             painter.setFont(small_font)
             painter.setPen(look.MUTED)
-            painter.drawText(QRectF(inner.left(), inner.top() + half, inner.width(), half),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, c.count)
+            painter.drawText(
+                QRectF(inner.left(), inner.top() + half, inner.width(), half),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                c.count,
+            )
 
     # ------------------------------------------------------------ selection and reorder by drag
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802 - Qt's name
-        if event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
             # Shift-click extends the selection as a range, like a list; Qt only knows Ctrl-toggle.
             self.scene().select_range_to(self.key)
             self._range_click = True
@@ -226,7 +252,9 @@ class OutputTerminal(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(-self.WIDTH / 2, 0, self.WIDTH, self.HEIGHT)
         painter.setBrush(QBrush(look.GROUP_COLOURS["Input"] if self.known else look.UNCHECKED_FILL))
-        painter.setPen(Qt.PenStyle.NoPen if self.known else QPen(look.BORDER, 1, Qt.PenStyle.DashLine))
+        painter.setPen(
+            Qt.PenStyle.NoPen if self.known else QPen(look.BORDER, 1, Qt.PenStyle.DashLine)
+        )
         painter.drawRoundedRect(rect, self.HEIGHT / 2, self.HEIGHT / 2)
         painter.setFont(look.font(9, bold=True))
         painter.setPen(QColor("white") if self.known else look.MUTED)

@@ -69,7 +69,9 @@ def param_summary(type_id: str, params: dict[str, Any]) -> str:
     if type_id in ("maxpool2d", "avgpool2d"):
         return f"{p['kernel_size']}×{p['kernel_size']} window · stride {p['stride']}"
     if type_id == "dense":
-        return f"{p['units']} units" + ("" if p["bias"] else " · no bias")
+        return ("1 unit" if p["units"] == 1 else f"{p['units']} units") + (
+            "" if p["bias"] else " · no bias"
+        )
     if type_id in ("rnn", "lstm", "gru"):
         parts = [f"{p['hidden_size']} hidden"]
         if p["num_layers"] > 1:

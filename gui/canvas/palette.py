@@ -88,11 +88,20 @@ class BlockPalette(QWidget):
                 item.setData(0, _TYPE_ROLE, block_type.id)
                 item.setIcon(0, _swatch(look.group_colour(block_type.id)))
                 # Rich text makes Qt wrap the long help texts instead of one screen-wide line.
-                item.setToolTip(0, f"<p><b>{html.escape(block_type.title)}</b></p><p>{html.escape(block_type.help)}</p>")
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+                item.setToolTip(
+                    0,
+                    f"<p><b>{html.escape(block_type.title)}</b></p><p>{html.escape(block_type.help)}</p>",
+                )
+                item.setFlags(
+                    Qt.ItemFlag.ItemIsEnabled
+                    | Qt.ItemFlag.ItemIsSelectable
+                    | Qt.ItemFlag.ItemIsDragEnabled
+                )
                 self._items[block_type.id] = item
             header.setExpanded(True)
-        self.help_label = QLabel("Drag a block onto the canvas, or double-click it to add it at the end.")
+        self.help_label = QLabel(
+            "Drag a block onto the canvas, or double-click it to add it at the end."
+        )
         self.help_label.setWordWrap(True)
         self.help_label.setObjectName("paletteHelp")
         self.help_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -120,4 +129,6 @@ class BlockPalette(QWidget):
         type_id = item.data(0, _TYPE_ROLE) if item else None
         if type_id:
             block_type = CATALOGUE[type_id]
-            self.help_label.setText(f"<b>{html.escape(block_type.title)}</b> — {html.escape(block_type.help)}")
+            self.help_label.setText(
+                f"<b>{html.escape(block_type.title)}</b> — {html.escape(block_type.help)}"
+            )

@@ -91,8 +91,15 @@ class ModelScene(QGraphicsScene):
         inp = self.document.spec.input
         summary = _input_summary(inp.kind, inp.shape)
         tooltip = f"<p><b>Input</b> — {inp.kind} {format_shape(inp.shape)}</p><p>{html.escape(INPUT_HELP)}</p>"
-        return CardContent("Input", inp.kind, summary, format_shape(inp.shape), "one sample",
-                           look.GROUP_COLOURS["Input"], tooltip=tooltip)
+        return CardContent(
+            "Input",
+            inp.kind,
+            summary,
+            format_shape(inp.shape),
+            "one sample",
+            look.GROUP_COLOURS["Input"],
+            tooltip=tooltip,
+        )
 
     def _layout(self) -> None:
         blocks = self.document.spec.blocks
@@ -102,18 +109,24 @@ class ModelScene(QGraphicsScene):
             if not card.dragging:
                 card.setPos(0, card_top(position))
         # One link below every card: to the next card, and from the last one to the Output.
-        shapes = [(inference.input_shape, True)] + [(info.output_shape, info.ok) for info in inference.blocks]
+        shapes = [(inference.input_shape, True)] + [
+            (info.output_shape, info.ok) for info in inference.blocks
+        ]
         while len(self._links) < len(shapes):
             link = LinkItem(0, 1, "", True)
             self.addItem(link)
             self._links.append(link)
         while len(self._links) > len(shapes):
             self.removeItem(self._links.pop())
-        for position, (link, (shape, ok)) in enumerate(zip(self._links, shapes, strict=True), start=-1):
+        for position, (link, (shape, ok)) in enumerate(
+            zip(self._links, shapes, strict=True), start=-1
+        ):
             top = card_top(position) + look.BLOCK_HEIGHT
             known = shape is not None and ok
             link.set_link(top, top + look.LINK_LENGTH, format_shape(shape) if known else "?", known)
-        self._output.known = inference.output_shape is not None and all(i.ok for i in inference.blocks)
+        self._output.known = inference.output_shape is not None and all(
+            i.ok for i in inference.blocks
+        )
         self._output.setPos(0, card_top(len(blocks)))
         self._output.update()
         rect = self.model_rect().adjusted(-220, -SCENE_MARGIN, 220, SCENE_MARGIN)
@@ -153,7 +166,9 @@ class ModelScene(QGraphicsScene):
 
     def insertion_index_at(self, y: float) -> int:
         """The index a block dropped at scene height ``y`` is inserted at (0 = right after Input)."""
-        centres = [card_top(i) + look.BLOCK_HEIGHT / 2 for i in range(len(self.document.spec.blocks))]
+        centres = [
+            card_top(i) + look.BLOCK_HEIGHT / 2 for i in range(len(self.document.spec.blocks))
+        ]
         return sum(1 for c in centres if c < y)
 
     def gap_y(self, index: int) -> float:
@@ -202,14 +217,25 @@ def _block_content(block: BlockSpec, info: BlockInfo) -> CardContent:
     if info.error:
         fix = f"<p><i>Fix: {html.escape(info.fix.label)}</i></p>" if info.fix else ""
         tooltip = f"{head}<p style='color:#b91c1c'>{html.escape(info.error)}</p>{fix}"
-        return CardContent(block_type.title, block.id, summary, "invalid", "", colour, "error", info.error, tooltip)
+        return CardContent(
+            block_type.title, block.id, summary, "invalid", "", colour, "error", info.error, tooltip
+        )
     if info.output_shape is None:
         tooltip = f"{head}<p>Not checked: a block above it has a problem.</p>"
-        return CardContent(block_type.title, block.id, summary, "?", "", colour, "unchecked", tooltip=tooltip)
+        return CardContent(
+            block_type.title, block.id, summary, "?", "", colour, "unchecked", tooltip=tooltip
+        )
     shapes = f"<p>{format_shape(info.input_shape)} → {format_shape(info.output_shape)} · {info.param_count:,} parameters</p>"
     tooltip = f"{head}{shapes}<p>{html.escape(block_type.help)}</p>"
-    return CardContent(block_type.title, block.id, summary, format_shape(info.output_shape),
-                       look.format_count(info.param_count), colour, tooltip=tooltip)
+    return CardContent(
+        block_type.title,
+        block.id,
+        summary,
+        format_shape(info.output_shape),
+        look.format_count(info.param_count),
+        colour,
+        tooltip=tooltip,
+    )
 
 
 def _input_summary(kind: str, shape: tuple[int, ...]) -> str:

@@ -28,8 +28,19 @@ def test_every_example_screenshot(tmp_path):
     # All at once: each run is mostly process start-up, so they overlap well even on 2 cores.
     runs = {
         e.id: subprocess.Popen(
-            [sys.executable, "main.py", "--screenshot", str(tmp_path / f"{e.id}.png"), "--example", e.id],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "main.py",
+                "--screenshot",
+                str(tmp_path / f"{e.id}.png"),
+                "--example",
+                e.id,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for e in examples
     }
@@ -40,14 +51,22 @@ def test_every_example_screenshot(tmp_path):
         assert png.stat().st_size > 10_000
         image = QImage(str(png))
         assert (image.width(), image.height()) == (1440, 900)
-        assert _distinct_colours(image) > 20, f"{example_id}: the screenshot is (nearly) one flat colour"
+        assert _distinct_colours(image) > 20, (
+            f"{example_id}: the screenshot is (nearly) one flat colour"
+        )
 
 
 def test_screenshot_of_a_model_file(tmp_path):
     model = ROOT / "resources" / "examples" / "moons_mlp.json"
     out = tmp_path / "nested" / "moons.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    done = subprocess.run([sys.executable, "main.py", "--screenshot", str(out), "--size", "1000x700", str(model)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(out), "--size", "1000x700", str(model)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert QImage(str(out)).size().toTuple() == (1000, 700)

@@ -38,15 +38,33 @@ def test_drop_from_palette_inserts_at_the_drop_position(main_window):
     assert bytes(mime.data("application/x-layerlab-block-type").data()) == b"dropout"
     pos = view_point(w, w.scene.gap_y(3))  # between block 2 (maxpool1) and block 3 (conv2)
     viewport = w.view.viewport()
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(viewport, enter)
     assert enter.isAccepted()
-    move = QDragMoveEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    move = QDragMoveEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(viewport, move)
     assert move.isAccepted()
     assert w.scene.drop_indicator.isVisible()
     assert w.scene.drop_indicator.y() == w.scene.gap_y(3)
-    drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(pos),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(viewport, drop)
     assert not w.scene.drop_indicator.isVisible()
     expected = before.insert(3, before.new_block("dropout"))
@@ -64,13 +82,28 @@ def test_drag_leave_hides_indicator_and_foreign_drops_are_refused(main_window):
     viewport = w.view.viewport()
     pos = view_point(w, w.scene.gap_y(1))
     mime = w.palette.mime_data_for("relu")
-    QApplication.sendEvent(viewport, QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(
+        viewport,
+        QDragEnterEvent(
+            pos,
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
     assert w.scene.drop_indicator.isVisible()
     QApplication.sendEvent(viewport, QDragLeaveEvent())
     assert not w.scene.drop_indicator.isVisible()
     text = QMimeData()
     text.setText("dense")
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, text, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        text,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(viewport, enter)
     assert not enter.isAccepted()
     assert w.document.undo_stack.count() == 0
@@ -83,8 +116,12 @@ def test_palette_double_click_appends(main_window, qtbot):
     rect = w.palette.tree.visualItemRect(item)
     viewport = w.palette.tree.viewport()
     # Qt 6's item views act on a double-click only after a press on the same item.
-    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
-    QTest.mouseDClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+    QTest.mouseClick(
+        viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
+    )
+    QTest.mouseDClick(
+        viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
+    )
     expected = before.insert(len(before.blocks), before.new_block("gelu"))
     check_undo_redo(w, before.to_json(), expected.to_json())
 
@@ -102,7 +139,12 @@ def test_drag_a_card_down_reorders_in_one_undo_step(main_window):
         QTest.mouseMove(viewport, view_point(w, y))
     assert w.scene.drop_indicator.isVisible()
     assert w.document.undo_stack.count() == 0  # nothing reaches the document while dragging
-    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(w, centre + 2 * (look.BLOCK_HEIGHT + look.LINK_LENGTH) + 10))
+    QTest.mouseRelease(
+        viewport,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        view_point(w, centre + 2 * (look.BLOCK_HEIGHT + look.LINK_LENGTH) + 10),
+    )
     assert w.document.undo_stack.count() == 1
     expected = before.move(0, 2)
     assert [b.id for b in w.document.spec.blocks[:3]] == ["relu1", "maxpool1", "conv1"]
@@ -114,7 +156,9 @@ def test_a_short_drag_is_a_click_not_a_move(main_window):
     w = main_window
     viewport = w.view.viewport()
     centre = card_top(4) + look.BLOCK_HEIGHT / 2
-    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(w, centre))
+    QTest.mouseClick(
+        viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view_point(w, centre)
+    )
     assert w.document.selection == ("relu2",)
     assert w.document.undo_stack.count() == 0
 
@@ -210,7 +254,9 @@ def test_shift_and_ctrl_click_select_several(main_window):
     viewport = w.view.viewport()
 
     def click(index: int, modifier=Qt.KeyboardModifier.NoModifier):
-        QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, modifier, view_point(w, card_top(index) + 20))
+        QTest.mouseClick(
+            viewport, Qt.MouseButton.LeftButton, modifier, view_point(w, card_top(index) + 20)
+        )
 
     click(1)
     click(3, Qt.KeyboardModifier.ShiftModifier)
@@ -239,8 +285,16 @@ def test_ctrl_wheel_zooms_and_ctrl_0_fits(main_window):
     viewport = w.view.viewport()
     centre = QPointF(viewport.rect().center())
     before = w.view.zoom
-    wheel = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 240),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        centre,
+        QPointF(viewport.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(viewport, wheel)
     assert w.view.zoom > before
     w.fit_action.trigger()

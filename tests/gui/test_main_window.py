@@ -53,7 +53,14 @@ def test_every_template_loads_valid(main_window):
     w = main_window
     examples = list_examples()
     ids = {e.id for e in examples}
-    assert {"digits_cnn", "shapes_cnn", "sine_lstm", "memory_rnn", "memory_lstm", "moons_mlp"} <= ids
+    assert {
+        "digits_cnn",
+        "shapes_cnn",
+        "sine_lstm",
+        "memory_rnn",
+        "memory_lstm",
+        "moons_mlp",
+    } <= ids
     actions = w.files.examples_menu.actions()
     assert [a.data() for a in actions] == [e.id for e in examples]
     for action in actions:
@@ -71,11 +78,16 @@ def test_bad_file_shows_the_error_and_keeps_the_model(main_window, answers, tmp_
     w.document.remove_blocks([0])  # unsaved work the failed open must not lose
     before = w.document.spec
     bad = tmp_path / "bad.json"
-    bad.write_text('{"format": "layerlab-model", "version": 1, "input": {"kind": "image", "shape": [1, 8, 8]},'
-                   ' "blocks": [{"id": "x1", "type": "teleporter"}]}', encoding="utf-8")
+    bad.write_text(
+        '{"format": "layerlab-model", "version": 1, "input": {"kind": "image", "shape": [1, 8, 8]},'
+        ' "blocks": [{"id": "x1", "type": "teleporter"}]}',
+        encoding="utf-8",
+    )
     assert not w.files.open_path(bad)
     assert len(answers.errors) == 1
-    assert "unknown block type 'teleporter'" in answers.errors[0] and "bad.json" in answers.errors[0]
+    assert (
+        "unknown block type 'teleporter'" in answers.errors[0] and "bad.json" in answers.errors[0]
+    )
     assert w.document.spec == before
     assert w.isWindowModified()
     assert not w.files.open_path(tmp_path / "missing.json")
@@ -87,7 +99,9 @@ def test_open_save_title_and_recent_files(main_window, answers, tmp_path, monkey
 
     w = main_window
     target = tmp_path / "mine"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
+    )
     w.document.remove_blocks([0])
     assert w.isWindowModified()
     assert w.files.save()  # no path yet: Save asks where (Save As), and adds .json
@@ -173,6 +187,8 @@ def test_window_opens_without_torch():
         "w = MainWindow(ModelDocument(ModelSpec.load(example_path()))); w.show(); app.processEvents();"
         "print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

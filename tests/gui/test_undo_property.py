@@ -33,13 +33,17 @@ def _edit(document: ModelDocument, data) -> None:
     n = len(spec.blocks)
     kind = data.draw(st.sampled_from(EDITS))
     if kind == "insert" or n == 0:
-        document.insert_block(data.draw(st.integers(0, n)), data.draw(st.sampled_from(CATALOGUE.ids())))
+        document.insert_block(
+            data.draw(st.integers(0, n)), data.draw(st.sampled_from(CATALOGUE.ids()))
+        )
     elif kind == "remove":
         document.remove_blocks(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3)))
     elif kind == "move":
         document.move_block(data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1)))
     elif kind == "duplicate":
-        document.duplicate_blocks(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3)))
+        document.duplicate_blocks(
+            data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3))
+        )
     elif kind == "set_params":
         index = data.draw(st.integers(0, n - 1))
         params = CATALOGUE[spec.blocks[index].type].params
@@ -48,7 +52,9 @@ def _edit(document: ModelDocument, data) -> None:
             document.set_params(index, {param.name: _value(data, param)})
     elif kind == "set_input":
         input_kind = data.draw(st.sampled_from(list(INPUT_KINDS)))
-        shape = tuple(data.draw(st.integers(lo, min(hi, 40))) for lo, hi in INPUT_BOUNDS[input_kind])
+        shape = tuple(
+            data.draw(st.integers(lo, min(hi, 40))) for lo, hi in INPUT_BOUNDS[input_kind]
+        )
         document.set_input(input_kind, shape)
     else:
         fixable = [b.index for b in document.inference.blocks if b.fix]
@@ -56,7 +62,9 @@ def _edit(document: ModelDocument, data) -> None:
             assert document.apply_fix(fixable[0])
 
 
-@settings(deadline=None, max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(start=st.sampled_from(sorted(EXAMPLES)), data=st.data())
 def test_undo_all_returns_the_original_spec(qapp, start, data):
     original: ModelSpec = EXAMPLES[start]
