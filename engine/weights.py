@@ -11,6 +11,7 @@ copied, and every mismatch goes into one WeightsError, so a model is never half-
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -182,14 +183,14 @@ def _read_pt(path: Path) -> dict[str, torch.Tensor]:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         # The restricted unpickler refused a global: the file holds Python objects beyond tensors,
-        # which could run code if unpickled. Its first line names the offending global.
-        reason = str(err).strip().splitlines()
-        detail = next((line for line in reason if "GLOBAL" in line or "Unsupported" in line), "")
+        # which could run code if unpickled. Name the global; torch's advice to allowlist it is
+        # not something to offer here.
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
         raise WeightsError(
-            f"Refused to load '{path.name}': it contains Python objects other than tensors, and "
-            f"loading those could run code hidden in the file. Only plain state_dicts are read "
-            f"(tensors by name); save one with torch.save(model.state_dict(), path) or use "
-            f".safetensors.{(' Detail: ' + detail.strip()) if detail else ''}"
+            f"Refused to load '{path.name}': it contains Python objects other than tensors"
+            f"{f' ({found.group(1)})' if found else ''}, and loading those could run code hidden "
+            f"in the file. Only plain state_dicts (tensors by name) are read; save one with "
+            f"torch.save(model.state_dict(), path), or use .safetensors."
         ) from None
     except RuntimeError as err:
         if "TorchScript" in str(err):
