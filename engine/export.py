@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.spec import ModelSpec, SpecError
 
@@ -118,6 +118,36 @@ def export_model(
             f"Could not export to '{path.name}' as {chosen.description}: {err}"
         ) from err
     return ExportResult(path, chosen.id, _message(chosen, path, trained))
+
+
+def export_weights(
+    spec: ModelSpec,
+    weights: Mapping[str, Any] | None,
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+) -> ExportResult:
+    """Export ``spec`` with ``weights`` (numpy arrays by name, as the GUI holds them).
+
+    ``None`` exports freshly initialised weights, and the message says they are untrained.
+    """
+    import torch
+
+    from engine.build import build_model
+    from engine.weights import WeightsError, apply_state
+
+    path = Path(path)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(spec)
+    except SpecError as err:
+        raise ExportError(f"Cannot export to '{path.name}': {err}") from None
+    if weights is not None:
+        try:
+            apply_state(model, weights, source="the weights")
+        except WeightsError as err:
+            raise ExportError(f"Cannot export to '{path.name}': {err}") from None
+    return export_model(model, spec, path, fmt=fmt, trained=weights is not None)
 
 
 def _format_by_id(fmt: str, path: Path) -> ExportFormat:

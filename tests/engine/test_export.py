@@ -332,3 +332,20 @@ def test_generated_code_that_would_differ_is_never_written(trained, tmp_path, mo
     with pytest.raises(ExportError, match="does not reproduce the model"):
         export_model(trained["rnn"], SPECS["rnn"], tmp_path / "model.py")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_weights_from_numpy_arrays(trained, tmp_path):
+    from engine.export import export_weights
+
+    arrays = {k: v.numpy() for k, v in trained["gru"].state_dict().items()}
+    result = export_weights(SPECS["gru"], arrays, tmp_path / "model.pt")
+    assert "trained weights" in result.message
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    np.testing.assert_array_equal(
+        state["gru1.weight_hh_l1_reverse"].numpy(), arrays["gru1.weight_hh_l1_reverse"]
+    )
+    untrained = export_weights(SPECS["gru"], None, tmp_path / "fresh.pt")
+    assert "initial (untrained) weights" in untrained.message
+    del arrays["dense1.bias"]
+    with pytest.raises(ExportError, match=r"bad.pt(.|\n)*missing from the file: dense1.bias"):
+        export_weights(SPECS["gru"], arrays, tmp_path / "bad.pt")
