@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -64,7 +64,12 @@ class DatasetPanel(QWidget):
         self.loader.load_failed.connect(self._on_failed)
         self._build_ui()
         self._on_source_changed()
+        # new()/open() replace the spec before they set the file path a relative dataset path is
+        # read against, so following the spec waits until the event loop's next turn.
+        self._follow_timer = QTimer(self, singleShot=True, interval=0)
+        self._follow_timer.timeout.connect(self._follow_spec)
         document.spec_changed.connect(self._on_spec_changed)
+        document.path_changed.connect(self._follow_timer.start)
         self._on_spec_changed()
 
     # ------------------------------------------------------------ public API
@@ -311,18 +316,21 @@ class DatasetPanel(QWidget):
     # ------------------------------------------------------------ model/dataset link
 
     def _on_spec_changed(self) -> None:
-        spec = self.document.spec
-        wanted = (spec.dataset, dict(spec.dataset_options))
-        # spec_changed fires on every edit; only a change of the spec's dataset is a request.
-        if spec.dataset and wanted != self._followed_spec:
-            self._followed_spec = wanted
-            source = self._resolve(spec.dataset)
-            if self.current_source != (source, wanted[1]):
-                self._show_source(source, wanted[1])
-                self.loader.load(source, wanted[1])
-        elif not spec.dataset:
-            self._followed_spec = wanted
         self._refresh_compatibility()
+        self._follow_timer.start()
+
+    def _follow_spec(self) -> None:
+        """Load the dataset the spec names, once per change of that name or its options."""
+        spec = self.document.spec
+        source = self._resolve(spec.dataset) if spec.dataset else None
+        wanted = (source, dict(spec.dataset_options))
+        # spec_changed fires on every edit; only a change of the spec's dataset is a request.
+        if wanted == self._followed_spec:
+            return
+        self._followed_spec = wanted
+        if source is not None and self.current_source != wanted:
+            self._show_source(*wanted)
+            self.loader.load(*wanted)
 
     def _resolve(self, name: str) -> str:
         """A relative dataset path in a model file is relative to that file's folder."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtGui import QPen
+from PySide6.QtGui import QFont, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from engine.data import Dataset
@@ -47,6 +47,7 @@ class DatasetPreview:
     levels: tuple[float, float] = (0.0, 1.0)
     tile_shape: tuple[int, int] = (0, 0)
     columns: int = 1
+    label_rows: int = 0  # blank image rows under each tile row, where its labels are written
     curves: np.ndarray | None = None  # (n, T, k): each feature scaled to 0..1 across samples
     points: np.ndarray | None = None  # (n, 2)
     groups: np.ndarray | None = None  # (n,) class index of each point, None for regression
@@ -57,7 +58,7 @@ class DatasetPreview:
         h, w = self.tile_shape
         if self.kind != "mosaic" or col < 0 or row < 0:
             return None
-        c, r = int(col // (w + GAP)), int(row // (h + GAP))
+        c, r = int(col // (w + GAP)), int(row // (h + self.label_rows + GAP))
         position = r * self.columns + c
         return position if c < self.columns and position < len(self.indices) else None
 
@@ -65,7 +66,7 @@ class DatasetPreview:
         """(col, row) pixel of the top-left corner of the tile drawn at ``position``."""
         h, w = self.tile_shape
         r, c = divmod(position, self.columns)
-        return c * (w + GAP), r * (h + GAP)
+        return c * (w + GAP), r * (h + self.label_rows + GAP)
 
 
 def make_preview(dataset: Dataset) -> DatasetPreview:
@@ -88,7 +89,7 @@ def make_preview(dataset: Dataset) -> DatasetPreview:
         labels = _labels(dataset, y[:n])
         if x.shape[2] > MAX_CURVE_FEATURES:
             # (T, F) -> (F, T) strips: one row per feature, time running left to right.
-            return _mosaic(x[:n].transpose(0, 2, 1)[:, None], labels, columns=1, **common)
+            return _mosaic(x[:n].transpose(0, 2, 1)[:, None], labels, columns=2, **common)
         curves = x[:n].astype(np.float32, copy=True)
         lo, hi = curves.min(axis=(0, 1)), curves.max(axis=(0, 1))
         curves = (curves - lo) / np.where(hi > lo, hi - lo, 1.0)
@@ -120,13 +121,17 @@ def _mosaic(tiles: np.ndarray, labels, columns: int, **common) -> DatasetPreview
     columns = max(1, min(columns, n))
     rows = max(1, math.ceil(n / columns))
     colour = channels == 3
+    # A strip under each row of tiles holds the labels, so no text covers a sample. A tile's
+    # width on screen is about the same whatever its pixel count, so the strip is a share of it.
+    label_rows = max(2, math.ceil(0.3 * w))
+    pitch = h + label_rows + GAP
     # Grey gaps are NaN (drawn transparent); an RGB image has no NaN, so colour gaps are white.
-    shape = (rows * (h + GAP) - GAP, columns * (w + GAP) - GAP) + ((3,) if colour else ())
+    shape = (rows * pitch - GAP, columns * (w + GAP) - GAP) + ((3,) if colour else ())
     out = np.full(shape, 1.0 if colour else np.nan, dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, columns)
         tile = np.moveaxis(tiles[i], 0, -1) if colour else tiles[i, 0]
-        out[r * (h + GAP) : r * (h + GAP) + h, c * (w + GAP) : c * (w + GAP) + w] = tile
+        out[r * pitch : r * pitch + h, c * (w + GAP) : c * (w + GAP) + w] = tile
     finite = out[np.isfinite(out)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     return DatasetPreview(
@@ -137,6 +142,7 @@ def _mosaic(tiles: np.ndarray, labels, columns: int, **common) -> DatasetPreview
         levels=(lo, hi if hi > lo else lo + 1.0),
         tile_shape=(h, w),
         columns=columns,
+        label_rows=label_rows,
         **common,
     )
 
@@ -197,10 +203,14 @@ class SamplePreviewView(QWidget):
         image = configure_image_item(pg.ImageItem())
         image.setImage(p.mosaic, levels=p.levels)
         box.addItem(image)
+        font = QFont()
+        font.setPointSizeF(7.5)
+        h, w = p.tile_shape
         for position, label in enumerate(p.labels):
             col, row = p.tile_origin(position)
-            text = pg.TextItem(label, color="#000", fill=pg.mkBrush(255, 255, 255, 190))
-            text.setPos(col, row)
+            text = pg.TextItem(label, color="#222", anchor=(0.5, 0))
+            text.setFont(font)
+            text.setPos(col + w / 2, row + h)
             box.addItem(text)
         self._highlight = self._rect_item()
         box.addItem(self._highlight)
@@ -295,7 +305,7 @@ class ClassBalanceView(pg.PlotWidget):
         self.val_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=PALETTE[1])
         self.addItem(self.train_bars)
         self.addItem(self.val_bars)
-        legend = self.getPlotItem().addLegend(offset=(-5, 5))
+        legend = self.getPlotItem().addLegend(offset=(-5, 2), colCount=2)
         legend.addItem(self.train_bars, "train")
         legend.addItem(self.val_bars, "validation")
         self.setMinimumHeight(140)
@@ -312,4 +322,6 @@ class ClassBalanceView(pg.PlotWidget):
         ticks = [(float(i), str(names[i])) for i in range(0, len(names), step)]
         self.getPlotItem().getAxis("bottom").setTicks([ticks])
         self.getPlotItem().setXRange(-0.6, len(names) - 0.4, padding=0)
-        self.getPlotItem().setYRange(0, float(max(train.max(initial=0), 1)) * 1.1, padding=0)
+        # Headroom above the tallest bar keeps the legend clear of the bars.
+        top = float(max(train.max(initial=0), 1))
+        self.getPlotItem().setYRange(0, top * 1.3, padding=0)
