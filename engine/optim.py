@@ -112,11 +112,11 @@ class TrainSettings:
     """Everything a run needs besides the model and the data; plain values, JSON-friendly."""
 
     optimizer: str = "adam"  # sgd | adam | adamw | rmsprop
-    lr: float = 1e-3
+    lr: float = 3e-3  # with batch 32: the digits CNN passes 95 % within 10 epochs
     momentum: float = 0.9  # SGD and RMSprop; Adam's beta1 when changed during a run
     nesterov: bool = False
     weight_decay: float = 0.0
-    batch_size: int = 64
+    batch_size: int = 32
     epochs: int = 10
     grad_clip: float | None = None  # max total gradient norm, None for no clipping
     lr_schedule: str = "none"  # none | step | cosine (per epoch)

@@ -180,9 +180,11 @@ class Trainer:
                             f"Dense({ds.num_outputs}).")
         if problems:
             raise SpecError(" ".join(problems))
-        if not (np.isfinite(ds.x_train).all() and np.isfinite(ds.x_val).all()):
-            raise DatasetError(f"The dataset '{ds.name}' contains NaN or infinite inputs; "
-                               "clean or drop those rows before training.")
+        for part in ("x_train", "y_train", "x_val", "y_val"):
+            array = getattr(ds, part)
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise DatasetError(f"The dataset '{ds.name}' has NaN or infinite values in {part}; "
+                                   "clean or drop those rows before training.")
 
     def _tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)

@@ -1,0 +1,188 @@
+"""Headless training: ``python main.py train MODEL_FILE [options]``.
+
+Prints a one-line progress bar on a terminal and plain lines per epoch otherwise, a summary at
+the end, and exits 0. Any bad argument or file is one line ``layerlab: <reason>`` on stderr and
+a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from engine.events import Callback, EpochMetrics, Failed, Finished, RunStarted, StepMetrics
+
+EXIT_BAD_INPUT = 2
+EXIT_TRAINING_FAILED = 1
+
+
+class _UsageError(Exception):
+    """A bad command line, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit(2); we want one line
+        raise _UsageError(message)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python main.py train",
+                description="Train a LayerLab model without a window.")
+    p.add_argument("model", metavar="MODEL_FILE", help="a LayerLab model file (.json)")
+    p.add_argument("--dataset", metavar="NAME_OR_PATH",
+                   help="a built-in dataset id or a data file/folder (default: the model file's dataset)")
+    p.add_argument("--epochs", type=int, default=10, metavar="N")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda:N or mps (default auto)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="B")  # = TrainSettings'
+    p.add_argument("--lr", type=float, default=None, metavar="LR",
+                   help="learning rate (default 0.003 for Adam/AdamW/RMSprop, 0.01 for SGD)")
+    p.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop"))
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--grad-clip", type=float, default=None, metavar="MAX_NORM")
+    p.add_argument("--lr-schedule", default="none", choices=("none", "step", "cosine"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--export", action="append", default=[], metavar="OUT",
+                   help="write the trained model here; repeatable; format from the extension "
+                        "(.safetensors, .pt, .onnx, .torchscript, .py, .json)")
+    p.add_argument("--quiet", action="store_true", help="print only the summary line")
+    return p
+
+
+class ProgressPrinter(Callback):
+    """A \\r progress bar on a terminal; one line per epoch otherwise."""
+
+    def __init__(self, out: TextIO, *, tty: bool, quiet: bool = False) -> None:
+        self.out, self.tty, self.quiet = out, tty, quiet
+        self.total = 1
+        self.last_draw = 0.0
+
+    def on_run_start(self, event: RunStarted) -> None:
+        self.total = max(1, event.total_epochs * event.steps_per_epoch)
+        self._line(f"Training '{event.model_name}' on '{event.dataset_name}' ({event.device}), "
+                   f"{event.total_epochs} epochs × {event.steps_per_epoch} steps")
+
+    def on_step_end(self, event: StepMetrics) -> None:
+        now = time.perf_counter()
+        if self.quiet or not self.tty or (now - self.last_draw < 0.1 and event.step < self.total):
+            return
+        self.last_draw = now
+        done = event.step / self.total
+        bar = "#" * int(done * 30)
+        eta = f"{event.eta_seconds:4.0f}s" if event.eta_seconds is not None else "   ?"
+        self.out.write(f"\r[{bar:<30}] {done:4.0%} epoch {event.epoch} loss {event.loss:.4f} "
+                       f"{event.samples_per_second:7.0f} samples/s ETA {eta}")
+        self.out.flush()
+
+    def on_epoch_end(self, event: EpochMetrics) -> None:
+        metric = (f"val acc {event.val_accuracy:.4f}" if event.val_accuracy is not None
+                  else f"val MAE {event.val_mae:.4g}" if event.val_mae is not None else "")
+        self._line(f"epoch {event.epoch}: train loss {event.train_loss:.4f}  "
+                   f"val loss {event.val_loss:.4f}  {metric}  ({event.seconds:.1f}s)")
+
+    def _line(self, text: str) -> None:
+        if self.quiet:
+            return
+        self.out.write(("\r\033[K" if self.tty else "") + text + "\n")
+        self.out.flush()
+
+
+def summary(result: Finished) -> str:
+    final = result.final
+    parts = [f"done: {result.epochs_done} epoch{'s' * (result.epochs_done != 1)}"]
+    if final is not None:
+        parts.append(f"val loss {final.val_loss:.4f}")
+        if final.val_accuracy is not None:
+            parts.append(f"val accuracy {final.val_accuracy:.2%}")
+        if final.val_mae is not None:
+            parts.append(f"val MAE {final.val_mae:.4g}")
+    parts += [f"{result.seconds:.1f}s", f"{result.samples_per_second:.0f} samples/s"]
+    return ", ".join(parts) + (" (stopped early)" if result.stopped_early else "")
+
+
+def train_main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run headless training from command-line arguments; returns the process exit code."""
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    try:
+        return _train(argv, out, err)
+    except _UsageError as exc:
+        err.write(f"layerlab: {exc}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        err.write("\nlayerlab: interrupted\n")
+        return 130
+
+
+def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
+    from engine.optim import SettingsError
+    from engine.spec import ModelSpec, SpecError
+
+    args = make_parser().parse_args(argv)
+    path = Path(args.model)
+    if not path.is_file():
+        raise _UsageError(f"the model file '{path}' does not exist")
+    try:
+        spec = ModelSpec.load(path)
+    except (SpecError, OSError) as exc:
+        raise _UsageError(f"cannot read '{path}': {exc}") from None
+    dataset = args.dataset or spec.dataset
+    if not dataset:
+        raise _UsageError(f"'{path.name}' names no dataset; pass --dataset NAME_OR_PATH")
+    exports = [Path(p) for p in args.export]
+    _check_exports(exports)
+
+    import torch  # after the cheap checks: a typo should not wait 2 s for torch
+
+    from engine.train import Trainer, TrainSettings
+
+    lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else TrainSettings.lr)
+    try:
+        settings = TrainSettings(
+            optimizer=args.optimizer, lr=lr, momentum=args.momentum, weight_decay=args.weight_decay,
+            batch_size=args.batch_size, epochs=args.epochs, grad_clip=args.grad_clip,
+            lr_schedule=args.lr_schedule, device=args.device, seed=args.seed,
+            torch_threads=args.threads, probes=False,
+        ).checked()
+    except SettingsError as exc:
+        raise _UsageError(str(exc)) from None
+    options = spec.dataset_options if dataset == spec.dataset else {}
+    printer = ProgressPrinter(out, tty=out.isatty(), quiet=args.quiet)
+    trainer = Trainer(spec, dataset, settings, [printer], dataset_options=options)
+    result = trainer.run()
+    if isinstance(result, Failed):
+        err.write(f"layerlab: {result.message}\n")
+        return EXIT_TRAINING_FAILED
+    out.write(summary(result) + "\n")
+    if exports:
+        model = trainer.model.to("cpu")
+        with torch.no_grad():
+            model.eval()
+        for target in exports:
+            out.write(_export(model, spec, target) + "\n")
+    return 0
+
+
+def _check_exports(paths: list[Path]) -> None:
+    from engine.export import ExportError, format_for_path
+
+    for target in paths:
+        try:
+            format_for_path(target)
+        except ExportError as exc:
+            raise _UsageError(str(exc)) from None
+        if not target.parent.exists():
+            raise _UsageError(f"cannot export to '{target}': the folder '{target.parent}' does not exist")
+
+
+def _export(model, spec, target: Path) -> str:
+    # The one place the CLI writes files: engine.export owns every format.
+    from engine.export import ExportError, export_model
+
+    try:
+        return export_model(model, spec, target, trained=True).message
+    except ExportError as exc:
+        raise _UsageError(str(exc)) from None

@@ -1,0 +1,74 @@
+"""Headless `python main.py train`: summary and exit 0, one-line errors, exports."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import train_main
+from tests.engine.test_train_fixtures import mlp_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    spec = mlp_spec()
+    spec = type(spec)(input=spec.input, blocks=spec.blocks, name="moons mlp", dataset="moons",
+                      dataset_options={"n_samples": 80})
+    path = tmp_path / "m.json"
+    spec.save(path)
+    return path
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = train_main([str(a) for a in argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_trains_prints_epoch_lines_and_summary_and_exports(model_file, tmp_path):
+    target = tmp_path / "w.safetensors"
+    code, out, err = run([model_file, "--epochs", "2", "--device", "cpu", "--batch-size", "16",
+                          "--lr", "0.01", "--seed", "1", "--export", target])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith("epoch 1:") and lines[2].startswith("epoch 2:")
+    assert "\r" not in out  # not a terminal: plain lines
+    assert lines[3].startswith("done: 2 epochs, val loss") and "val accuracy" in lines[3]
+    assert "samples/s" in lines[3]
+    from safetensors import safe_open
+
+    with safe_open(str(target), "pt") as f:
+        assert "dense1.weight" in list(f.keys())
+        assert "layerlab_spec" in f.metadata()
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["missing.json"], "does not exist"),
+    (["{model}", "--epochs", "zero"], "invalid int value"),
+    (["{model}", "--epochs", "0"], "epochs must be"),
+    (["{model}", "--dataset", "nosuchset"], "neither a built-in dataset"),
+    (["{model}", "--dataset", "digits"], "set the Input block"),
+    (["{model}", "--export", "out.zip"], "not an export format"),
+    (["{model}", "--device", "cuda:9"], "cuda:9"),
+    ([], "the following arguments are required"),
+])
+def test_bad_input_is_one_line_and_nonzero(model_file, argv, words):
+    code, _, err = run([a.replace("{model}", str(model_file)) for a in argv])
+    assert code != 0
+    assert err.count("\n") == 1 and err.startswith("layerlab: ") and words in err
+    assert "Traceback" not in err
+
+
+def test_main_dispatches_train_in_a_subprocess(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    proc = subprocess.run([sys.executable, "main.py", "train", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("layerlab: cannot read") and proc.stderr.count("\n") == 1

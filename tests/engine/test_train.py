@@ -1,0 +1,189 @@
+"""Trainer: events, reproducibility, pause/resume/stop, live settings, NaN guard, errors."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from engine.events import (
+    EpochMetrics,
+    Failed,
+    Finished,
+    Paused,
+    ProbeSnapshot,
+    RunStarted,
+    SettingsChanged,
+    StepMetrics,
+)
+from engine.optim import SettingsError, lr_factor
+from engine.train import Trainer, TrainSettings
+from tests.engine.test_train_fixtures import (
+    Recorder,
+    cnn_spec,
+    image_data,
+    mlp_spec,
+    rnn_spec,
+    sequence_data,
+    vector_data,
+)
+
+FAST = dict(device="cpu", torch_threads=1, probes=False, batch_size=16)
+
+
+def train(spec, data, on_step=None, **settings):
+    rec = Recorder(on_step)
+    trainer = Trainer(spec, data, TrainSettings(**{**FAST, **settings}), [rec])
+    rec.trainer = trainer
+    result = trainer.run()
+    return trainer, rec, result
+
+
+def test_events_arrive_in_order_with_metrics():
+    _, rec, result = train(mlp_spec(), vector_data(), epochs=2)
+    assert isinstance(rec.events[0], RunStarted) and rec.events[-1] is result
+    assert isinstance(result, Finished) and not result.stopped_early
+    steps = rec.of(StepMetrics)
+    assert [s.step for s in steps] == list(range(1, 11))  # 72 samples / 16 = 5 steps × 2 epochs
+    assert all(0 <= s.accuracy <= 1 and s.samples_per_second > 0 for s in steps)
+    assert steps[-1].eta_seconds == 0
+    epochs = rec.of(EpochMetrics)
+    assert [e.epoch for e in epochs] == [1, 2] and epochs[-1].val_accuracy is not None
+    assert result.final == epochs[-1] and result.epochs_done == 2
+    assert set(result.weights) == {"dense1.weight", "dense1.bias", "dense2.weight", "dense2.bias"}
+    assert all(isinstance(w, np.ndarray) for w in result.weights.values())
+
+
+def test_regression_reports_mae_in_dataset_units():
+    _, rec, result = train(rnn_spec("gru"), sequence_data(), epochs=1)
+    epoch = rec.of(EpochMetrics)[0]
+    assert isinstance(result, Finished)
+    assert epoch.val_accuracy is None and epoch.val_mae > 0
+
+
+def test_same_seed_same_losses_and_other_seed_differs():
+    losses = [[s.loss for s in train(cnn_spec(), image_data(), epochs=2, seed=seed)[1].of(StepMetrics)]
+              for seed in (3, 3, 4)]
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2]
+
+
+def test_pause_update_resume_keeps_optimizer_state():
+    def control(trainer, event):
+        if event.step == 3:
+            trainer.request_pause()
+            trainer.update_settings(lr=0.05, weight_decay=0.001)
+            threading.Timer(0.05, trainer.request_resume).start()
+
+    trainer, rec, result = train(mlp_spec(), vector_data(), control, epochs=2, lr=0.01)
+    assert isinstance(result, Finished)
+    paused = rec.of(Paused)
+    assert [(p.paused, p.step) for p in paused] == [(True, 3), (False, 3)]
+    change = rec.of(SettingsChanged)[0]
+    assert change.step == 3 and change.changes == {"lr": 0.05, "weight_decay": 0.001}
+    lrs = {s.step: s.lr for s in rec.of(StepMetrics)}
+    assert lrs[3] == 0.01 and lrs[4] == 0.05
+    # Adam's state went on counting across the pause: the optimiser was not rebuilt.
+    state = next(iter(trainer.optimizer.state.values()))
+    assert int(state["step"]) == 10
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == 0.001
+
+
+def test_stop_ends_with_finished_and_weights():
+    def control(trainer, event):
+        if event.step == 4:
+            trainer.request_stop()
+
+    _, rec, result = train(mlp_spec(), vector_data(), control, epochs=5)
+    assert isinstance(result, Finished) and result.stopped_early and result.step == 4
+    assert result.weights and len(rec.of(StepMetrics)) == 4
+
+
+def test_nan_loss_fails_with_advice_and_keeps_good_weights():
+    _, rec, result = train(rnn_spec("rnn"), sequence_data(scale=1e4), epochs=20,
+                           optimizer="sgd", lr=10.0, momentum=0.0)
+    assert isinstance(result, Failed), result
+    assert "became" in result.message and "the learning rate 10 is probably too high; try 0.01" in result.message
+    assert f"(epoch {rec.of(StepMetrics)[-1].epoch}" in result.message or "epoch" in result.message
+    assert all(np.isfinite(w).all() for w in result.weights.values())
+    assert "are kept" in result.message
+
+
+def test_model_that_does_not_fit_the_data_fails_before_training():
+    _, rec, result = train(cnn_spec(), vector_data(), epochs=1)
+    assert isinstance(result, Failed)
+    assert "set the Input block to 2" in result.message
+    assert not rec.of(StepMetrics) and result.details == ""
+
+
+@pytest.mark.parametrize(("settings", "words"), [
+    ({"device": "cuda:7"}, "cuda:7"),
+    ({"optimizer": "lion"}, "optimizer must be one of"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"loss": "cross_entropy"}, "Cross-entropy needs class labels"),
+])
+def test_bad_settings_become_failed_events(settings, words):
+    data = sequence_data() if "loss" in settings else vector_data()
+    spec = rnn_spec() if "loss" in settings else mlp_spec()
+    _, _, result = train(spec, data, epochs=1, **settings)
+    assert isinstance(result, Failed) and words in result.message
+
+
+def test_dataset_name_is_loaded_inside_run():
+    spec = mlp_spec(classes=2)
+    trainer = Trainer(spec, "moons", TrainSettings(epochs=1, **FAST), dataset_options={"n_samples": 64})
+    assert isinstance(trainer.run(), Finished)
+    assert trainer.data.name == "moons"
+
+
+def test_update_settings_rejects_bad_values_at_once():
+    trainer = Trainer(mlp_spec(), vector_data(), TrainSettings(**FAST))
+    with pytest.raises(SettingsError, match="lr must be a positive number"):
+        trainer.update_settings(lr=-1)
+    with pytest.raises(SettingsError, match="cannot change during a run"):
+        trainer.update_settings(batch_size=3)
+
+
+def test_lr_schedules():
+    assert lr_factor("none", 5, 10, 3, 0.1) == 1.0
+    assert lr_factor("step", 3, 10, 3, 0.1) == pytest.approx(0.1)
+    assert lr_factor("cosine", 0, 10, 3, 0.1) == pytest.approx(1.0)
+    assert lr_factor("cosine", 9, 10, 3, 0.1) < 0.05
+    _, rec, _ = train(mlp_spec(), vector_data(), epochs=2, lr_schedule="step", lr_step_epochs=1,
+                      lr_gamma=0.5, lr=0.02)
+    assert {s.epoch: s.lr for s in rec.of(StepMetrics)} == {1: 0.02, 2: 0.01}
+
+
+def test_settings_round_trip_through_a_dict():
+    settings = TrainSettings(optimizer="sgd", probe_kinds=("filters",), grad_clip=1.0)
+    assert TrainSettings.from_dict(settings.to_dict()) == settings
+    with pytest.raises(SettingsError, match="Unknown training setting"):
+        TrainSettings.from_dict({"learning_rate": 1})
+
+
+def test_probe_snapshots_for_a_cnn():
+    zero = dict.fromkeys(("filters", "feature_maps", "weight_histograms", "layer_gradients",
+                          "activation_histograms"), 0.0)
+    _, rec, result = train(cnn_spec(), image_data(), epochs=2, probes=True, probe_intervals=zero,
+                           probe_budget=1.0)
+    assert isinstance(result, Finished)
+    kinds = {p.kind for p in rec.of(ProbeSnapshot)}
+    assert kinds >= {"probe_input", "filters", "feature_maps", "weight_histograms",
+                     "layer_gradients", "activation_histograms", "classification_report"}
+    assert not [p.error for p in rec.of(ProbeSnapshot) if p.error]
+    grads = next(p.data for p in rec.of(ProbeSnapshot) if p.kind == "layer_gradients")
+    assert set(grads) == {"conv1", "dense1"} and all(math.isfinite(v) and v > 0 for v in grads.values())
+
+
+def test_probe_snapshots_for_an_lstm_and_a_bad_sample_index():
+    zero = {"gates": 0.0, "time_gradients": 0.0}
+    _, rec, _ = train(rnn_spec("lstm"), sequence_data(), epochs=1, probes=True,
+                      probe_intervals=zero, probe_budget=1.0)
+    data = {p.kind: p.data for p in rec.of(ProbeSnapshot)}
+    assert data["gates"][0].block_id == "lstm1" and data["time_gradients"][0].grad_norm.shape == (6,)
+    assert "forecast_report" in data
+    _, _, result = train(rnn_spec("lstm"), sequence_data(), epochs=1, probes=True,
+                         probe_sample_index=99)
+    assert isinstance(result, Failed) and "probe sample index 99" in result.message
