@@ -1,4 +1,4 @@
-"""Loading a dataset off the GUI thread: one thin Qt worker around ``engine.data.load_dataset``.
+"""Loading a dataset off the GUI thread: one thin Qt worker around ``engine.data``'s loaders.
 
 The engine function does the work and reports progress through a callback; this module only
 moves that onto a pool thread and brings the result back as queued signals. Only the newest
@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from engine.data import Dataset, DatasetError, load_dataset
+from engine.data import BUILTIN, Dataset, DatasetError, load_builtin, load_file
 from gui.dataset_preview import DatasetPreview, make_preview
 
 
@@ -62,9 +62,10 @@ class _LoadJob(QRunnable):
     def run(self) -> None:
         serial = self.request.serial
         try:
-            dataset = load_dataset(
-                self.request.source, progress=self._progress, **self.request.options
-            )
+            # A source that is not a built-in id is a path: load_file's "does not exist" names
+            # it as a file, where load_dataset would call it an unknown dataset name.
+            load = load_builtin if self.request.source in BUILTIN else load_file
+            dataset = load(self.request.source, progress=self._progress, **self.request.options)
             # The preview (tiles, curves, class counts) is array work too: done here, not in paint.
             preview = make_preview(dataset)
         except _Superseded:

@@ -19,7 +19,13 @@ from PySide6.QtGui import QFont, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from engine.data import Dataset
-from gui.training.views.base import PALETTE, configure_image_item, image_view_box
+
+# The training views' palette (gui/training/views/base.py), repeated rather than imported: that
+# package pulls in torch through engine.probes, and the dataset panel must not wait for torch.
+PALETTE = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B", "#7F7F7F",
+    "#BCBD22", "#17BECF",
+)  # fmt: skip
 
 MAX_TILES = 32  # images: a 8×4 mosaic stays legible in a dock a few hundred pixels wide
 MAX_CURVES = 8  # sequences: stacked small plots
@@ -198,9 +204,10 @@ class SamplePreviewView(QWidget):
             self._highlight.setData(pos=preview.points[position : position + 1])
 
     def _draw_mosaic(self, p: DatasetPreview) -> None:
-        box = self._box = image_view_box(self.graphics)
+        # Square pixels, rows going down as printed, no zooming a preview by accident.
+        box = self._box = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         box.setMouseEnabled(False, False)
-        image = configure_image_item(pg.ImageItem())
+        image = pg.ImageItem(axisOrder="row-major")
         image.setImage(p.mosaic, levels=p.levels)
         box.addItem(image)
         font = QFont()

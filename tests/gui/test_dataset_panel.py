@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -310,3 +313,10 @@ def test_closing_the_panel_while_loading_is_harmless(qtbot):
     qtbot.wait(10)
     assert loader.wait(10)
     qtbot.wait(20)  # the result is queued to a receiver that is gone: dropped, no crash
+
+
+def test_the_panel_does_not_wait_for_torch():
+    # The window shows before torch has loaded (DESIGN.md); the dataset panel is in it.
+    code = "import sys, gui.dataset_panel; sys.exit('torch' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
