@@ -28,12 +28,10 @@ from engine.spec import ModelSpec, SpecError
 if TYPE_CHECKING:
     from torch import nn
 
-ONNX_OPSET = (
-    20  # the newest opset the TorchScript-based exporter writes; onnxruntime ≥ 1.17 runs it
-)
-LAYERLAB_WEIGHTS_FORMAT = (
-    "1"  # "layerlab_format" in .safetensors metadata; bump if its meaning changes
-)
+# The newest opset the TorchScript-based exporter writes; onnxruntime 1.17 and later run it.
+ONNX_OPSET = 20
+# "layerlab_format" in .safetensors metadata; bump it if the meaning of the file changes.
+LAYERLAB_WEIGHTS_FORMAT = "1"
 
 
 class ExportError(ValueError):
@@ -113,7 +111,7 @@ def export_model(
             writer(cpu_model, spec, tmp)
     except ExportError:
         raise
-    except Exception as err:  # an exporter's own failure: say which block type it could not handle
+    except Exception as err:  # the exporter's own failure, whatever its type: one readable error
         raise ExportError(
             f"Could not export to '{path.name}' as {chosen.description}: {err}"
         ) from err
@@ -131,17 +129,10 @@ def export_weights(
 
     ``None`` exports freshly initialised weights, and the message says they are untrained.
     """
-    import torch
-
-    from engine.build import build_model
     from engine.weights import WeightsError, apply_state
 
     path = Path(path)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            model = build_model(spec)
-    except SpecError as err:
-        raise ExportError(f"Cannot export to '{path.name}': {err}") from None
+    model = _build(spec, path)
     if weights is not None:
         try:
             apply_state(model, weights, source="the weights")
@@ -171,18 +162,23 @@ def _message(fmt: ExportFormat, path: Path, trained: bool) -> str:
 # ---------------------------------------------------------------- the copy that gets written
 
 
-def _cpu_copy(model: nn.Module, spec: ModelSpec, path: Path) -> nn.Module:
+def _build(spec: ModelSpec, path: Path) -> nn.Module:
     import torch
 
     from engine.build import build_model
-    from engine.weights import WeightsError, apply_state
 
     try:
         # Forking the RNG keeps a running training's random stream where it was.
         with torch.random.fork_rng(devices=[]):
-            fresh = build_model(spec)
+            return build_model(spec)
     except SpecError as err:
         raise ExportError(f"Cannot export to '{path.name}': {err}") from None
+
+
+def _cpu_copy(model: nn.Module, spec: ModelSpec, path: Path) -> nn.Module:
+    from engine.weights import WeightsError, apply_state
+
+    fresh = _build(spec, path)
     state = {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
     try:
         apply_state(fresh, state, source="the model's weights")

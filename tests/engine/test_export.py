@@ -31,7 +31,8 @@ def _spec(kind: str, shape: list[int], blocks: list[tuple[str, str, dict]]) -> M
     })  # fmt: skip
 
 
-# Between them the four models use every block type in the catalogue (checked below), and the
+# Between them the four models use every block type in the catalogue (checked below; BatchNorm
+# on an image and on a vector), and the
 # recurrent blocks in every combination that changes the code path: one and two layers, one and
 # two directions, returning the sequence or the last step.
 SPECS = {
@@ -48,7 +49,7 @@ SPECS = {
     ]),
     "gru": _spec("sequence", [6, 3], [
         ("gru1", "gru", {"hidden_size": 5, "num_layers": 2, "bidirectional": True}),
-        ("dense1", "dense", {"units": 3}), ("sigmoid1", "sigmoid", {}),
+        ("dense1", "dense", {"units": 3}), ("batchnorm1", "batchnorm", {}), ("sigmoid1", "sigmoid", {}),
     ]),
     "rnn": _spec("sequence", [6, 3], [
         ("rnn1", "rnn", {"hidden_size": 4, "num_layers": 2, "bidirectional": True, "return_sequence": True, "nonlinearity": "relu"}),
