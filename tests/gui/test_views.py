@@ -147,7 +147,7 @@ def test_feature_maps_rows_per_layer(qtbot, tmp_path):
     view.repaint_now()
     # input row (8) + gap + conv row (8) + gap + pool row enlarged 2x (8)
     assert view.image.shape == (8 * 3 + 2 * 3, 4 * 9 - 1)
-    assert [t.toPlainText() for t in view._labels][1:] == [
+    assert [label for label, _ in view.row_labels][1:] == [
         "conv1 · Conv2d 4×8×8",
         "pool1 · MaxPool2d 4×4×4",
     ]

@@ -98,7 +98,8 @@ class LiveView(QWidget):
         self.toolbar = QHBoxLayout()
         self.toolbar.setContentsMargins(4, 2, 4, 0)
         self.caption = QLabel("")
-        self.caption.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        # Ignored: a long caption is clipped instead of widening the dock (and the window).
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(self.caption)
         self.export_button = QToolButton(text="Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -138,9 +139,17 @@ class LiveView(QWidget):
     def mark_dirty(self) -> None:
         self._dirty = True
 
+    def is_on_screen(self) -> bool:
+        """False for a closed dock and for a dock tabbed behind another.
+
+        isVisible() alone is not enough: Qt 6 keeps the widgets of background tabs "visible"
+        with an empty visible region.
+        """
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
     def repaint_if_needed(self) -> bool:
         """Paint from the newest data if it changed and the view can be seen; True if painted."""
-        if not self._dirty or not self.isVisible():
+        if not self._dirty or not self.is_on_screen():
             return False
         self.repaint_now()
         return True
@@ -154,11 +163,23 @@ class LiveView(QWidget):
         self.paint()
         self.paint_count += 1
 
+    def show_problem(self, text: str) -> None:
+        """A probe cannot run on this model: say why, in place of the empty state or the caption."""
+        if self._has_data:
+            self.caption.setText(text)
+        else:
+            self.empty_label.setText(text)
+
     def clear(self) -> None:
-        """Forget all data and show the empty state again."""
+        """Forget all data and show the empty state again (a new run of another model)."""
         self._has_data = False
         self._dirty = False
+        self.forget()
+        self.caption.setText("")
         self._show_empty()
+
+    def forget(self) -> None:
+        """Drop the stored snapshots; views that keep history across runs leave it alone."""
 
     def _show_empty(self) -> None:
         self.empty_label.setText(self.empty_text)

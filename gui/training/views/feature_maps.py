@@ -12,15 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.probes import FeatureMap
 from gui.training.views.base import (
     LiveView,
     configure_image_item,
     diverging_colormap,
-    image_view_box,
     mosaic,
     write_csv,
 )
@@ -64,41 +62,41 @@ class FeatureMapView(LiveView):
     """Rows: the input, then each conv/activation/pool layer's maps for the chosen sample."""
 
     empty_text = "Train a model with Conv2d and pooling blocks to see its feature maps."
-    sample_chosen = Signal(int)  # the user picked another validation sample
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Feature maps", parent)
         self.maps: tuple[FeatureMap, ...] = ()
         self.input_image: np.ndarray | None = None
         self.image: np.ndarray | None = None
-        self._labels: list[pg.TextItem] = []
-
-        self.sample_spin = QSpinBox(minimum=0, maximum=0)
-        self.sample_spin.setToolTip("Validation sample whose feature maps are shown")
-        self.sample_spin.valueChanged.connect(self.sample_chosen)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Sample"))
-        controls.addWidget(self.sample_spin)
-        controls.addStretch(1)
+        self.sample_text = "the probe sample"  # the sample is picked in the training panel
+        self.row_labels: list[tuple[str, int]] = []
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self.box = image_view_box(self.graphics)
+        # A plot rather than a bare ViewBox: its left axis carries the row labels and sizes
+        # itself to fit them, which TextItems placed in image coordinates cannot do.
+        self.plot = self.graphics.addPlot()
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        self.plot.hideAxis("bottom")
+        self.plot.getAxis("left").setStyle(tickLength=0)
+        self.plot.setMenuEnabled(False)
         self.item = configure_image_item(pg.ImageItem())
         self.item.setColorMap(diverging_colormap())
-        self.box.addItem(self.item)
+        self.plot.addItem(self.item)
 
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(controls)
         layout.addWidget(self.graphics, 1)
 
-    def set_sample_count(self, count: int) -> None:
-        self.sample_spin.setMaximum(max(0, count - 1))
+    def forget(self) -> None:
+        self.maps = ()
+        self.input_image = None
 
-    def set_input(self, image: np.ndarray | None) -> None:
+    def set_input(self, image: np.ndarray | None, description: str = "the probe sample") -> None:
         """The chosen sample itself (C, H, W), drawn as the first row."""
         self.input_image = None if image is None else np.asarray(image, np.float32)
+        self.sample_text = description
         self.mark_dirty()
 
     def set_maps(self, maps: Sequence[FeatureMap]) -> None:
@@ -117,19 +115,14 @@ class FeatureMapView(LiveView):
         return rows
 
     def paint(self) -> None:
-        self.image, tops = layer_blocks(self.rows())
+        rows = self.rows()
+        self.image, self.row_labels = layer_blocks(rows)
         self.item.setImage(self.image, levels=(-1.0, 1.0), autoLevels=False)
-        for label in self._labels[len(tops) :]:
-            self.box.removeItem(label)
-        self._labels = self._labels[: len(tops)]
-        while len(self._labels) < len(tops):
-            text = pg.TextItem(color="#222", anchor=(1, 0))
-            self.box.addItem(text)
-            self._labels.append(text)
-        for text, (label, top) in zip(self._labels, tops, strict=True):
-            text.setText(label)
-            text.setPos(-2, top)
-        self.caption.setText(f"sample {self.sample_spin.value()}: {len(self.maps)} layers")
+        # Each label sits at the middle of the first line of maps of its layer.
+        height = max((m.shape[1] for _, m, _ in rows), default=1)
+        ticks = [(top + height / 2, label) for label, top in self.row_labels]
+        self.plot.getAxis("left").setTicks([ticks, []])
+        self.caption.setText(f"{self.sample_text}: {len(self.maps)} layers")
 
     def export_item(self):
         return self.graphics.scene()

@@ -72,9 +72,11 @@ class FilterGridView(LiveView):
         layout.addLayout(controls)
         layout.addWidget(self.graphics, 1)
 
-    def new_run(self) -> None:
+    def forget(self) -> None:
         """Levels are per run: a fresh model starts from a fresh scale."""
         self._levels.clear()
+        self._sets.clear()
+        self.layer_combo.clear()
 
     def set_filters(self, sets: Sequence[FilterSet]) -> None:
         for s in sets:

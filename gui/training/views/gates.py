@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.probes import RecurrentTrace
 from gui.training.views.base import (
@@ -66,6 +66,7 @@ class GateHeatmapView(LiveView):
             combo.currentIndexChanged.connect(lambda _i: self.mark_dirty())
         self.block_combo.currentIndexChanged.connect(self._refill_layers)
         self.hover_label = QLabel("Hover over a heatmap to read a value.")
+        self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Block"))
         controls.addWidget(self.block_combo)
@@ -102,6 +103,13 @@ class GateHeatmapView(LiveView):
     ) -> None:
         for trace in traces:
             self.set_trace(trace, sequence)
+
+    def forget(self) -> None:
+        self._traces.clear()
+        self._sequences.clear()
+        self.heatmaps = {}
+        self.block_combo.clear()
+        self.layer_combo.clear()
 
     def _refill_layers(self) -> None:
         trace = self.current_trace

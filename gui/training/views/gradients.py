@@ -47,14 +47,21 @@ class GradientFlowView(LiveView):
         self.layer_plot = self.graphics.addPlot(row=0, col=0, title="gradient norm per layer")
         self.layer_plot.setLabel("bottom", "step")
         self.layer_plot.setLabel("left", "‖∂L/∂θ‖")
-        self.layer_legend = self.layer_plot.addLegend(offset=(-10, 10))
+        # Two columns, small text, see-through: a legend of every layer must not hide the curves.
+        self.layer_legend = self.layer_plot.addLegend(
+            offset=(-5, 5), colCount=2, labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170)
+        )
         self.time_plot = self.graphics.addPlot(row=1, col=0, title="gradient through time")
         self.time_plot.setLabel("bottom", "time step t")
         self.time_plot.setLabel("left", "‖∂L/∂h_t‖")
-        self.time_legend = self.time_plot.addLegend(offset=(10, 10))
+        self.time_legend = self.time_plot.addLegend(
+            offset=(5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170)
+        )
         for plot in (self.layer_plot, self.time_plot):
             plot.setLogMode(y=True)
             plot.showGrid(x=True, y=True, alpha=0.25)
+        self._time_plot_shown = True
+        self._show_time_plot(False)  # until a recurrent block reports: a CNN has no time axis
         self.layer_plot.setDownsampling(auto=True, mode="peak")
         self.layer_plot.setClipToView(True)
 
@@ -130,7 +137,17 @@ class GradientFlowView(LiveView):
                 self._time_curves[block_id] = curve
             values = positive(tg.grad_norm)
             curve.setData(np.arange(len(values)), values)
+        self._show_time_plot(bool(self.time_gradients or self._previous))
         self.caption.setText(self._ratio_text())
+
+    def _show_time_plot(self, show: bool) -> None:
+        if show == self._time_plot_shown:
+            return
+        self._time_plot_shown = show
+        if show:
+            self.graphics.addItem(self.time_plot, row=1, col=0)
+        else:
+            self.graphics.removeItem(self.time_plot)
 
     def _ratio_text(self) -> str:
         """The vanishing gradient in one number: how much smaller dL/dh_0 is than dL/dh_T."""

@@ -65,7 +65,7 @@ class HistogramView(LiveView):
         if histograms:
             self._got_data()
 
-    def new_run(self) -> None:
+    def forget(self) -> None:
         for kind in KINDS:
             self.histograms[kind].clear()
         self.layer_combo.clear()

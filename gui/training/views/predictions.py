@@ -57,6 +57,9 @@ class ConfusionMatrixView(LiveView):
         self.report = report
         self._got_data()
 
+    def forget(self) -> None:
+        self.report = None
+
     @property
     def matrix(self) -> np.ndarray | None:
         return None if self.report is None else np.asarray(self.report.confusion)
@@ -166,6 +169,9 @@ class PredictionGridView(LiveView):
         self.report = report
         self._got_data()
 
+    def forget(self) -> None:
+        self.report = None
+
     def paint(self) -> None:
         if self.report is None or self.samples is None:
             self.caption.setText("No validation samples to show.")
@@ -272,6 +278,9 @@ class ForecastView(LiveView):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addWidget(self.graphics, 1)
+
+    def forget(self) -> None:
+        self.report = None
 
     def set_report(self, report: ForecastReport) -> None:
         self.report = report

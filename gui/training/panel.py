@@ -1,0 +1,280 @@
+"""The training panel: dataset and optimiser settings, Train / Pause / Resume / Stop, progress.
+
+The panel knows nothing of the worker thread. It turns clicks into request signals and shows
+what the dashboard tells it (run started, steps, epochs, paused, finished, failed), so it can be
+tested with plain events. torch is never imported when the window opens: the device list is
+filled the first time someone opens it (or when torch is already loaded).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data import BUILTIN
+from engine.events import EpochMetrics, Failed, Finished, RunStarted, StepMetrics
+
+# engine.optim imports torch, so its tuple is repeated here; tests/gui/test_dashboard.py
+# checks that the two agree.
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+OPTIMIZER_TITLES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+class DeviceComboBox(QComboBox):
+    """CPU and "auto" at once; CUDA and MPS devices once torch has been asked, lazily."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.addItem("auto (GPU if there is one)", "auto")
+        self.addItem("CPU", "cpu")
+        self._probed = False
+
+    def detect(self) -> None:
+        """Ask torch which devices exist (imports it: ~2 s the first time)."""
+        if self._probed:
+            return
+        self._probed = True
+        from engine.devices import available_devices
+
+        for name in available_devices():
+            if self.findData(name) < 0:
+                self.addItem(name, name)
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt's name
+        self.detect()
+        super().showPopup()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if "torch" in sys.modules:  # free by now: someone already paid for the import
+            self.detect()
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TrainingPanel(QWidget):
+    """Settings and controls of a training run, and its progress."""
+
+    train_requested = Signal()
+    pause_requested = Signal()
+    resume_requested = Signal()
+    stop_requested = Signal()
+    lr_edited = Signal(float)  # the user changed the learning rate while a run is live
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("TrainingPanel")
+        self.state = "idle"  # idle | running | paused | stopping
+        self._total_steps = 0
+        self._epochs = 0
+
+        self.dataset_combo = QComboBox()
+        for info in BUILTIN.values():
+            self.dataset_combo.addItem(info.title, info.id)
+            index = self.dataset_combo.count() - 1
+            self.dataset_combo.setItemData(index, info.description, Qt.ItemDataRole.ToolTipRole)
+        self.optimizer_combo = QComboBox()
+        for name in OPTIMIZERS:
+            self.optimizer_combo.addItem(OPTIMIZER_TITLES[name], name)
+        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1000.0, value=1e-3)
+        self.lr_spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        self.lr_spin.setToolTip("Learning rate; editable during training (press Enter to apply)")
+        self.lr_spin.setKeyboardTracking(False)  # one change per edit, not one per keystroke
+        self.lr_spin.valueChanged.connect(self._lr_changed)
+        self.batch_spin = QSpinBox(minimum=1, maximum=65536, value=64)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=5)
+        self.sample_spin = QSpinBox(minimum=0, maximum=100000, value=0)
+        self.sample_spin.setToolTip(
+            "The validation sample whose feature maps and gates the views show (next run)"
+        )
+        self.device_combo = DeviceComboBox()
+
+        form = QFormLayout()
+        form.addRow("Dataset", self.dataset_combo)
+        form.addRow("Optimiser", self.optimizer_combo)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Probe sample", self.sample_spin)
+        form.addRow("Device", self.device_combo)
+
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Build the model and train it on the chosen dataset")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.train_button.clicked.connect(self.train_requested)
+        self.pause_button.clicked.connect(self._pause_clicked)
+        self.stop_button.clicked.connect(self._stop_clicked)
+        buttons = QHBoxLayout()
+        for button in (self.train_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("not started")
+        self.progress.setValue(0)
+        self.speed_label = QLabel("")
+        self.status_label = QLabel("Choose a dataset and press Train.")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.speed_label)
+        layout.addWidget(self.status_label)
+        layout.addStretch(1)
+        self._update_buttons()
+
+    # ------------------------------------------------------------ settings out
+
+    @property
+    def dataset_id(self) -> str:
+        return self.dataset_combo.currentData()
+
+    def set_dataset(self, dataset_id: str | None) -> None:
+        """Select the model's own dataset when it names a built-in one."""
+        index = self.dataset_combo.findData(dataset_id) if dataset_id else -1
+        if index >= 0:
+            self.dataset_combo.setCurrentIndex(index)
+
+    def settings(self) -> dict[str, Any]:
+        """The run's settings as TrainSettings fields (plain values, no torch needed here)."""
+        return {
+            "optimizer": self.optimizer_combo.currentData(),
+            "lr": float(self.lr_spin.value()),
+            "batch_size": int(self.batch_spin.value()),
+            "epochs": int(self.epochs_spin.value()),
+            "device": self.device_combo.currentData(),
+            "probe_sample_index": int(self.sample_spin.value()),
+        }
+
+    # ------------------------------------------------------------ run state in
+
+    def run_requested(self) -> None:
+        """Train was pressed and the dashboard is starting the run."""
+        self.state = "running"
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+        self.show_status("Preparing the model and the data…")
+        self._update_buttons()
+
+    def run_started(self, event: RunStarted) -> None:
+        self.state = "running"
+        self._epochs = event.total_epochs
+        self._total_steps = max(1, event.total_epochs * event.steps_per_epoch)
+        self.progress.setRange(0, self._total_steps)
+        self.progress.setValue(0)
+        self.progress.setFormat(f"epoch 1/{self._epochs} · step 0/{self._total_steps}")
+        self.show_status(f"Training {event.model_name} on {event.dataset_name} ({event.device}).")
+        self._update_buttons()
+
+    def steps_received(self, steps: list[StepMetrics]) -> None:
+        if not steps:
+            return
+        last = steps[-1]
+        self.progress.setValue(min(last.step, self._total_steps))
+        self.progress.setFormat(
+            f"epoch {last.epoch}/{self._epochs} · step {last.step}/{self._total_steps}"
+        )
+        self.speed_label.setText(
+            f"{last.samples_per_second:,.0f} samples/s · ETA {format_duration(last.eta_seconds)}"
+            f" · loss {last.loss:.4g}"
+        )
+        if abs(last.lr - self.lr_spin.value()) > 1e-12 and not self.lr_spin.hasFocus():
+            # A schedule moved the rate: show it without sending it back as an edit.
+            self.lr_spin.blockSignals(True)
+            self.lr_spin.setValue(last.lr)
+            self.lr_spin.blockSignals(False)
+
+    def epoch_finished(self, event: EpochMetrics) -> None:
+        metric = ""
+        if event.val_accuracy is not None:
+            metric = f", validation accuracy {event.val_accuracy:.1%}"
+        elif event.val_mae is not None:
+            metric = f", validation MAE {event.val_mae:.4g}"
+        self.show_status(f"Epoch {event.epoch}: validation loss {event.val_loss:.4g}{metric}.")
+
+    def paused_changed(self, paused: bool) -> None:
+        if self.state in ("running", "paused"):
+            self.state = "paused" if paused else "running"
+            self.show_status("Paused. Resume to go on, or Stop." if paused else "Training resumed.")
+            self._update_buttons()
+
+    def run_finished(self, event: Finished) -> None:
+        self.state = "idle"
+        how = "Stopped" if event.stopped_early else "Finished"
+        self.progress.setValue(
+            self._total_steps if not event.stopped_early else self.progress.value()
+        )
+        self.progress.setFormat(
+            f"{how.lower()} after {event.epochs_done} epochs, step {event.step}"
+        )
+        self.show_status(
+            f"{how}: {event.epochs_done} epochs in {format_duration(event.seconds)}, "
+            f"{event.samples_per_second:,.0f} samples/s."
+        )
+        self._update_buttons()
+
+    def run_failed(self, event: Failed | str) -> None:
+        self.state = "idle"
+        message = event if isinstance(event, str) else event.message
+        self.progress.setFormat("failed")
+        self.show_status(message, error=True)
+        self._update_buttons()
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet("color: #b2182b; font-weight: bold;" if error else "")
+
+    # ------------------------------------------------------------ clicks
+
+    def _pause_clicked(self) -> None:
+        if self.state == "paused":
+            self.resume_requested.emit()
+        elif self.state == "running":
+            self.pause_requested.emit()
+
+    def _stop_clicked(self) -> None:
+        if self.state in ("running", "paused"):
+            self.state = "stopping"
+            self.show_status("Stopping after the current step…")
+            self._update_buttons()
+            self.stop_requested.emit()
+
+    def _lr_changed(self, value: float) -> None:
+        if self.state in ("running", "paused"):
+            self.lr_edited.emit(float(value))
+
+    def _update_buttons(self) -> None:
+        live = self.state in ("running", "paused")
+        self.train_button.setEnabled(self.state == "idle")
+        self.pause_button.setEnabled(live)
+        self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
+        self.stop_button.setEnabled(live)
+        for widget in (self.dataset_combo, self.optimizer_combo, self.batch_spin,
+                       self.epochs_spin, self.sample_spin, self.device_combo):  # fmt: skip
+            widget.setEnabled(self.state == "idle")
