@@ -31,10 +31,9 @@ def _spec(kind: str, shape: list[int], blocks: list[tuple[str, str, dict]]) -> M
     })  # fmt: skip
 
 
-# Between them the four models use every block type in the catalogue (checked below; BatchNorm
-# on an image and on a vector), and the
-# recurrent blocks in every combination that changes the code path: one and two layers, one and
-# two directions, returning the sequence or the last step.
+# Between them the four models use every block type in the catalogue (checked below), BatchNorm
+# on an image and on a vector, and the recurrent blocks in every combination that changes the
+# code path: one and two layers, one and two directions, returning the sequence or the last step.
 SPECS = {
     "cnn": _spec("image", [2, 8, 8], [
         ("conv1", "conv2d", {"out_channels": 4}), ("batchnorm1", "batchnorm", {}), ("relu1", "relu", {}),
