@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 
 from engine.events import EpochMetrics, Failed, Finished, Paused, RunStarted, SettingsChanged
 from engine.spec import ModelSpec
@@ -65,7 +65,9 @@ class TrainingController(QObject):
         worker = TrainingWorker(self._trainer, self._buffer)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.run_ended.connect(thread.quit)
+        # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which
+        # may itself be blocked in shutdown()'s wait() — a deadlock until the timeout.
+        worker.run_ended.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(worker.deleteLater)
         thread.finished.connect(self._thread_finished)
         self._thread, self._worker, self._paused = thread, worker, False
@@ -132,29 +134,38 @@ class TrainingController(QObject):
 
     def _deliver(self) -> None:
         drained = self._buffer.drain()
-        for item in drained.ordered:
-            if isinstance(item, list):
-                self.steps_received.emit(item)
-            elif isinstance(item, RunStarted):
-                self.run_started.emit(item)
-            elif isinstance(item, EpochMetrics):
-                self.epoch_finished.emit(item)
-            elif isinstance(item, SettingsChanged):
-                self.settings_changed.emit(item)
-            elif isinstance(item, Paused):
-                self._paused = item.paused
-                self.paused_changed.emit(item.paused)
-            elif isinstance(item, Finished):
-                self.run_finished.emit(item)
-            elif isinstance(item, Failed):
-                self.run_failed.emit(item)
+        # A run start before its steps, the steps as one list, then the rest in order: each
+        # signal fires at most once per tick except for rare epoch/settings/pause events.
+        for event in drained.events:
+            if isinstance(event, RunStarted):
+                self.run_started.emit(event)
+        if drained.steps:
+            self.steps_received.emit(drained.steps)
+        if any(isinstance(e, (Finished, Failed)) for e in drained.events):
+            self._end_thread()  # so that is_running is False when run_finished arrives
+        for event in drained.events:
+            if isinstance(event, EpochMetrics):
+                self.epoch_finished.emit(event)
+            elif isinstance(event, SettingsChanged):
+                self.settings_changed.emit(event)
+            elif isinstance(event, Paused):
+                self._paused = event.paused
+                self.paused_changed.emit(event.paused)
+            elif isinstance(event, Finished):
+                self.run_finished.emit(event)
+            elif isinstance(event, Failed):
+                self.run_failed.emit(event)
         for snapshot in drained.probes.values():
             self.probe_updated.emit(snapshot)
 
     def _thread_finished(self) -> None:
-        if self.sender() is self._thread:
-            self._thread.wait()
+        if self._thread is not None and self.sender() is self._thread:
             self._deliver()
+            self._release()
+
+    def _end_thread(self) -> None:
+        # The Trainer has returned; its thread is only unwinding, so this wait is short.
+        if self._thread is not None and self._thread.wait(STOP_TIMEOUT_MS):
             self._release()
 
     def _release(self) -> None:

@@ -3,8 +3,8 @@
 Design: the Trainer's callback only appends to an :class:`EventBuffer` under a lock, so the
 training thread never touches Qt per step. The GUI-thread :class:`TrainingController` drains
 the buffer from a QTimer (``UPDATE_HZ`` a second) and re-emits the contents as its own signals:
-every step's metrics as one list (curves stay complete), every epoch, settings, pause and end
-event in order, and only the newest probe snapshot of each kind. The rate of GUI updates is
+a run start first, then every step's metrics as one list (curves stay complete), then every
+epoch, settings, pause and end event in order, then the newest probe snapshot of each kind. The rate of GUI updates is
 therefore bounded by the timer, whatever the speed of training.
 
 Why a worker QObject moved to a plain QThread rather than a QThread subclass: the worker's
@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import traceback
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -35,15 +35,16 @@ UPDATE_HZ = 10
 
 @dataclass(frozen=True)
 class Drained:
-    """What arrived since the last drain: ``ordered`` holds events and lists of StepMetrics
-    (consecutive steps grouped) in arrival order; ``probes`` the newest snapshot per kind."""
+    """What arrived since the last drain: every step's metrics, the other events in arrival
+    order, and the newest probe snapshot of each kind."""
 
-    ordered: list[Any]
+    steps: list[StepMetrics]
+    events: list[Event]
     probes: dict[str, ProbeSnapshot]
 
     @property
     def empty(self) -> bool:
-        return not self.ordered and not self.probes
+        return not self.steps and not self.events and not self.probes
 
 
 class EventBuffer(Callback):
@@ -52,26 +53,24 @@ class EventBuffer(Callback):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ordered: list[Any] = []
+        self._steps: list[StepMetrics] = []
+        self._events: list[Event] = []
         self._probes: dict[str, ProbeSnapshot] = {}
 
     def on_event(self, event: Event) -> None:
         with self._lock:
             if isinstance(event, StepMetrics):
-                if self._ordered and isinstance(self._ordered[-1], list):
-                    self._ordered[-1].append(event)
-                else:
-                    self._ordered.append([event])
+                self._steps.append(event)
             elif isinstance(event, ProbeSnapshot):
                 self._probes.pop(event.kind, None)  # re-insert: dict order = arrival order
                 self._probes[event.kind] = event
             else:
-                self._ordered.append(event)
+                self._events.append(event)
 
     def drain(self) -> Drained:
         with self._lock:
-            out = Drained(self._ordered, self._probes)
-            self._ordered, self._probes = [], {}
+            out = Drained(self._steps, self._events, self._probes)
+            self._steps, self._events, self._probes = [], [], {}
         return out
 
 
