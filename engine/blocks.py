@@ -351,6 +351,8 @@ def _recurrent_build(block_id: str):
 
         cls = {"rnn": modules.RNNBlock, "gru": modules.GRUBlock, "lstm": modules.LSTMBlock}[block_id]
         extra = {"nonlinearity": p["nonlinearity"]} if block_id == "rnn" else {}
+        if block_id == "lstm":
+            extra = {"forget_bias": p["forget_bias"]}
         return cls(
             shape[1], p["hidden_size"], num_layers=p["num_layers"],
             bidirectional=p["bidirectional"], return_sequence=p["return_sequence"], **extra,
@@ -368,6 +370,11 @@ def _recurrent_params(block_id: str) -> tuple[Param, ...]:
               "On: output every time step (T×H), for another recurrent block or per-step prediction. "
               "Off: output only the last step (H), for a Dense classifier."),
     )
+    if block_id == "lstm":
+        params += (Param("forget_bias", "float", 1.0, "Forget-gate bias",
+                         "Initial bias of the forget gate. Positive values make a new LSTM keep its "
+                         "memory by default, so it can learn long dependencies (Gers et al. 2000; "
+                         "Jozefowicz et al. 2015). Only the starting weights change.", 0.0, 10.0),)
     if block_id == "rnn":
         params += (Param("nonlinearity", "choice", "tanh", "Non-linearity", "Activation of the hidden state.", choices=("tanh", "relu")),)
     return params

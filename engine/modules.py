@@ -19,11 +19,24 @@ def _last_step(h_n: torch.Tensor, num_layers: int, bidirectional: bool) -> torch
 
 
 class LSTMBlock(nn.LSTM):
-    """nn.LSTM (batch first) that returns the whole output sequence or the last step only."""
+    """nn.LSTM (batch first) that returns the whole output sequence or the last step only.
 
-    def __init__(self, *args, return_sequence: bool = False, **kwargs):
+    ``forget_bias`` sets the initial forget-gate bias (torch's gate order is i, f, g, o): a
+    positive bias starts the cell out remembering, which is what lets an LSTM learn long
+    dependencies in a few hundred steps instead of thousands.
+    """
+
+    def __init__(self, *args, return_sequence: bool = False, forget_bias: float | None = None, **kwargs):
         super().__init__(*args, batch_first=True, **kwargs)
         self.return_sequence = return_sequence
+        if forget_bias is not None and self.bias:
+            h = self.hidden_size
+            with torch.no_grad():
+                for name, param in self.named_parameters():
+                    if name.startswith("bias_ih"):
+                        param[h : 2 * h] = forget_bias
+                    elif name.startswith("bias_hh"):
+                        param[h : 2 * h] = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         out, (h_n, _) = super().forward(x)

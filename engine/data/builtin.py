@@ -137,7 +137,7 @@ def _adding(rng, o):
 
 def _first_symbol(rng, o):
     n = o["n_symbols"]
-    x, y = synthetic.first_symbol(rng, o["n_samples"], o["seq_len"], n, o["noise"])
+    x, y = synthetic.first_symbol(rng, o["n_samples"], o["seq_len"], n, o["noise"], o["distractors"])
     return x, y, [chr(ord("A") + i) for i in range(n)]
 
 
@@ -216,8 +216,9 @@ register(
     BuiltinInfo(
         "first_symbol",
         "Remember the first symbol",
-        "Long-memory test: name the symbol at the first step of a sequence of random "
-        "distractor symbols. A vanilla RNN fails as the sequence grows; an LSTM learns it.",
+        "Long-memory test: name the symbol shown at the first step of a sequence whose later "
+        "steps are noise (or random distractor symbols). A vanilla RNN fails as the sequence "
+        "grows (try 100 steps); an LSTM learns it.",
         "sequence",
         "classification",
         _first_symbol,
@@ -225,7 +226,8 @@ register(
             _n_samples(3000),
             Param("seq_len", "int", 30, "Sequence length", minimum=1, maximum=_SEQ_LEN_MAX),
             Param("n_symbols", "int", 4, "Symbols", minimum=2, maximum=26),
-            _noise(0.0),
+            _noise(0.2),
+            Param("distractors", "choice", "noise", "Later steps", choices=("noise", "symbols")),
         ),
     )
 )

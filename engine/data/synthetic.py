@@ -90,16 +90,28 @@ def adding(rng: np.random.Generator, n_samples: int, seq_len: int):
 
 
 def first_symbol(
-    rng: np.random.Generator, n_samples: int, seq_len: int, n_symbols: int, noise: float = 0.0
+    rng: np.random.Generator,
+    n_samples: int,
+    seq_len: int,
+    n_symbols: int,
+    noise: float = 0.2,
+    distractors: str = "noise",
 ):
-    """One-hot symbol sequences (T, n_symbols); the label is the symbol at step 0 and every
-    later step is a random distractor, so the answer must be carried across all T steps."""
-    symbols = rng.integers(0, n_symbols, (n_samples, seq_len))
+    """Sequences (T, n_symbols) whose first step is a one-hot symbol, the label. The later steps
+    are Gaussian noise (``distractors="noise"``) or random one-hot symbols plus noise
+    (``"symbols"``, much harder), so the answer must be carried across all T steps."""
     y = rng.permutation(np.arange(n_samples) % n_symbols)  # balanced classes
-    symbols[:, 0] = y
-    x = np.eye(n_symbols, dtype=np.float32)[symbols]
+    if distractors == "symbols":
+        symbols = rng.integers(0, n_symbols, (n_samples, seq_len))
+        symbols[:, 0] = y
+        x = np.eye(n_symbols, dtype=np.float32)[symbols]
+    else:
+        # Noise, not symbols: what is to be remembered is unambiguous, so the task measures
+        # memory span alone — the RNN's fades with T, the LSTM's cell keeps it.
+        x = np.zeros((n_samples, seq_len, n_symbols), dtype=np.float32)
+        x[np.arange(n_samples), 0, y] = 1.0
     if noise > 0:
-        x += rng.normal(0.0, noise, x.shape).astype(np.float32)
+        x[:, 1:] += rng.normal(0.0, noise, x[:, 1:].shape).astype(np.float32)
     return x, y.astype(np.int64)
 
 

@@ -96,3 +96,14 @@ def test_shape_errors_name_the_problem(type_id, kind, shape, message, has_fix):
     assert not result.valid
     assert message in result.blocks[0].error
     assert (result.blocks[0].fix is not None) == has_fix
+
+
+def test_lstm_forget_bias_sets_the_initial_forget_gate_only():
+    spec = ModelSpec(InputSpec("sequence", (4, 3)))
+    spec = spec.insert(0, spec.new_block("lstm", {"hidden_size": 5, "num_layers": 2, "forget_bias": 2.5}))
+    lstm = build_model(spec, seed=0).lstm1
+    for layer in range(2):
+        bias_ih = getattr(lstm, f"bias_ih_l{layer}").detach()
+        bias_hh = getattr(lstm, f"bias_hh_l{layer}").detach()
+        assert torch.all(bias_ih[5:10] == 2.5) and torch.all(bias_hh[5:10] == 0)
+        assert not torch.all(bias_ih[:5] == 2.5)  # the other gates keep torch's initialisation

@@ -92,11 +92,20 @@ def test_shapes_generation_is_fast_and_balanced():
     assert max(mean_ink) - min(mean_ink) > 0.01
 
 
-def test_first_symbol_label_is_the_first_step_and_later_steps_distract():
+def test_first_symbol_label_is_the_first_step_and_later_steps_are_noise():
     ds = load_builtin("first_symbol", seq_len=12, n_symbols=5, n_samples=500)
     x, y = ds.x_train, ds.y_train
+    np.testing.assert_array_equal(x[:, 0], np.eye(5, dtype=np.float32)[y])  # clean one-hot
+    assert 0.15 < x[:, 1:].std() < 0.25 and abs(x[:, 1:].mean()) < 0.01
+    # Only the first step carries the label.
+    assert abs(np.corrcoef(x[:, -1].argmax(axis=1), y)[0, 1]) < 0.1
+
+
+def test_first_symbol_with_symbol_distractors():
+    ds = load_builtin("first_symbol", seq_len=12, n_symbols=5, n_samples=500, distractors="symbols", noise=0.0)
+    x, y = ds.x_train, ds.y_train
     np.testing.assert_array_equal(x[:, 0].argmax(axis=1), y)
-    assert np.allclose(x.sum(axis=2), 1.0)  # clean one-hot by default
+    assert np.allclose(x.sum(axis=2), 1.0)
     later = x[:, 1:].argmax(axis=2)
     # Distractors are uniform, independent of the label: no later step gives the answer.
     assert 0.1 < (later == y[:, None]).mean() < 0.3
@@ -173,7 +182,7 @@ def test_registry_refuses_duplicates():
 def test_info_lists_options_with_defaults():
     info = BUILTIN["first_symbol"]
     assert isinstance(info, BuiltinInfo)
-    assert info.options == {"n_samples": 3000, "seq_len": 30, "n_symbols": 4, "noise": 0.0}
+    assert info.options == {"n_samples": 3000, "seq_len": 30, "n_symbols": 4, "noise": 0.2, "distractors": "noise"}
     assert BUILTIN["adding"].options["seq_len"] == 50
     assert BUILTIN["sine"].options["seq_len"] == 40
     for item in BUILTIN.values():
