@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -91,6 +92,9 @@ def test_save_is_atomic_and_round_trips(tmp_path):
     spec.save(path)
     assert ModelSpec.load(path) == spec
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temporary file's 0600
 
 
 def test_edits_return_new_specs_and_leave_the_old_untouched():
