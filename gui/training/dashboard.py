@@ -14,7 +14,15 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
 
 from engine.data import Dataset
-from engine.events import EpochMetrics, Failed, Finished, ProbeSnapshot, RunStarted, SettingsChanged
+from engine.events import (
+    EpochMetrics,
+    Failed,
+    Finished,
+    ProbeSnapshot,
+    RunStarted,
+    SettingsChanged,
+    StepMetrics,
+)
 from gui.dataset_loader import DatasetLoader
 from gui.document import ModelDocument
 from gui.training.panel import TrainingPanel
@@ -71,6 +79,9 @@ class TrainingDashboard(QObject):
         self._sequence = None
         self.dataset: Dataset | None = None
         self._pending_settings: dict[str, Any] | None = None
+        # TrainSettings fields the panel has no control for (tests, benchmarks: probe_intervals).
+        self.settings_overrides: dict[str, Any] = {}
+        self.last_step: StepMetrics | None = None
 
         self.loader = DatasetLoader(self)
         self.loader.dataset_loaded.connect(self._dataset_loaded)
@@ -123,7 +134,7 @@ class TrainingDashboard(QObject):
         spec = self.document.spec
         source = self.panel.dataset_id
         options = dict(spec.dataset_options) if source == spec.dataset else {}
-        self._pending_settings = self.panel.settings()
+        self._pending_settings = {**self.panel.settings(), **self.settings_overrides}
         self.panel.run_requested()
         self.panel.show_status(f"Loading the {source} dataset…")
         self.run_requested.emit()
@@ -182,6 +193,8 @@ class TrainingDashboard(QObject):
         self._status(f"Training {event.model_name} on {event.dataset_name} ({event.device})")
 
     def on_steps(self, steps: list) -> None:
+        if steps:
+            self.last_step = steps[-1]
         self.curves.add_steps(steps)
         self.panel.steps_received(steps)
 
