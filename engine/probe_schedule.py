@@ -36,6 +36,7 @@ DEFAULT_INTERVALS: Mapping[str, float] = {
 PROBE_KINDS = tuple(DEFAULT_INTERVALS)
 DEFAULT_BUDGET = 0.05
 _COST_SMOOTHING = 0.3  # weight of the newest cost in the running estimate
+_CHECK_EVERY = 0.05  # seconds between looks at the step-time probes (intervals are >= this)
 
 
 @dataclass
@@ -175,6 +176,7 @@ class ProbeRunner:
         }
         chosen = [k for k in PROBE_KINDS if wanted[k] and (kinds is None or k in kinds)]
         self.scheduler = ProbeScheduler(chosen, intervals=intervals, budget=budget, clock=clock)
+        self._next_check = 0.0
 
     # ------------------------------------------------------------ hooks the Trainer calls
 
@@ -183,11 +185,18 @@ class ProbeRunner:
         if self.scheduler.due("layer_gradients"):
             self._run("layer_gradients")
 
-    def between_steps(self) -> None:
+    def between_steps(self) -> bool:
+        """Run the probes that are due; True when any ran."""
         now = self.scheduler.clock()
+        if now < self._next_check:  # one clock read per step in the common case
+            return False
+        ran = False
         for kind in self.STEP_KINDS:
             if self.scheduler.due(kind, now):
                 self._run(kind)
+                ran = True
+        self._next_check = self.scheduler.clock() + _CHECK_EVERY
+        return ran
 
     def after_epoch(self, final: bool) -> None:
         """Per-epoch reports on the validation set; always on the last epoch."""

@@ -221,9 +221,8 @@ class Trainer:
                 losses += loss * len(idx)
                 correct += hits
                 self._step_event(loss, hits / len(idx) if self.classify else None, len(idx))
-                if self.probes is not None:
-                    self.probes.between_steps()
-                    model.train()
+                if self.probes is not None and self.probes.between_steps():
+                    model.train()  # probes restore modes; this guards a probe that did not
             final = self._epoch_event(losses / n, correct / n if self.classify else None,
                                       time.perf_counter() - epoch_t0)
             if self.probes is not None:

@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios against plain PyTorch (`make bench`); not timed tests."""

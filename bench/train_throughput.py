@@ -1,0 +1,157 @@
+"""In-app training against a plain PyTorch loop: same model, data, batch size and threads.
+
+In-app = Trainer + probes at their default rates + the Qt bridge (TrainingController in a
+QThread) with an offscreen QApplication whose slots receive every signal, plus a 10 ms QTimer
+that measures how late the GUI event loop runs. Plain = the shortest honest loop: shuffled
+batches, forward, cross-entropy, backward, Adam step, one loss.item() per step.
+
+    python -m bench.train_throughput [--seconds S] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import dataclass
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engine.build import build_model  # noqa: E402
+from engine.data import load_builtin  # noqa: E402
+from engine.examples import example_path  # noqa: E402
+from engine.spec import ModelSpec  # noqa: E402
+from engine.train import TrainSettings  # noqa: E402
+
+CASES = (  # (label, example, dataset, options)
+    ("digits CNN 8×8", "digits_cnn", "digits", {}),
+    ("shapes CNN 28×28", "shapes_cnn", "shapes", {"n_samples": 1500}),
+    ("LSTM first_symbol T=30", "memory_lstm", "first_symbol", {"seq_len": 30}),
+)
+BATCH = 32
+WARMUP = 1.0
+
+
+@dataclass
+class Result:
+    label: str
+    plain: float
+    app: float
+    p50: float
+    p99: float
+    probe_share: dict[str, float]
+
+
+def plain_rate(spec, data, seconds: float, threads: int) -> float:
+    """Samples/s of a plain loop run for about ``seconds``."""
+    torch.set_num_threads(threads)
+    model = build_model(spec, seed=0)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    xv, yv = torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)
+    gen = torch.Generator().manual_seed(0)
+    samples, start, counted = 0, time.perf_counter(), None
+    while True:
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), BATCH):
+            idx = order[i : i + BATCH]
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+            now = time.perf_counter()
+            if counted is None and now - start >= WARMUP:
+                samples, counted = 0, now
+            samples += len(idx)
+            if counted is not None and now - counted >= seconds:
+                return samples / (now - counted)
+        with torch.no_grad():
+            model.eval()
+            (model(xv).argmax(1) == yv).float().mean().item()
+            model.train()
+
+
+def app_rate(app, spec, data, seconds: float, threads: int):
+    """Samples/s of the in-app path, GUI lateness (p50, p99 ms) and probe cost per kind."""
+    from PySide6.QtCore import QTimer
+
+    from gui.training import TrainingController
+
+    ctrl = TrainingController()
+    got = {"steps": [], "probes": 0, "done": None}
+    ctrl.steps_received.connect(lambda s: got["steps"].extend(s))
+    ctrl.probe_updated.connect(lambda p: got.__setitem__("probes", got["probes"] + 1))
+    ctrl.run_finished.connect(lambda f: got.__setitem__("done", f))
+    lateness: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(max(0.0, (now - last[0]) - 0.010) * 1000)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
+    marks = {}
+
+    def mark(name):
+        marks[name] = (time.perf_counter(), len(got["steps"]))
+
+    ctrl.start(spec, data, settings)
+    trainer = ctrl._trainer
+    QTimer.singleShot(int(WARMUP * 1000), lambda: mark("from"))
+    QTimer.singleShot(int((WARMUP + seconds) * 1000), lambda: (mark("to"), app.quit()))
+    app.exec()  # the GUI sits in its event loop, as in the app
+    (t0, n0), (t1, n1) = marks["from"], marks["to"]
+    steps = got["steps"][n0:n1]
+    elapsed = t1 - t0
+    ctrl.shutdown()
+    timer.stop()
+    costs = trainer.probes.scheduler.costs() if trainer.probes is not None else {}
+    step_time = elapsed / max(1, len(steps))
+    intervals = {k: trainer.probes.scheduler.interval(k) for k in costs}
+    share = {k: costs[k] / intervals[k] for k in costs}  # share of wall time
+    per_step = {k: costs[k] / step_time for k in costs}  # one run, in training steps
+    samples = sum(BATCH for _ in steps)
+    lat = np.array(lateness[5:] or [0.0])
+    return samples / elapsed, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), share, per_step
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=12.0, help="seconds per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
+    args = parser.parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    rows = []
+    for label, example, dataset, options in CASES:
+        spec = ModelSpec.load(example_path(example))
+        data = load_builtin(dataset, **options)
+        plain = plain_rate(spec, data, args.seconds, args.threads)
+        rate, p50, p99, share, per_step = app_rate(app, spec, data, args.seconds, args.threads)
+        rows.append((label, plain, rate, p50, p99, share, per_step))
+    print(f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
+          f"{os.cpu_count()} CPUs, torch {torch.__version__}\n")
+    print("| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms | probes: share of time |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, plain, rate, p50, p99, share, _ in rows:
+        probes = ", ".join(f"{k} {v:.1%}" for k, v in sorted(share.items())) or "none"
+        print(f"| {label} | {plain:,.0f} | {rate:,.0f} | {rate / plain:.2f} | {p50:.1f} / {p99:.1f} | "
+              f"{probes} (total {sum(share.values()):.1%}) |")
+    print("\nCost of one run of each probe, in training steps:\n")
+    for label, *_, per_step in rows:
+        print(f"- {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_step.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
