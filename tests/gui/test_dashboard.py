@@ -44,7 +44,8 @@ def test_panel_optimisers_match_the_engine():
     assert set(OPTIMIZERS) == set(ENGINE_OPTIMIZERS)
 
 
-def test_timer_repaints_only_views_on_screen(dashboard):
+def test_timer_repaints_only_views_on_screen(dashboard, monkeypatch):
+    monkeypatch.setattr("gui.training.dashboard.MAX_FRAME_WAIT", 0.0)  # no pacing here
     board = dashboard
     board.on_run_started(RunStarted(1, "CNN", "digits", "cpu", 1, 10, {}))
     board.on_steps([StepMetrics(1, s, 1, 1.0 / s, 1e-3, 100.0, 1.0) for s in range(1, 6)])
@@ -63,6 +64,22 @@ def test_timer_repaints_only_views_on_screen(dashboard):
     board.docks["Histograms"].raise_()
     board.docks["Histograms"].widget().window().repaint()
     assert board.repaint_views() == 1 and board.histograms.paint_count == 1
+
+
+def test_repaints_are_paced_by_their_cost(dashboard):
+    from gui.training.dashboard import MAX_FRAME_WAIT, PAINT_BUDGET
+    from gui.training.views import PaintClock
+
+    board = dashboard
+    board.on_run_started(RunStarted(1, "CNN", "digits", "cpu", 1, 10, {}))
+    board.on_steps([StepMetrics(1, 1, 1, 1.0, 1e-3, 100.0, 1.0)])
+    PaintClock.take()
+    assert board.repaint_views() == 1
+    PaintClock.total += 0.02  # as if rendering that frame took 20 ms
+    board.on_steps([StepMetrics(1, 2, 1, 0.9, 1e-3, 100.0, 1.0)])
+    assert board.repaint_views() == 0  # too soon: 20 ms of painting buys 0.5 s of training
+    wait = board._next_paint - board._last_frame
+    assert 0.02 / PAINT_BUDGET <= wait <= MAX_FRAME_WAIT
 
 
 def test_cnn_run_from_the_panel_fills_the_views(dashboard, qtbot):
@@ -116,7 +133,10 @@ def test_lstm_run_pause_lr_change_resume_stop(dashboard, qtbot):
     qtbot.waitUntil(lambda: board.last_step.lr == pytest.approx(0.01), timeout=10_000)
     qtbot.waitUntil(lambda: board.gates.current_trace is not None, timeout=RUN_TIMEOUT_MS)
     board.gates.repaint_now()
-    assert board.gates.heatmaps["forget"].shape == (30, 32)
+    steps = board.document.spec.dataset_options["seq_len"]
+    units = next(b for b in board.document.spec.blocks if b.type == "lstm").params["hidden_size"]
+    assert board.gates.heatmaps["forget"].shape == (steps, units)
+    assert board.gates._input_curves[0].xData.shape == (steps,)  # the input, on the same t axis
     with qtbot.waitSignal(board.controller.run_finished, timeout=10_000) as finished:
         qtbot.mouseClick(board.panel.stop_button, qt_left_button())
     assert finished.args[0].stopped_early

@@ -9,6 +9,7 @@ hidden dock costs nothing until it is shown again.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,35 @@ PALETTE = (
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B", "#7F7F7F",
     "#BCBD22", "#17BECF",
 )  # fmt: skip
+
+
+class PaintClock:
+    """Seconds the views' canvases have spent painting, for the dashboard's paint budget.
+
+    Only the GUI thread touches it. Rendering a pyqtgraph scene runs Python item code under
+    the GIL, which the training thread then waits for, so this time is what painting costs
+    training, and the dashboard paces its repaints by it.
+    """
+
+    total = 0.0
+
+    @classmethod
+    def take(cls) -> float:
+        spent, cls.total = cls.total, 0.0
+        return spent
+
+
+class PlotCanvas(pg.GraphicsLayoutWidget):
+    """The views' GraphicsLayoutWidget: white, and it reports its paint time to PaintClock."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setBackground("w")
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        start = time.perf_counter()
+        super().paintEvent(event)
+        PaintClock.total += time.perf_counter() - start
 
 
 def diverging_colormap() -> pg.ColorMap:

@@ -13,12 +13,44 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QVBoxLayout, QWidget
-from scipy.signal import lfilter
 
 from engine.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
-from gui.training.views.base import PALETTE, LiveView, write_csv
+from gui.training.views.base import PALETTE, LiveView, PlotCanvas, write_csv
 
 MAX_PAST_RUNS = 6  # older runs are dropped: a legend of twenty runs compares nothing
+_EMA_BLOCK = 256
+
+
+def _ema_matrix(a: float, n: int) -> np.ndarray:
+    """M[i, k] = (1 - a) a^(i - k) for k <= i: one block of the EMA as a matrix product."""
+    i = np.arange(n)
+    power = i[:, None] - i[None, :]
+    return np.where(power >= 0, (1.0 - a) * a ** np.maximum(power, 0), 0.0)
+
+
+def ema(y: np.ndarray, a: float, start: float) -> np.ndarray:
+    """s_t = a s_{t-1} + (1 - a) y_t with s_{-1} = start, in blocks of matrix products.
+
+    The recurrence is sequential; a Python loop over 10^6 points takes ~1 s, blocks of 256
+    as (256 x 256) products take ~0.1 s (and scipy.signal, which has it in C, costs 1.4 s to
+    import). Non-finite inputs are carried as the previous value and shown as gaps.
+    """
+    out = np.empty(len(y), dtype=np.float64)
+    matrix = _ema_matrix(a, _EMA_BLOCK)
+    decay = a ** np.arange(1, _EMA_BLOCK + 1)
+    prev = start
+    for begin in range(0, len(y), _EMA_BLOCK):
+        chunk = np.asarray(y[begin : begin + _EMA_BLOCK], dtype=np.float64)
+        n = len(chunk)
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            chunk = chunk.copy()
+            chunk[~finite] = prev if np.isfinite(prev) else 0.0
+        block = matrix[:n, :n] @ chunk + decay[:n] * prev
+        prev = block[-1]
+        block[~finite] = np.nan
+        out[begin : begin + n] = block
+    return out
 
 
 class GrowableSeries:
@@ -108,8 +140,7 @@ class LossCurvesView(LiveView):
             controls.addWidget(w)
         controls.addStretch(1)
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
         self.metric_plot = self.graphics.addPlot(row=1, col=0)
         self.metric_plot.setXLink(self.loss_plot)
@@ -205,9 +236,9 @@ class LossCurvesView(LiveView):
         if total > done:
             y = run.train_loss.y[done:total]
             start = run.smoothed.y[-1] if done else y[0]
-            # lfilter runs the EMA recurrence s_t = a s_{t-1} + (1 - a) y_t in C.
-            s, _ = lfilter([1.0 - a], [1.0, -a], y, zi=[a * start])
-            run.smoothed.extend(run.train_loss.x[done:total], s)
+            if not np.isfinite(start):
+                start = y[0]
+            run.smoothed.extend(run.train_loss.x[done:total], ema(y, a, start))
         return run.smoothed
 
     # ------------------------------------------------------------ helpers
@@ -253,7 +284,7 @@ class LossCurvesView(LiveView):
 
     def _smoothing_changed(self) -> None:
         self._smoothing_weight = float(self.smooth_spin.value())
-        for run in self.runs:  # recomputed on the next paint (lfilter: a few ms for 1e6 points)
+        for run in self.runs:  # recomputed from scratch: ~0.1 s for 10^6 points
             run.smoothed = GrowableSeries()
             self._set_curves(run)
         self.mark_dirty()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from engine.probes import FeatureMap
 from gui.training.views.base import (
     LiveView,
+    PlotCanvas,
     configure_image_item,
     diverging_colormap,
     mosaic,
@@ -71,8 +72,7 @@ class FeatureMapView(LiveView):
         self.sample_text = "the probe sample"  # the sample is picked in the training panel
         self.row_labels: list[tuple[str, int]] = []
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         # A plot rather than a bare ViewBox: its left axis carries the row labels and sizes
         # itself to fit them, which TextItems placed in image coordinates cannot do.
         self.plot = self.graphics.addPlot()

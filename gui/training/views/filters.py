@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engine.probes import FilterSet
 from gui.training.views.base import (
     LiveView,
+    PlotCanvas,
     configure_image_item,
     diverging_colormap,
     image_view_box,
@@ -56,8 +57,7 @@ class FilterGridView(LiveView):
         controls.addWidget(self.layer_combo)
         controls.addWidget(self.info, 1)
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.box = image_view_box(self.graphics)
         self.item = configure_image_item(pg.ImageItem())
         self.item.setColorMap(diverging_colormap())

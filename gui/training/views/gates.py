@@ -21,6 +21,7 @@ from engine.probes import RecurrentTrace
 from gui.training.views.base import (
     PALETTE,
     LiveView,
+    PlotCanvas,
     configure_image_item,
     diverging_colormap,
     sequential_colormap,
@@ -74,8 +75,7 @@ class GateHeatmapView(LiveView):
         controls.addWidget(self.layer_combo)
         controls.addWidget(self.hover_label, 1)
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.input_plot = self.graphics.addPlot(row=0, col=0)
         self.input_plot.setLabel("left", "input")
         self.input_plot.showGrid(x=True, y=True, alpha=0.2)

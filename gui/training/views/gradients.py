@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.probes import TimeGradient
-from gui.training.views.base import PALETTE, LiveView, write_csv
+from gui.training.views.base import PALETTE, LiveView, PlotCanvas, write_csv
 from gui.training.views.curves import GrowableSeries
 
 
@@ -42,8 +42,7 @@ class GradientFlowView(LiveView):
         self.previous_time_gradients: dict[str, np.ndarray] = {}
         self._run_label = ""
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.layer_plot = self.graphics.addPlot(row=0, col=0, title="gradient norm per layer")
         self.layer_plot.setLabel("bottom", "step")
         self.layer_plot.setLabel("left", "‖∂L/∂θ‖")

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.probes import Histogram
-from gui.training.views.base import PALETTE, LiveView, write_csv
+from gui.training.views.base import PALETTE, LiveView, PlotCanvas, write_csv
 
 KINDS = ("weights", "activations")
 
@@ -33,8 +33,7 @@ class HistogramView(LiveView):
         controls.addWidget(self.layer_combo)
         controls.addStretch(1)
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         for row, kind in enumerate(KINDS):

@@ -14,6 +14,7 @@ from engine.probes import ClassificationReport, ForecastReport
 from gui.training.views.base import (
     PALETTE,
     LiveView,
+    PlotCanvas,
     configure_image_item,
     image_view_box,
     sequential_colormap,
@@ -36,8 +37,7 @@ class ConfusionMatrixView(LiveView):
         self.report: ClassificationReport | None = None
         self.class_names: tuple[str, ...] = ()
         self._texts: list[pg.TextItem] = []
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.plot = self.graphics.addPlot()
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
@@ -143,8 +143,7 @@ class PredictionGridView(LiveView):
         self.labels: np.ndarray | None = None
         self.class_names: tuple[str, ...] = ()
         self.shown = 0
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.box = image_view_box(self.graphics)
         self.item = configure_image_item(pg.ImageItem())
         self.box.addItem(self.item)
@@ -266,8 +265,7 @@ class ForecastView(LiveView):
         controls.addWidget(QLabel("Horizon step"))
         controls.addWidget(self.step_spin)
         controls.addStretch(1)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics = PlotCanvas()
         self.plot = self.graphics.addPlot()
         self.plot.addLegend(offset=(10, 10))
         self.plot.showGrid(x=True, y=True, alpha=0.2)

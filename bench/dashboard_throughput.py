@@ -1,0 +1,150 @@
+"""Training throughput with the whole dashboard painting: every view open, against plain PyTorch.
+
+The in-app path is bench.train_throughput's (TrainingController in a QThread, probes at their
+default rates) plus the real MainWindow with the training dashboard installed and all nine views
+floating on screen at once, so every view repaints from its ~8 Hz timer. A 10 ms QTimer
+measures how late the GUI event loop runs. The plain loop and the cases are imported from
+bench.train_throughput so both benchmarks measure the same thing.
+
+    python -m bench.dashboard_throughput [--seconds S] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from bench.train_throughput import BATCH, CASES, WARMUP, plain_rate  # noqa: E402
+from engine.data import load_builtin  # noqa: E402
+from engine.examples import example_path  # noqa: E402
+from engine.spec import ModelSpec  # noqa: E402
+from engine.train import TrainSettings  # noqa: E402
+
+
+def dashboard_window(spec):
+    """A MainWindow with the dashboard installed and every view floating, visible, ~480×360."""
+    import tempfile
+
+    from PySide6.QtCore import QSettings
+
+    from gui.document import ModelDocument
+    from gui.main_window import MainWindow
+    from gui.training.dashboard import install
+
+    settings = QSettings(os.path.join(tempfile.mkdtemp(), "bench.ini"), QSettings.Format.IniFormat)
+    document = ModelDocument(spec)
+    window = MainWindow(document, settings)
+    window.resize(1440, 900)
+    board = install(window, document)
+    window.show()
+    for index, title in enumerate(board.views):
+        dock = board.docks[title]
+        dock.setFloating(True)
+        dock.resize(480, 360)
+        dock.move(40 + 60 * index, 40 + 30 * index)
+        dock.show()
+    return window, board
+
+
+def app_rate(app, spec, data, seconds: float, threads: int):
+    """Samples/s with the dashboard painting, lateness p50/p99 (ms), paints and paint time."""
+    from PySide6.QtCore import QTimer
+
+    window, board = dashboard_window(spec)
+    board.predictions.set_samples(data.x_val, data.y_val, data.class_names)
+    board.confusion.set_class_names(data.class_names)
+    paint_seconds = [0.0]
+    repaint = board.repaint_views
+
+    def timed_repaint():
+        start = time.perf_counter()
+        painted = repaint()
+        paint_seconds[0] += time.perf_counter() - start
+        return painted
+
+    board.timer.timeout.disconnect()
+    board.timer.timeout.connect(timed_repaint)
+    ctrl = board.controller
+    got = {"steps": []}
+    ctrl.steps_received.connect(lambda s: got["steps"].extend(s))
+    lateness: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(max(0.0, (now - last[0]) - 0.010) * 1000)
+        last[0] = now
+
+    probe = QTimer()
+    probe.setInterval(10)
+    probe.timeout.connect(tick)
+    probe.start()
+    marks = {}
+
+    def mark(name):
+        marks[name] = (time.perf_counter(), len(got["steps"]), paint_seconds[0])
+
+    settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
+    ctrl.start(spec, data, settings)
+    QTimer.singleShot(int(WARMUP * 1000), lambda: mark("from"))
+    QTimer.singleShot(int((WARMUP + seconds) * 1000), lambda: (mark("to"), app.quit()))
+    app.exec()
+    (t0, n0, p0), (t1, n1, p1) = marks["from"], marks["to"]
+    elapsed = t1 - t0
+    board.shutdown()
+    probe.stop()
+    paints = {title: view.paint_count for title, view in board.views.items()}
+    window.close()
+    lat = np.array(lateness[5:] or [0.0])
+    rate = (n1 - n0) * BATCH / elapsed
+    return (
+        rate,
+        float(np.percentile(lat, 50)),
+        float(np.percentile(lat, 99)),
+        paints,
+        (p1 - p0) / elapsed,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
+    args = parser.parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    rows = []
+    for label, example, dataset, options in CASES:
+        spec = ModelSpec.load(example_path(example))
+        if spec.dataset == dataset:
+            # The example's own options win (memory_lstm moved to 120 steps): the Trainer
+            # refuses a dataset whose shape does not fit the model's Input block.
+            options = {**options, **spec.dataset_options}
+            label = label.replace("T=30", f"T={options.get('seq_len', 30)}")
+        data = load_builtin(dataset, **options)
+        # Plain before and after: the machine is shared, so one plain number can be unlucky.
+        before = plain_rate(spec, data, args.seconds, args.threads)
+        result = app_rate(app, spec, data, args.seconds, args.threads)
+        after = plain_rate(spec, data, args.seconds, args.threads)
+        rows.append((label, (before + after) / 2, *result))
+    print(f"\nTraining throughput with every dashboard view on screen, {args.threads} torch "
+          f"thread(s), batch {BATCH}, {os.cpu_count()} CPUs, torch {torch.__version__}\n")  # fmt: skip
+    print("| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms "
+          "| painting: share of GUI time | paints per view |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for label, plain, rate, p50, p99, paints, paint_share in rows:
+        painted = ", ".join(f"{t} {n}" for t, n in paints.items() if n)
+        print(f"| {label} | {plain:,.0f} | {rate:,.0f} | {rate / plain:.2f} | {p50:.1f} / {p99:.1f} "
+              f"| {paint_share:.1%} | {painted} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
