@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
 
 from gui.canvas import BlockPalette, ModelScene, ModelView
@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
             [self.inspector_dock, self.problems_dock], [520, 200], Qt.Orientation.Vertical
         )
         self._build_status_bar()
+        self.view.context_actions = [self.duplicate_action, self.delete_action]
 
         self.palette.block_activated.connect(self._append_block)
         self.problems.block_requested.connect(self._show_block)
@@ -262,6 +263,8 @@ class MainWindow(QMainWindow):
         if not self.files.confirm_discard():
             event.ignore()
             return
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        # An offscreen window (screenshots, tests) has no real geometry worth remembering.
+        if QGuiApplication.platformName() != "offscreen":
+            self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         event.accept()

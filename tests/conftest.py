@@ -43,7 +43,15 @@ def answers(monkeypatch):
 
 
 @pytest.fixture
-def main_window(qtbot, answers):
+def window_settings(tmp_path):
+    """Settings of this test only, so dock layouts and recent files never leak between tests."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "layerlab-settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def main_window(qtbot, answers, window_settings):
     """A shown MainWindow on the 8×8 digits CNN example; message boxes never block."""
     from engine.examples import example_path
     from engine.spec import ModelSpec
@@ -51,7 +59,7 @@ def main_window(qtbot, answers):
     from gui.main_window import MainWindow
 
     document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
-    window = MainWindow(document)
+    window = MainWindow(document, window_settings)
     qtbot.addWidget(window)
     window.resize(1200, 900)
     window.show()

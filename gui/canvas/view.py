@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
@@ -18,7 +20,7 @@ from PySide6.QtGui import (
     QPen,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
 
 from gui.canvas import look
 from gui.canvas.palette import block_type_from_mime
@@ -44,6 +46,8 @@ class ModelView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
+        # Actions offered on a card's right-click menu; the window that owns them fills this in.
+        self.context_actions: list[QAction] = []
 
     # ------------------------------------------------------------ zoom and pan
 
@@ -105,6 +109,23 @@ class ModelView(QGraphicsView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt's name
+        card = self.itemAt(event.pos())
+        key = getattr(card, "key", None)
+        if key is None or not self.context_actions:
+            super().contextMenuEvent(event)
+            return
+        document = self.model_scene.document
+        if key not in document.selection:
+            document.set_selection([key])
+        menu = QMenu(self)
+        menu.addActions(self.context_actions)
+        self.show_menu(menu, event.globalPos())
+
+    def show_menu(self, menu: QMenu, global_pos: QPoint) -> None:
+        """Run a popup menu (its own method so tests can stand in for the modal loop)."""
+        menu.exec(global_pos)
 
     # ------------------------------------------------------------ drops from the palette
 

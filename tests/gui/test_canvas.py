@@ -300,3 +300,20 @@ def test_ctrl_wheel_zooms_and_ctrl_0_fits(main_window):
     w.fit_action.trigger()
     rect = w.view.mapFromScene(w.scene.model_rect()).boundingRect()
     assert viewport.rect().contains(rect)
+
+
+def test_right_click_selects_the_card_and_offers_its_actions(main_window, monkeypatch):
+    from PySide6.QtGui import QContextMenuEvent
+
+    w = main_window
+    shown = []
+    monkeypatch.setattr(
+        w.view, "show_menu", lambda menu, _pos: shown.append([a.text() for a in menu.actions()])
+    )
+    pos = view_point(w, card_top(2) + 20)
+    event = QContextMenuEvent(
+        QContextMenuEvent.Reason.Mouse, pos, w.view.viewport().mapToGlobal(pos)
+    )
+    QApplication.sendEvent(w.view.viewport(), event)
+    assert w.document.selection == ("maxpool1",)
+    assert shown == [["D&uplicate", "&Delete"]]

@@ -192,3 +192,20 @@ def test_window_opens_without_torch():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_dock_layout_is_remembered(qtbot, answers, window_settings):
+    from gui.document import ModelDocument
+    from gui.main_window import MainWindow
+
+    first = MainWindow(ModelDocument(), window_settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.problems_dock.hide()
+    assert first.close()
+    second = MainWindow(ModelDocument(), window_settings)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.problems_dock.isHidden() and not second.inspector_dock.isHidden()
+    second.reset_layout()
+    assert not second.problems_dock.isHidden()
