@@ -112,14 +112,59 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     )
 
 
+SCREENSHOTS = (  # (file, example, seconds of training before the grab, docks to bring forward)
+    ("dashboard_cnn.png", "digits_cnn", 8.0, ("Filters", "Predictions")),
+    ("dashboard_lstm.png", "memory_lstm", 25.0, ("Gates", "Gradient flow")),
+)
+
+
+def take_screenshots(app, folder: str) -> None:
+    """The main window with the dashboard, mid-run, for the README (offscreen, 1440×900)."""
+    import tempfile
+
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+
+    from gui.document import ModelDocument
+    from gui.main_window import MainWindow
+    from gui.training.dashboard import install
+
+    os.makedirs(folder, exist_ok=True)
+    for name, example, seconds, docks in SCREENSHOTS:
+        ini = os.path.join(tempfile.mkdtemp(), "shot.ini")
+        document = ModelDocument(ModelSpec.load(example_path(example)))
+        window = MainWindow(document, QSettings(ini, QSettings.Format.IniFormat))
+        window.resize(1440, 900)
+        board = install(window, document)
+        window.show()
+        board.panel.epochs_spin.setValue(200)
+        board.train()
+        loop = QEventLoop()  # not app.exec(): quitting the app would stop the run (aboutToQuit)
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        loop.exec()
+        for title in docks:
+            board.docks[title].raise_()
+        board.repaint_all()
+        for _ in range(10):
+            app.processEvents()
+        path = os.path.join(folder, name)
+        window.grab().save(path)
+        board.shutdown()
+        window.close()
+        print(f"{path}: {os.path.getsize(path) // 1024} KB")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
+    parser.add_argument("--screenshots", metavar="DIR", help="save dashboard screenshots, no bench")
     args = parser.parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
+    if args.screenshots:
+        take_screenshots(app, args.screenshots)
+        return 0
     rows = []
     for label, example, dataset, options in CASES:
         spec = ModelSpec.load(example_path(example))

@@ -196,7 +196,7 @@ class TrainingDashboard(QObject):
             view.clear()
         self._gate_traces, self._sequence = (), None
         self.curves.start_run(event)
-        self.gradients.new_run(f"run {event.run_id}: {event.model_name}")
+        self.gradients.new_run(f"run {event.run_id}")
         self.panel.run_started(event)
         self._raise_relevant_views()
         self._status(f"Training {event.model_name} on {event.dataset_name} ({event.device})")

@@ -151,7 +151,9 @@ class LossCurvesView(LiveView):
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
         self.metric_plot.setLabel("bottom", "step")
-        self.legend = self.loss_plot.addLegend(offset=(-10, 10))
+        self.legend = self.loss_plot.addLegend(
+            offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 190)
+        )
 
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -166,7 +168,7 @@ class LossCurvesView(LiveView):
             self._dim(run)
         colour = PALETTE[self._runs_started % len(PALETTE)]
         self._runs_started += 1
-        label = f"run {event.run_id}: {event.model_name} · {event.dataset_name}"
+        label = f"run {event.run_id}: {_clip(event.model_name)} · {event.dataset_name}"
         run = RunCurves(event.run_id, label, colour)
         self.runs.append(run)
         self._make_items(run)
@@ -309,6 +311,11 @@ class LossCurvesView(LiveView):
                     (run.label, label, int(x), y) for x, y in zip(series.x, series.y, strict=True)
                 )
         write_csv(path, ["run", "series", "step", "value"], rows)
+
+
+def _clip(text: str, length: int = 28) -> str:
+    """Model names can be sentences; a legend entry must not cover the curves."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _short(value) -> str:

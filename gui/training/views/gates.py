@@ -76,9 +76,16 @@ class GateHeatmapView(LiveView):
         controls.addWidget(self.hover_label, 1)
 
         self.graphics = PlotCanvas()
-        self.input_plot = self.graphics.addPlot(row=0, col=0)
-        self.input_plot.setLabel("left", "input")
+        # Seven stacked plots share a dock: names go in a column of horizontal labels on the
+        # left, only the bottom plot has a time axis, and the layout has no spacing.
+        self.graphics.ci.layout.setSpacing(0)
+        self.graphics.ci.setContentsMargins(2, 2, 2, 2)
+        self._row_labels: list[pg.LabelItem] = []
+        self.graphics.addLabel("input", row=0, col=0, angle=0, size="8pt", justify="right")
+        self.input_plot = self.graphics.addPlot(row=0, col=1)
         self.input_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.input_plot.hideAxis("bottom")
+        self.input_plot.getAxis("left").setWidth(28)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
         layout = QVBoxLayout(self.content)
@@ -176,10 +183,19 @@ class GateHeatmapView(LiveView):
     def _rebuild(self, mode: str, names: tuple[str, ...]) -> None:
         for plot, _ in self._plots.values():
             self.graphics.removeItem(plot)
+        for label in self._row_labels:
+            self.graphics.removeItem(label)
         self._plots.clear()
+        self._row_labels = []
         for row, name in enumerate(names, start=1):
-            plot = self.graphics.addPlot(row=row, col=0)
-            plot.setLabel("left", _LABELS.get(name, name))
+            label = self.graphics.addLabel(
+                _LABELS.get(name, name), row=row, col=0, angle=0, size="8pt", justify="right"
+            )
+            self._row_labels.append(label)
+            plot = self.graphics.addPlot(row=row, col=1)
+            plot.hideAxis("bottom")
+            plot.getAxis("left").setWidth(28)  # same width in every row keeps the t axes aligned
+            plot.getAxis("left").setStyle(showValues=False)  # unit numbers: the hover says them
             plot.setXLink(self.input_plot)
             plot.setMouseEnabled(y=False)
             item = configure_image_item(pg.ImageItem())
@@ -188,7 +204,9 @@ class GateHeatmapView(LiveView):
             plot.addItem(item)
             self._plots[name] = (plot, item)
         if names:
-            self._plots[names[-1]][0].setLabel("bottom", "time step t")
+            last = self._plots[names[-1]][0]
+            last.showAxis("bottom")
+            last.setLabel("bottom", "time step t")
         self._layout_key = (mode, names)
 
     # ------------------------------------------------------------ hover

@@ -57,6 +57,7 @@ class GradientFlowView(LiveView):
             offset=(5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170)
         )
         for plot in (self.layer_plot, self.time_plot):
+            plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis misleads
             plot.setLogMode(y=True)
             plot.showGrid(x=True, y=True, alpha=0.25)
         self._time_plot_shown = True
