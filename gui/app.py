@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from engine.examples import DEFAULT_EXAMPLE, example_path
@@ -31,14 +32,26 @@ def _application():
     return app
 
 
-def _window(spec: ModelSpec, path: Path | None):
+def _window(spec: ModelSpec, path: Path | None, settings=None):
     from gui.document import ModelDocument
-    from gui.main_window import MainWindow
+    from gui.workbench import build_main_window
 
     document = ModelDocument(spec)
     if path is not None:
         document.new(spec, path)
-    return MainWindow(document)
+    return build_main_window(document, settings)
+
+
+def _quiet_offscreen_plugin() -> None:
+    """The offscreen platform prints "does not support propagateSizeHints()" for every dock;
+    it is about the platform, not LayerLab, and would bury real messages."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
 
 
 def run_gui(model: str | None = None, example: str | None = None) -> int:
@@ -50,7 +63,16 @@ def run_gui(model: str | None = None, example: str | None = None) -> int:
     app = _application()
     window = _window(spec, path)
     window.show()
-    return app.exec()
+    code = app.exec()
+    _finish_background_work()
+    return code
+
+
+def _finish_background_work() -> None:
+    """Let a dataset load still running in the thread pool end before Python tears Qt down."""
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(5000)
 
 
 def take_screenshot(out: str, model: str | None, example: str | None, size: str = "1440x900") -> int:
@@ -63,15 +85,31 @@ def take_screenshot(out: str, model: str | None, example: str | None, size: str 
         msg = str(err) if isinstance(err, SpecError) else f"--size must look like 1440x900, not {size!r}"
         print(f"layerlab: {msg}", file=sys.stderr)
         return 2
+    _quiet_offscreen_plugin()
     app = _application()
-    window = _window(spec, path)
+    # A screenshot shows the default layout at the asked size: it neither reads the user's
+    # remembered window layout nor overwrites it when it closes.
+    from PySide6.QtCore import QSettings
+
+    scratch = tempfile.NamedTemporaryFile(suffix=".ini", delete=False)
+    scratch.close()
+    window = _window(spec, path, QSettings(scratch.name, QSettings.Format.IniFormat))
     window.resize(width, height)
     window.show()
     for _ in range(5):  # let layouts and the first paint settle
         app.processEvents()
+    # Until the docks are tabbed at first show they are all stacked, and the window grows to fit
+    # them; once tabbed it can take the asked size again.
+    window.resize(width, height)
+    panel = getattr(window, "dataset_panel", None)
+    if panel is not None:  # show the example's dataset preview, as a user would see it
+        panel.loader.wait(60.0)
+        for _ in range(5):
+            app.processEvents()
     prepare = getattr(window, "prepare_screenshot", None)
     if prepare:
         prepare()
+    for _ in range(5):  # restoring the layout re-creates dock tab bars; let them settle
         app.processEvents()
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,4 +117,6 @@ def take_screenshot(out: str, model: str | None, example: str | None, size: str 
         print(f"layerlab: could not write the screenshot to '{target}'.", file=sys.stderr)
         return 1
     window.close()
+    _finish_background_work()
+    Path(scratch.name).unlink(missing_ok=True)
     return 0

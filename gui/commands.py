@@ -55,6 +55,10 @@ class SetInputCommand(SpecCommand):
     pass
 
 
+class SetDatasetCommand(SpecCommand):
+    pass
+
+
 class SetParamCommand(SpecCommand):
     """A parameter edit; typing 1, 2, 8 into one spin box becomes one undo step, not three."""
 

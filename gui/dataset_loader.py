@@ -71,16 +71,16 @@ class _LoadJob(QRunnable):
         except _Superseded:
             pass
         except DatasetError as exc:
-            self.signals.failed.emit(serial, exc)
+            self._emit(self.signals.failed, serial, exc)
         # Anything else is a bug in a loader; it must still reach the user as a message instead
         # of dying silently in a pool thread and leaving the panel saying "Loading…" forever.
         except Exception as exc:  # noqa: BLE001
             message = (
                 f"Loading '{self.request.source}' failed unexpectedly: {type(exc).__name__}: {exc}"
             )
-            self.signals.failed.emit(serial, DatasetError(message, path=self.request.source))
+            self._emit(self.signals.failed, serial, DatasetError(message, path=self.request.source))
         else:
-            self.signals.succeeded.emit(serial, dataset, preview)
+            self._emit(self.signals.succeeded, serial, dataset, preview)
         finally:
             # Straight from this thread, not via a queued signal: wait() blocks the GUI thread,
             # which could then never deliver it.
@@ -89,7 +89,18 @@ class _LoadJob(QRunnable):
     def _progress(self, fraction: float) -> None:
         if not self._is_current(self.request.serial):
             raise _Superseded
-        self.signals.progressed.emit(self.request.serial, float(fraction))
+        if not self._emit(self.signals.progressed, self.request.serial, float(fraction)):
+            raise _Superseded
+
+    @staticmethod
+    def _emit(signal, *args) -> bool:
+        """Emit, unless the application is already shutting down (its objects are deleted);
+        then there is nobody left to tell, and the load simply ends."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:
+            return False
+        return True
 
 
 class DatasetLoader(QObject):

@@ -7,9 +7,11 @@ so that the canvas, the inspector and the problems list agree on it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
@@ -27,6 +29,7 @@ class ModelDocument(QObject):
     selection_changed = Signal()  # selected block ids changed
     path_changed = Signal()  # the file the document is saved to changed
     modified_changed = Signal(bool)  # unsaved changes appeared or were saved/undone away
+    weights_changed = Signal()  # trained (or imported) weights arrived or were dropped
 
     def __init__(self, spec: ModelSpec | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -34,6 +37,12 @@ class ModelDocument(QObject):
         self._inference = infer(self._spec)
         self._selection: tuple[str, ...] = ()
         self._path: Path | None = None
+        # Trained or imported weights as CPU numpy arrays, and the architecture they belong to.
+        # Kept outside the undo history: an edit that changes the architecture makes them stale
+        # (weights_fit_model() says so) but undoing that edit makes them fit again.
+        self._weights: dict[str, np.ndarray] | None = None
+        self._weights_key: tuple | None = None
+        self.weights_note = ""
         self.undo_stack = QUndoStack(self)
         # A bound method, not a lambda: Qt drops the connection when the document is destroyed.
         self.undo_stack.cleanChanged.connect(self._clean_changed)
@@ -148,6 +157,13 @@ class ModelDocument(QObject):
                 )
             )
 
+    def set_dataset(self, source: str | None, options: dict[str, Any] | None = None) -> None:
+        """Choose the dataset the model trains on (a built-in id or a path); one undo step."""
+        after = replace(self._spec, dataset=source, dataset_options=dict(options or {}))
+        if after != self._spec:
+            name = Path(source).name if source else "none"
+            self._push(commands.SetDatasetCommand(self, after, f"Use dataset {name}"))
+
     def apply_fix(self, index: int) -> bool:
         """Apply the repair shape inference proposed for block ``index``; False when there is none."""
         fix = self._inference.blocks[index].fix if index < len(self._inference.blocks) else None
@@ -165,11 +181,33 @@ class ModelDocument(QObject):
         ids = [self._spec.blocks[i].id for i in sorted(set(indices))]
         return ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} blocks"
 
+    # ------------------------------------------------------------ weights
+
+    @staticmethod
+    def _architecture(spec: ModelSpec) -> tuple:
+        return (spec.input, tuple((b.id, b.type, tuple(sorted(b.params.items()))) for b in spec.blocks))
+
+    def set_weights(self, weights: dict[str, np.ndarray] | None, note: str = "") -> None:
+        """Keep ``weights`` (CPU numpy, by state_dict name) as the model's current weights."""
+        self._weights = dict(weights) if weights else None
+        self._weights_key = self._architecture(self._spec) if weights else None
+        self.weights_note = note if weights else ""
+        self.weights_changed.emit()
+
+    @property
+    def weights(self) -> dict[str, np.ndarray] | None:
+        """The trained or imported weights if they still fit the model as it is now, else None."""
+        return self._weights if self.weights_fit_model() else None
+
+    def weights_fit_model(self) -> bool:
+        return self._weights is not None and self._weights_key == self._architecture(self._spec)
+
     # ------------------------------------------------------------ files
 
     def new(self, spec: ModelSpec, path: Path | None = None) -> None:
         """Replace the whole document (New, Open, New from example); clears undo history."""
         self.undo_stack.clear()
+        self.set_weights(None)
         self._selection = ()
         self._set_spec(spec)
         self._path = path

@@ -9,6 +9,7 @@ closed or tabbed-away dock costs nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -88,6 +89,9 @@ class TrainingDashboard(QObject):
         self._pending_settings: dict[str, Any] | None = None
         # TrainSettings fields the panel has no control for (tests, benchmarks: probe_intervals).
         self.settings_overrides: dict[str, Any] = {}
+        # Returns an already loaded Dataset for (source, options), or None; the Dataset panel
+        # provides one so that Train does not load the same data twice.
+        self.dataset_provider: Callable[[str, dict], Dataset | None] | None = None
         self.last_step: StepMetrics | None = None
 
         self.loader = DatasetLoader(self)
@@ -105,6 +109,7 @@ class TrainingDashboard(QObject):
         self.panel.resume_requested.connect(lambda: self.controller.resume())
         self.panel.stop_requested.connect(self.stop)
         self.panel.lr_edited.connect(self._lr_edited)
+        self.panel.dataset_picked.connect(self._dataset_picked)
         document.spec_changed.connect(self._spec_changed)
         self._spec_changed()
 
@@ -141,13 +146,21 @@ class TrainingDashboard(QObject):
             self._fail(f"The model cannot be trained yet: {problem}")
             return
         spec = self.document.spec
-        source = self.panel.dataset_id
+        source = spec.dataset or self.panel.dataset_id
         options = dict(spec.dataset_options) if source == spec.dataset else {}
         self._pending_settings = {**self.panel.settings(), **self.settings_overrides}
         self.panel.run_requested()
-        self.panel.show_status(f"Loading the {source} dataset…")
         self.run_requested.emit()
+        loaded = self.dataset_provider(source, options) if self.dataset_provider else None
+        if loaded is not None:
+            self._dataset_loaded(None, loaded, None)
+            return
+        self.panel.show_status(f"Loading the {source} dataset…")
         self.loader.load(source, options)
+
+    def _dataset_picked(self, source: str) -> None:
+        if source != self.document.spec.dataset:
+            self.document.set_dataset(source, {})
 
     def stop(self) -> None:
         self.controller.stop()
@@ -265,11 +278,15 @@ class TrainingDashboard(QObject):
 
     def on_finished(self, event: Finished) -> None:
         self.panel.run_finished(event)
+        how = "trained" if event.epochs_done else "initial"
+        self.document.set_weights(dict(event.weights), f"{how} weights from run {event.run_id}")
         how = "stopped" if event.stopped_early else "finished"
         self._status(f"Training {how} after {event.epochs_done} epochs ({event.step} steps)")
 
     def on_failed(self, event: Failed) -> None:
         self.panel.run_failed(event)
+        if event.weights:  # the last good weights, kept for export
+            self.document.set_weights(dict(event.weights), f"last good weights of failed run {event.run_id}")
         self._status(f"Training failed: {event.message}")
 
     # ------------------------------------------------------------ painting

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -81,6 +82,7 @@ class TrainingPanel(QWidget):
     pause_requested = Signal()
     resume_requested = Signal()
     stop_requested = Signal()
+    dataset_picked = Signal(str)  # the user chose another dataset in the combo box
     lr_edited = Signal(float)  # the user changed the learning rate while a run is live
 
     def __init__(self, parent: QWidget | None = None):
@@ -91,6 +93,10 @@ class TrainingPanel(QWidget):
         self._epochs = 0
 
         self.dataset_combo = QComboBox()
+        self.dataset_combo.setToolTip(
+            "The data to train on; the Dataset panel shows it and opens your own files"
+        )
+        self.dataset_combo.activated.connect(lambda _i: self.dataset_picked.emit(self.dataset_id))
         for info in BUILTIN.values():
             self.dataset_combo.addItem(info.title, info.id)
             index = self.dataset_combo.count() - 1
@@ -98,13 +104,14 @@ class TrainingPanel(QWidget):
         self.optimizer_combo = QComboBox()
         for name in OPTIMIZERS:
             self.optimizer_combo.addItem(OPTIMIZER_TITLES[name], name)
-        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1000.0, value=1e-3)
+        # Defaults are TrainSettings' own (tests/gui/test_dashboard.py keeps them in step).
+        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1000.0, value=3e-3)
         self.lr_spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         self.lr_spin.setToolTip("Learning rate; editable during training (press Enter to apply)")
         self.lr_spin.setKeyboardTracking(False)  # one change per edit, not one per keystroke
         self.lr_spin.valueChanged.connect(self._lr_changed)
-        self.batch_spin = QSpinBox(minimum=1, maximum=65536, value=64)
-        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=5)
+        self.batch_spin = QSpinBox(minimum=1, maximum=65536, value=32)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=10)
         self.sample_spin = QSpinBox(minimum=0, maximum=100000, value=0)
         self.sample_spin.setToolTip(
             "The validation sample whose feature maps and gates the views show (next run)"
@@ -156,10 +163,15 @@ class TrainingPanel(QWidget):
         return self.dataset_combo.currentData()
 
     def set_dataset(self, dataset_id: str | None) -> None:
-        """Select the model's own dataset when it names a built-in one."""
-        index = self.dataset_combo.findData(dataset_id) if dataset_id else -1
-        if index >= 0:
-            self.dataset_combo.setCurrentIndex(index)
+        """Show the model's dataset: a built-in id, or a file the Dataset panel opened."""
+        if not dataset_id:
+            return
+        index = self.dataset_combo.findData(dataset_id)
+        if index < 0:
+            self.dataset_combo.addItem(f"File: {Path(dataset_id).name}", dataset_id)
+            index = self.dataset_combo.count() - 1
+            self.dataset_combo.setItemData(index, dataset_id, Qt.ItemDataRole.ToolTipRole)
+        self.dataset_combo.setCurrentIndex(index)
 
     def settings(self) -> dict[str, Any]:
         """The run's settings as TrainSettings fields (plain values, no torch needed here)."""

@@ -61,7 +61,7 @@ def test_screenshot_of_a_model_file(tmp_path):
     out = tmp_path / "nested" / "moons.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
-        [sys.executable, "main.py", "--screenshot", str(out), "--size", "1000x700", str(model)],
+        [sys.executable, "main.py", "--screenshot", str(out), "--size", "1200x800", str(model)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -69,4 +69,4 @@ def test_screenshot_of_a_model_file(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert QImage(str(out)).size().toTuple() == (1000, 700)
+    assert QImage(str(out)).size().toTuple() == (1200, 800)

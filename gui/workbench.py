@@ -1,0 +1,110 @@
+"""Assemble the whole application window: the model editor plus the dataset panel, the
+training dashboard and the export/import actions, wired to one ModelDocument.
+
+MainWindow knows only the editor; each other part joins through ``add_dock`` and the menus, so
+tests can build the editor alone or the whole workbench.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt
+from PySide6.QtGui import QAction
+
+from gui.dataset_panel import DatasetPanel
+from gui.document import ModelDocument
+from gui.main_window import MainWindow
+from gui.training.dashboard import TrainingDashboard, install
+
+
+def build_main_window(document: ModelDocument, settings: QSettings | None = None) -> MainWindow:
+    """The main window with every panel; ``window.dataset_panel`` and ``window.dashboard``."""
+    window = MainWindow(document, settings)
+    panel = DatasetPanel(document)
+    window.dataset_panel = panel
+    window.dataset_dock = window.add_dock("Dataset", panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+    # Blocks and Dataset share the left column as tabs, so neither is squeezed to a few rows.
+    # Tabbing waits for the first show: tabbed before it, Qt 6.11 leaves a stale tab bar.
+    _FirstShow(window, lambda: _tab_left_column(window))
+    # Choosing data in the Dataset panel is an edit of the model (its `dataset` field), so it is
+    # saved with the model and undoable; the panel follows the spec, so this cannot loop.
+    panel.dataset_chosen.connect(document.set_dataset)
+
+    dashboard = install(window, document)
+    window.dashboard = dashboard
+    dashboard.dataset_provider = lambda source, options: _loaded(panel, source, options)
+    panel.sample_selected.connect(dashboard.panel.sample_spin.setValue)
+
+    _add_weight_actions(window, document)
+    return window
+
+
+class _FirstShow(QObject):
+    """Run ``callback`` once, when ``window`` is first shown (before its own showEvent)."""
+
+    def __init__(self, window: MainWindow, callback):
+        super().__init__(window)
+        self._callback = callback
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Show:
+            watched.removeEventFilter(self)
+            self._callback()
+        return False
+
+
+def _tab_left_column(window: MainWindow) -> None:
+    window.tabifyDockWidget(window.palette_dock, window.dataset_dock)
+    window.palette_dock.raise_()
+
+
+def _loaded(panel: DatasetPanel, source: str, options: dict):
+    """The panel's dataset when it is exactly the one asked for (no second load)."""
+    if panel.current_dataset is not None and panel.current_source == (source, dict(options)):
+        return panel.current_dataset
+    return None
+
+
+def _add_weight_actions(window: MainWindow, document: ModelDocument) -> None:
+    export_action = QAction("&Export…", window)
+    export_action.setShortcut("Ctrl+E")
+    export_action.setToolTip(
+        "Write the model and its weights as .pt, .safetensors, .onnx, TorchScript, Python or JSON"
+    )
+    import_action = QAction("&Import Weights…", window)
+    import_action.setToolTip("Load weights from a .safetensors or .pt file into this model")
+
+    def start_dir() -> str:
+        return str(document.path.parent) if document.path else str(Path.cwd())
+
+    def export() -> None:
+        from gui.export_dialog import export_from_window
+
+        if not document.inference.valid:
+            window.statusBar().showMessage(f"Cannot export: {document.inference.problem}", 10000)
+            return
+        export_from_window(window, document.spec, document.weights, start_dir=start_dir())
+
+    def import_weights() -> None:
+        from gui.export_dialog import import_weights_dialog
+
+        if not document.inference.valid:
+            window.statusBar().showMessage(f"Cannot import weights: {document.inference.problem}", 10000)
+            return
+        weights = import_weights_dialog(window, document.spec, start_dir=start_dir())
+        if weights is not None:
+            document.set_weights(weights, "imported weights")
+            window.statusBar().showMessage(f"Imported {len(weights)} tensors into the model.", 10000)
+
+    export_action.triggered.connect(lambda _=False: export())
+    import_action.triggered.connect(lambda _=False: import_weights())
+    quit_action = window.files.quit_action
+    window.file_menu.insertAction(quit_action, export_action)
+    window.file_menu.insertAction(quit_action, import_action)
+    window.file_menu.insertSeparator(quit_action)
+    window.export_action, window.import_weights_action = export_action, import_action
+
+
+__all__ = ["TrainingDashboard", "build_main_window"]

@@ -1,0 +1,92 @@
+"""The assembled window: dataset choice as an undoable model edit, trained weights kept on the
+document for export, and File > Export / Import weights wired to them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from engine.examples import example_path
+from engine.spec import ModelSpec
+from engine.weights import read_weights
+from gui.document import ModelDocument
+from gui.workbench import build_main_window
+
+RUN_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def workbench(qtbot, answers, window_settings, monkeypatch):
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda _p, _t, text, *a, **k: shown.append(text)))
+    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
+    window = build_main_window(document, window_settings)
+    qtbot.addWidget(window)
+    window.resize(1300, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    window.shown_messages = shown
+    yield window
+    window.dashboard.shutdown()
+    window.dataset_panel.loader.wait(10)
+
+
+def test_every_panel_is_docked_and_file_menu_has_export(workbench):
+    titles = {a.text() for a in workbench.file_menu.actions()}
+    assert {"&Export…", "&Import Weights…"} <= titles
+    assert workbench.dataset_dock.widget() is workbench.dataset_panel
+    assert "Training" in workbench.dashboard.docks
+
+
+def test_choosing_a_dataset_in_the_training_panel_is_an_undoable_edit(workbench):
+    doc, combo = workbench.document, workbench.dashboard.panel.dataset_combo
+    assert doc.spec.dataset == "digits"
+    combo.setCurrentIndex(combo.findData("shapes"))
+    combo.activated.emit(combo.currentIndex())
+    assert doc.spec.dataset == "shapes" and doc.is_modified
+    doc.undo_stack.undo()
+    assert doc.spec.dataset == "digits"
+    assert combo.currentData() == "digits"
+
+
+def test_dataset_panel_choice_becomes_the_models_dataset(workbench, qtbot):
+    panel, doc = workbench.dataset_panel, workbench.document
+    with qtbot.waitSignal(panel.dataset_chosen, timeout=RUN_TIMEOUT_MS):
+        panel.load_builtin("moons", {"n_samples": 200})
+    assert doc.spec.dataset == "moons" and doc.spec.dataset_options["n_samples"] == 200
+    assert workbench.dashboard.panel.dataset_id == "moons"
+
+
+def test_trained_weights_are_kept_while_they_fit_and_exported(workbench, qtbot, monkeypatch, tmp_path):
+    board, doc = workbench.dashboard, workbench.document
+    board.panel.epochs_spin.setValue(1)
+    board.settings_overrides = {"probes": False}
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        board.train()
+    trained = finished.args[0].weights
+    assert doc.weights is not None and set(doc.weights) == set(trained)
+
+    out = tmp_path / "trained.safetensors"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    workbench.export_action.trigger()
+    written = read_weights(out)
+    np.testing.assert_array_equal(written["conv1.weight"], trained["conv1.weight"])
+    assert "initial" not in workbench.shown_messages[-1].lower()
+
+    # An edit of the architecture makes the weights stale; undoing it makes them fit again.
+    doc.set_params(doc.spec.index_of("conv1"), {"out_channels": 8})
+    assert doc.weights is None
+    doc.undo_stack.undo()
+    assert doc.weights is not None
+
+
+def test_import_weights_puts_them_on_the_document(workbench, monkeypatch, tmp_path):
+    from engine.export import export_weights
+
+    source = tmp_path / "w.safetensors"
+    export_weights(workbench.document.spec, None, source)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(source), "")))
+    workbench.import_weights_action.trigger()
+    assert workbench.document.weights is not None
+    assert set(workbench.document.weights) == set(read_weights(source))
