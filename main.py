@@ -1,8 +1,8 @@
 """LayerLab: build, train and see inside small neural networks.
 
-    python main.py [MODEL_FILE]                       open the window (on the default example)
-    python main.py --screenshot OUT.png [MODEL_FILE]  render the window to a PNG and exit
-    python main.py train MODEL_FILE [options]         train headless (see `main.py train --help`)
+python main.py [MODEL_FILE]                       open the window (on the default example)
+python main.py --screenshot OUT.png [MODEL_FILE]  render the window to a PNG and exit
+python main.py train MODEL_FILE [options]         train headless (see `main.py train --help`)
 """
 
 from __future__ import annotations
@@ -21,14 +21,28 @@ def gui_parser() -> argparse.ArgumentParser:
             "see `python main.py train --help`."
         ),
     )
-    parser.add_argument("model", nargs="?", metavar="MODEL_FILE",
-                        help="a LayerLab model file (.json) to open; default: the digits CNN example")
-    parser.add_argument("--example", metavar="ID",
-                        help="open a bundled example instead of a file (e.g. digits_cnn, sine_lstm, memory_rnn)")
-    parser.add_argument("--screenshot", metavar="OUT.png",
-                        help="render the main window offscreen to this PNG and exit")
-    parser.add_argument("--size", default="1440x900", metavar="WxH",
-                        help="window size for --screenshot (default 1440x900)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL_FILE",
+        help="a LayerLab model file (.json) to open; default: the digits CNN example",
+    )
+    parser.add_argument(
+        "--example",
+        metavar="ID",
+        help="open a bundled example instead of a file (e.g. digits_cnn, sine_lstm, memory_rnn)",
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="OUT.png",
+        help="render the main window offscreen to this PNG and exit",
+    )
+    parser.add_argument(
+        "--size",
+        default="1440x900",
+        metavar="WxH",
+        help="window size for --screenshot (default 1440x900)",
+    )
     parser.add_argument("--version", action="version", version="LayerLab 0.1.0")
     return parser
 

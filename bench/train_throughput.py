@@ -121,7 +121,13 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     per_step = {k: costs[k] / step_time for k in costs}  # one run, in training steps
     samples = sum(BATCH for _ in steps)
     lat = np.array(lateness[5:] or [0.0])
-    return samples / elapsed, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), share, per_step
+    return (
+        samples / elapsed,
+        float(np.percentile(lat, 50)),
+        float(np.percentile(lat, 99)),
+        share,
+        per_step,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,14 +145,20 @@ def main(argv: list[str] | None = None) -> int:
         plain = plain_rate(spec, data, args.seconds, args.threads)
         rate, p50, p99, share, per_step = app_rate(app, spec, data, args.seconds, args.threads)
         rows.append((label, plain, rate, p50, p99, share, per_step))
-    print(f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__}\n")
-    print("| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms | probes: share of time |")
+    print(
+        f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
+        f"{os.cpu_count()} CPUs, torch {torch.__version__}\n"
+    )
+    print(
+        "| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms | probes: share of time |"
+    )
     print("|---|---:|---:|---:|---:|---|")
     for label, plain, rate, p50, p99, share, _ in rows:
         probes = ", ".join(f"{k} {v:.1%}" for k, v in sorted(share.items())) or "none"
-        print(f"| {label} | {plain:,.0f} | {rate:,.0f} | {rate / plain:.2f} | {p50:.1f} / {p99:.1f} | "
-              f"{probes} (total {sum(share.values()):.1%}) |")
+        print(
+            f"| {label} | {plain:,.0f} | {rate:,.0f} | {rate / plain:.2f} | {p50:.1f} / {p99:.1f} | "
+            f"{probes} (total {sum(share.values()):.1%}) |"
+        )
     print("\nCost of one run of each probe, in training steps:\n")
     for label, *_, per_step in rows:
         print(f"- {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_step.items())))

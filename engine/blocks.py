@@ -110,7 +110,10 @@ def _spatial(title: str, shape: Shape, kernel: int, stride: int, padding: int) -
         raise ShapeError(
             f"{title} has a {kernel}×{kernel} window but its input is only {h}×{w}"
             f"{f' (with padding {padding})' if padding else ''} — use a smaller kernel or remove a pooling layer before it.",
-            Fix(f"Set kernel size to {min(h, w) + 2 * padding}", set_params={"kernel_size": min(h, w) + 2 * padding}),
+            Fix(
+                f"Set kernel size to {min(h, w) + 2 * padding}",
+                set_params={"kernel_size": min(h, w) + 2 * padding},
+            ),
         )
     return _window_out(h, kernel, stride, padding), _window_out(w, kernel, stride, padding)
 
@@ -125,7 +128,9 @@ def _same(params: dict[str, Any], shape: Shape) -> tuple[Shape, int]:
 def _conv_infer(p: dict[str, Any], shape: Shape) -> tuple[Shape, int]:
     k, s, pad, out = p["kernel_size"], p["stride"], p["padding"], p["out_channels"]
     if shape_kind(shape) == "vector" or shape_kind(shape) == "sequence":
-        raise ShapeError(f"Conv2d needs an image C×H×W but gets {describe(shape)} — a convolution slides over the height and width of an image.")
+        raise ShapeError(
+            f"Conv2d needs an image C×H×W but gets {describe(shape)} — a convolution slides over the height and width of an image."
+        )
     h, w = _spatial("Conv2d", shape, k, s, pad)
     return (out, h, w), out * shape[0] * k * k + out
 
@@ -154,44 +159,87 @@ def _pool_build(kind: str):
     return build
 
 
-_KERNEL = Param("kernel_size", "int", 3, "Kernel size", "Side of the square window, in pixels.", 1, 15)
+_KERNEL = Param(
+    "kernel_size", "int", 3, "Kernel size", "Side of the square window, in pixels.", 1, 15
+)
 _STRIDE = Param("stride", "int", 1, "Stride", "How far the window moves each step.", 1, 8)
 
-CATALOGUE.register(BlockType(
-    "conv2d", "Conv2d", "CNN",
-    "Convolution: slides small learned filters (kernels) over the image and writes, for every "
-    "position, how strongly the patch there matches each filter. Each output channel is one "
-    "filter's feature map. Early layers learn edges and blobs, later ones combine them into "
-    "parts. Weights are shared across positions, so a conv layer has few parameters and finds "
-    "a pattern wherever it appears. Use it first on images.",
-    (
-        Param("out_channels", "int", 16, "Filters", "Number of filters, i.e. output channels.", 1, 1024),
-        _KERNEL,
-        _STRIDE,
-        Param("padding", "int", 1, "Padding", "Zeros added around the border; 1 keeps a 3×3 conv's size.", 0, 8),
-    ),
-    _conv_infer, _conv_build,
-))
+CATALOGUE.register(
+    BlockType(
+        "conv2d",
+        "Conv2d",
+        "CNN",
+        "Convolution: slides small learned filters (kernels) over the image and writes, for every "
+        "position, how strongly the patch there matches each filter. Each output channel is one "
+        "filter's feature map. Early layers learn edges and blobs, later ones combine them into "
+        "parts. Weights are shared across positions, so a conv layer has few parameters and finds "
+        "a pattern wherever it appears. Use it first on images.",
+        (
+            Param(
+                "out_channels",
+                "int",
+                16,
+                "Filters",
+                "Number of filters, i.e. output channels.",
+                1,
+                1024,
+            ),
+            _KERNEL,
+            _STRIDE,
+            Param(
+                "padding",
+                "int",
+                1,
+                "Padding",
+                "Zeros added around the border; 1 keeps a 3×3 conv's size.",
+                0,
+                8,
+            ),
+        ),
+        _conv_infer,
+        _conv_build,
+    )
+)
 
 _POOL_PARAMS = (
     Param("kernel_size", "int", 2, "Window", "Side of the pooling window.", 1, 8),
-    Param("stride", "int", 2, "Stride", "How far the window moves; equal to the window means no overlap.", 1, 8),
+    Param(
+        "stride",
+        "int",
+        2,
+        "Stride",
+        "How far the window moves; equal to the window means no overlap.",
+        1,
+        8,
+    ),
 )
-CATALOGUE.register(BlockType(
-    "maxpool2d", "MaxPool2d", "CNN",
-    "Max pooling: keeps only the largest value in each small window of every feature map, so a "
-    "2×2 window halves height and width. It keeps *whether* a feature was found nearby and "
-    "drops exactly where, which makes the network tolerant to small shifts and cuts the work of "
-    "later layers. No learned weights.",
-    _POOL_PARAMS, _pool_infer("MaxPool2d"), _pool_build("max"),
-))
-CATALOGUE.register(BlockType(
-    "avgpool2d", "AvgPool2d", "CNN",
-    "Average pooling: replaces each window of a feature map by its mean. Smoother than max "
-    "pooling; it keeps how much of a feature is present in the window rather than its peak. "
-    "No learned weights.",
-    _POOL_PARAMS, _pool_infer("AvgPool2d"), _pool_build("avg"),
-))
+CATALOGUE.register(
+    BlockType(
+        "maxpool2d",
+        "MaxPool2d",
+        "CNN",
+        "Max pooling: keeps only the largest value in each small window of every feature map, so a "
+        "2×2 window halves height and width. It keeps *whether* a feature was found nearby and "
+        "drops exactly where, which makes the network tolerant to small shifts and cuts the work of "
+        "later layers. No learned weights.",
+        _POOL_PARAMS,
+        _pool_infer("MaxPool2d"),
+        _pool_build("max"),
+    )
+)
+CATALOGUE.register(
+    BlockType(
+        "avgpool2d",
+        "AvgPool2d",
+        "CNN",
+        "Average pooling: replaces each window of a feature map by its mean. Smoother than max "
+        "pooling; it keeps how much of a feature is present in the window rather than its peak. "
+        "No learned weights.",
+        _POOL_PARAMS,
+        _pool_infer("AvgPool2d"),
+        _pool_build("avg"),
+    )
+)
 
 
 def _bn_infer(p: dict[str, Any], shape: Shape) -> tuple[Shape, int]:
@@ -210,15 +258,30 @@ def _bn_build(p: dict[str, Any], shape: Shape):
     return cls(shape[0], momentum=p["momentum"])
 
 
-CATALOGUE.register(BlockType(
-    "batchnorm", "BatchNorm", "Core",
-    "Batch normalisation: rescales each channel (or feature) to zero mean and unit variance over "
-    "the batch, then applies a learned scale and shift. Keeps activations in a healthy range so "
-    "deeper networks train faster and tolerate larger learning rates. Put it after a Conv2d or "
-    "Dense, before the activation.",
-    (Param("momentum", "float", 0.1, "Momentum", "How fast the running statistics follow the batches.", 0.001, 1.0),),
-    _bn_infer, _bn_build,
-))
+CATALOGUE.register(
+    BlockType(
+        "batchnorm",
+        "BatchNorm",
+        "Core",
+        "Batch normalisation: rescales each channel (or feature) to zero mean and unit variance over "
+        "the batch, then applies a learned scale and shift. Keeps activations in a healthy range so "
+        "deeper networks train faster and tolerate larger learning rates. Put it after a Conv2d or "
+        "Dense, before the activation.",
+        (
+            Param(
+                "momentum",
+                "float",
+                0.1,
+                "Momentum",
+                "How fast the running statistics follow the batches.",
+                0.001,
+                1.0,
+            ),
+        ),
+        _bn_infer,
+        _bn_build,
+    )
+)
 
 
 def _dropout_build(p: dict[str, Any], shape: Shape):
@@ -227,14 +290,29 @@ def _dropout_build(p: dict[str, Any], shape: Shape):
     return nn.Dropout(p["p"])
 
 
-CATALOGUE.register(BlockType(
-    "dropout", "Dropout", "Core",
-    "Dropout: while training, zeroes a random fraction p of the values (and scales the rest up), "
-    "so the network cannot rely on any single unit; at evaluation it does nothing. A simple "
-    "guard against overfitting, usually before a Dense layer.",
-    (Param("p", "float", 0.5, "Drop probability", "Fraction of values zeroed while training.", 0.0, 0.95),),
-    _same, _dropout_build,
-))
+CATALOGUE.register(
+    BlockType(
+        "dropout",
+        "Dropout",
+        "Core",
+        "Dropout: while training, zeroes a random fraction p of the values (and scales the rest up), "
+        "so the network cannot rely on any single unit; at evaluation it does nothing. A simple "
+        "guard against overfitting, usually before a Dense layer.",
+        (
+            Param(
+                "p",
+                "float",
+                0.5,
+                "Drop probability",
+                "Fraction of values zeroed while training.",
+                0.0,
+                0.95,
+            ),
+        ),
+        _same,
+        _dropout_build,
+    )
+)
 
 
 def _flatten_build(p: dict[str, Any], shape: Shape):
@@ -243,14 +321,19 @@ def _flatten_build(p: dict[str, Any], shape: Shape):
     return nn.Flatten()
 
 
-CATALOGUE.register(BlockType(
-    "flatten", "Flatten", "Core",
-    "Flatten: lays an image's feature maps (or a sequence) out as one long vector, so that a "
-    "fully-connected (Dense) layer can read every value. The bridge between the convolutional "
-    "part of a CNN and its classifier.",
-    (),
-    lambda p, s: ((math.prod(s),), 0), _flatten_build,
-))
+CATALOGUE.register(
+    BlockType(
+        "flatten",
+        "Flatten",
+        "Core",
+        "Flatten: lays an image's feature maps (or a sequence) out as one long vector, so that a "
+        "fully-connected (Dense) layer can read every value. The bridge between the convolutional "
+        "part of a CNN and its classifier.",
+        (),
+        lambda p, s: ((math.prod(s),), 0),
+        _flatten_build,
+    )
+)
 
 
 def _dense_infer(p: dict[str, Any], shape: Shape) -> tuple[Shape, int]:
@@ -270,19 +353,24 @@ def _dense_build(p: dict[str, Any], shape: Shape):
     return nn.Linear(shape[-1], p["units"], bias=p["bias"])
 
 
-CATALOGUE.register(BlockType(
-    "dense", "Dense", "Core",
-    "Fully-connected (Dense) layer: every output is a weighted sum of every input plus a bias. "
-    "At the end of a CNN it turns the detected features into class scores; the last Dense "
-    "layer needs one unit per class (or per value to predict). On a sequence it is applied to "
-    "each time step separately. A stack of Dense layers alone is a feed-forward network (MLP): "
-    "it sees each input on its own and has no memory of earlier inputs.",
-    (
-        Param("units", "int", 64, "Units", "Number of outputs.", 1, 65536),
-        Param("bias", "bool", True, "Bias", "Add a learned bias to each output."),
-    ),
-    _dense_infer, _dense_build,
-))
+CATALOGUE.register(
+    BlockType(
+        "dense",
+        "Dense",
+        "Core",
+        "Fully-connected (Dense) layer: every output is a weighted sum of every input plus a bias. "
+        "At the end of a CNN it turns the detected features into class scores; the last Dense "
+        "layer needs one unit per class (or per value to predict). On a sequence it is applied to "
+        "each time step separately. A stack of Dense layers alone is a feed-forward network (MLP): "
+        "it sees each input on its own and has no memory of earlier inputs.",
+        (
+            Param("units", "int", 64, "Units", "Number of outputs.", 1, 65536),
+            Param("bias", "bool", True, "Bias", "Add a learned bias to each output."),
+        ),
+        _dense_infer,
+        _dense_build,
+    )
+)
 
 
 def _activation(block_id: str, title: str, torch_name: str, help_text: str, params=()):
@@ -294,22 +382,42 @@ def _activation(block_id: str, title: str, torch_name: str, help_text: str, para
     CATALOGUE.register(BlockType(block_id, title, "Core", help_text, params, _same, build))
 
 
-_activation("relu", "ReLU", "ReLU",
-            "ReLU: max(0, x). Lets positive values through and zeroes the rest. The default "
-            "non-linearity: cheap, and its gradient does not shrink for positive inputs.")
-_activation("leaky_relu", "LeakyReLU", "LeakyReLU",
-            "Leaky ReLU: like ReLU but lets a small slope through for negative inputs, so a "
-            "unit that went negative can still learn.",
-            (Param("negative_slope", "float", 0.01, "Negative slope", "Slope for x < 0.", 0.0, 1.0),))
-_activation("tanh", "Tanh", "Tanh",
-            "Tanh: squashes values into (-1, 1). Zero-centred; saturates for large inputs, "
-            "where its gradient vanishes.")
-_activation("sigmoid", "Sigmoid", "Sigmoid",
-            "Sigmoid: squashes values into (0, 1), like a probability or a gate. Saturates at "
-            "both ends, where its gradient vanishes.")
-_activation("gelu", "GELU", "GELU",
-            "GELU: a smooth ReLU that weights each input by how likely it is to be positive. "
-            "Common in transformers.")
+_activation(
+    "relu",
+    "ReLU",
+    "ReLU",
+    "ReLU: max(0, x). Lets positive values through and zeroes the rest. The default "
+    "non-linearity: cheap, and its gradient does not shrink for positive inputs.",
+)
+_activation(
+    "leaky_relu",
+    "LeakyReLU",
+    "LeakyReLU",
+    "Leaky ReLU: like ReLU but lets a small slope through for negative inputs, so a "
+    "unit that went negative can still learn.",
+    (Param("negative_slope", "float", 0.01, "Negative slope", "Slope for x < 0.", 0.0, 1.0),),
+)
+_activation(
+    "tanh",
+    "Tanh",
+    "Tanh",
+    "Tanh: squashes values into (-1, 1). Zero-centred; saturates for large inputs, "
+    "where its gradient vanishes.",
+)
+_activation(
+    "sigmoid",
+    "Sigmoid",
+    "Sigmoid",
+    "Sigmoid: squashes values into (0, 1), like a probability or a gate. Saturates at "
+    "both ends, where its gradient vanishes.",
+)
+_activation(
+    "gelu",
+    "GELU",
+    "GELU",
+    "GELU: a smooth ReLU that weights each input by how likely it is to be positive. "
+    "Common in transformers.",
+)
 
 
 # ---------------------------------------------------------------- RNN blocks
@@ -325,8 +433,11 @@ def _recurrent_infer(block_id: str, title: str):
             raise ShapeError(
                 f"{title} needs a sequence T×F but gets {describe(shape)} — the block before it "
                 "returns a single step; set it to return the whole sequence.",
-                Fix("Make the previous block return the whole sequence",
-                    set_params={"return_sequence": True}, target=-1),
+                Fix(
+                    "Make the previous block return the whole sequence",
+                    set_params={"return_sequence": True},
+                    target=-1,
+                ),
             )
         if shape_kind(shape) != "sequence":
             raise ShapeError(
@@ -349,13 +460,19 @@ def _recurrent_build(block_id: str):
     def build(p: dict[str, Any], shape: Shape):
         from engine import modules
 
-        cls = {"rnn": modules.RNNBlock, "gru": modules.GRUBlock, "lstm": modules.LSTMBlock}[block_id]
+        cls = {"rnn": modules.RNNBlock, "gru": modules.GRUBlock, "lstm": modules.LSTMBlock}[
+            block_id
+        ]
         extra = {"nonlinearity": p["nonlinearity"]} if block_id == "rnn" else {}
         if block_id == "lstm":
             extra = {"forget_bias": p["forget_bias"]}
         return cls(
-            shape[1], p["hidden_size"], num_layers=p["num_layers"],
-            bidirectional=p["bidirectional"], return_sequence=p["return_sequence"], **extra,
+            shape[1],
+            p["hidden_size"],
+            num_layers=p["num_layers"],
+            bidirectional=p["bidirectional"],
+            return_sequence=p["return_sequence"],
+            **extra,
         )
 
     return build
@@ -363,54 +480,109 @@ def _recurrent_build(block_id: str):
 
 def _recurrent_params(block_id: str) -> tuple[Param, ...]:
     params = (
-        Param("hidden_size", "int", 64, "Hidden units", "Size of the hidden state (the memory).", 1, 4096),
+        Param(
+            "hidden_size",
+            "int",
+            64,
+            "Hidden units",
+            "Size of the hidden state (the memory).",
+            1,
+            4096,
+        ),
         Param("num_layers", "int", 1, "Layers", "Recurrent layers stacked on each other.", 1, 8),
-        Param("bidirectional", "bool", False, "Bidirectional", "Also read the sequence backwards and concatenate both."),
-        Param("return_sequence", "bool", False, "Return sequence",
-              "On: output every time step (T×H), for another recurrent block or per-step prediction. "
-              "Off: output only the last step (H), for a Dense classifier."),
+        Param(
+            "bidirectional",
+            "bool",
+            False,
+            "Bidirectional",
+            "Also read the sequence backwards and concatenate both.",
+        ),
+        Param(
+            "return_sequence",
+            "bool",
+            False,
+            "Return sequence",
+            "On: output every time step (T×H), for another recurrent block or per-step prediction. "
+            "Off: output only the last step (H), for a Dense classifier.",
+        ),
     )
     if block_id == "lstm":
-        params += (Param("forget_bias", "float", 1.0, "Forget-gate bias",
-                         "Initial bias of the forget gate. Positive values make a new LSTM keep its "
-                         "memory by default, so it can learn long dependencies (Gers et al. 2000; "
-                         "Jozefowicz et al. 2015). Only the starting weights change.", 0.0, 10.0),)
+        params += (
+            Param(
+                "forget_bias",
+                "float",
+                1.0,
+                "Forget-gate bias",
+                "Initial bias of the forget gate. Positive values make a new LSTM keep its "
+                "memory by default, so it can learn long dependencies (Gers et al. 2000; "
+                "Jozefowicz et al. 2015). Only the starting weights change.",
+                0.0,
+                10.0,
+            ),
+        )
     if block_id == "rnn":
-        params += (Param("nonlinearity", "choice", "tanh", "Non-linearity", "Activation of the hidden state.", choices=("tanh", "relu")),)
+        params += (
+            Param(
+                "nonlinearity",
+                "choice",
+                "tanh",
+                "Non-linearity",
+                "Activation of the hidden state.",
+                choices=("tanh", "relu"),
+            ),
+        )
     return params
 
 
-CATALOGUE.register(BlockType(
-    "rnn", "RNN", "RNN",
-    "Recurrent layer (vanilla RNN): reads a sequence one step at a time and keeps a hidden "
-    "state, h_t = tanh(W x_t + U h_(t-1) + b). The loop is its memory: each output depends on "
-    "the current input and on everything seen before, which a feed-forward network cannot do, "
-    "and the same weights are shared by every step, so it handles sequences of any length. "
-    "Its weakness: the gradient is multiplied by U at every step back in time, so over long "
-    "sequences it vanishes (or explodes) and the RNN cannot learn long-range dependencies. "
-    "Watch it in the gradient-flow view; compare with LSTM.",
-    _recurrent_params("rnn"), _recurrent_infer("rnn", "RNN"), _recurrent_build("rnn"),
-))
-CATALOGUE.register(BlockType(
-    "lstm", "LSTM", "RNN",
-    "Long Short-Term Memory: a recurrent layer with a memory cell c_t and three gates that "
-    "decide what flows in and out of it. The forget gate chooses what of the old memory to "
-    "keep; the input gate chooses which new information (the candidate) to write; the output "
-    "gate chooses how much of the memory to show as the hidden state h_t. Because the cell is "
-    "updated by addition (c_t = f·c_(t-1) + i·g) rather than repeated multiplication, the "
-    "gradient can flow back through many steps without vanishing: this is how the LSTM fixes "
-    "the vanilla RNN's vanishing-gradient problem and remembers over long sequences. Watch "
-    "its gates in the gates view.",
-    _recurrent_params("lstm"), _recurrent_infer("lstm", "LSTM"), _recurrent_build("lstm"),
-))
-CATALOGUE.register(BlockType(
-    "gru", "GRU", "RNN",
-    "Gated Recurrent Unit: a lighter LSTM with two gates and no separate cell. The update gate "
-    "mixes the old hidden state with a new candidate (so memory passes through by "
-    "interpolation, which keeps gradients alive); the reset gate decides how much of the past "
-    "the candidate may look at. Often as good as an LSTM with fewer parameters.",
-    _recurrent_params("gru"), _recurrent_infer("gru", "GRU"), _recurrent_build("gru"),
-))
+CATALOGUE.register(
+    BlockType(
+        "rnn",
+        "RNN",
+        "RNN",
+        "Recurrent layer (vanilla RNN): reads a sequence one step at a time and keeps a hidden "
+        "state, h_t = tanh(W x_t + U h_(t-1) + b). The loop is its memory: each output depends on "
+        "the current input and on everything seen before, which a feed-forward network cannot do, "
+        "and the same weights are shared by every step, so it handles sequences of any length. "
+        "Its weakness: the gradient is multiplied by U at every step back in time, so over long "
+        "sequences it vanishes (or explodes) and the RNN cannot learn long-range dependencies. "
+        "Watch it in the gradient-flow view; compare with LSTM.",
+        _recurrent_params("rnn"),
+        _recurrent_infer("rnn", "RNN"),
+        _recurrent_build("rnn"),
+    )
+)
+CATALOGUE.register(
+    BlockType(
+        "lstm",
+        "LSTM",
+        "RNN",
+        "Long Short-Term Memory: a recurrent layer with a memory cell c_t and three gates that "
+        "decide what flows in and out of it. The forget gate chooses what of the old memory to "
+        "keep; the input gate chooses which new information (the candidate) to write; the output "
+        "gate chooses how much of the memory to show as the hidden state h_t. Because the cell is "
+        "updated by addition (c_t = f·c_(t-1) + i·g) rather than repeated multiplication, the "
+        "gradient can flow back through many steps without vanishing: this is how the LSTM fixes "
+        "the vanilla RNN's vanishing-gradient problem and remembers over long sequences. Watch "
+        "its gates in the gates view.",
+        _recurrent_params("lstm"),
+        _recurrent_infer("lstm", "LSTM"),
+        _recurrent_build("lstm"),
+    )
+)
+CATALOGUE.register(
+    BlockType(
+        "gru",
+        "GRU",
+        "RNN",
+        "Gated Recurrent Unit: a lighter LSTM with two gates and no separate cell. The update gate "
+        "mixes the old hidden state with a new candidate (so memory passes through by "
+        "interpolation, which keeps gradients alive); the reset gate decides how much of the past "
+        "the candidate may look at. Often as good as an LSTM with fewer parameters.",
+        _recurrent_params("gru"),
+        _recurrent_infer("gru", "GRU"),
+        _recurrent_build("gru"),
+    )
+)
 
 
 INPUT_HELP = (
@@ -420,6 +592,12 @@ INPUT_HELP = (
 )
 
 __all__ = [
-    "CATALOGUE", "INPUT_HELP", "BlockRegistry", "BlockType", "Fix", "ParamError", "ShapeError",
+    "CATALOGUE",
+    "INPUT_HELP",
+    "BlockRegistry",
+    "BlockType",
+    "Fix",
+    "ParamError",
+    "ShapeError",
     "format_shape",
 ]

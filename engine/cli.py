@@ -29,16 +29,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python main.py train",
-                description="Train a LayerLab model without a window.")
+    p = _Parser(prog="python main.py train", description="Train a LayerLab model without a window.")
     p.add_argument("model", metavar="MODEL_FILE", help="a LayerLab model file (.json)")
-    p.add_argument("--dataset", metavar="NAME_OR_PATH",
-                   help="a built-in dataset id or a data file/folder (default: the model file's dataset)")
+    p.add_argument(
+        "--dataset",
+        metavar="NAME_OR_PATH",
+        help="a built-in dataset id or a data file/folder (default: the model file's dataset)",
+    )
     p.add_argument("--epochs", type=int, default=10, metavar="N")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda:N or mps (default auto)")
     p.add_argument("--batch-size", type=int, default=32, metavar="B")  # = TrainSettings'
-    p.add_argument("--lr", type=float, default=None, metavar="LR",
-                   help="learning rate (default 0.003 for Adam/AdamW/RMSprop, 0.01 for SGD)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        metavar="LR",
+        help="learning rate (default 0.003 for Adam/AdamW/RMSprop, 0.01 for SGD)",
+    )
     p.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop"))
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=0.0)
@@ -46,9 +53,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-schedule", default="none", choices=("none", "step", "cosine"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--export", action="append", default=[], metavar="OUT",
-                   help="write the trained model here; repeatable; format from the extension "
-                        "(.safetensors, .pt, .onnx, .torchscript, .py, .json)")
+    p.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        metavar="OUT",
+        help="write the trained model here; repeatable; format from the extension "
+        "(.safetensors, .pt, .onnx, .torchscript, .py, .json)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
     return p
 
@@ -63,8 +75,10 @@ class ProgressPrinter(Callback):
 
     def on_run_start(self, event: RunStarted) -> None:
         self.total = max(1, event.total_epochs * event.steps_per_epoch)
-        self._line(f"Training '{event.model_name}' on '{event.dataset_name}' ({event.device}), "
-                   f"{event.total_epochs} epochs × {event.steps_per_epoch} steps")
+        self._line(
+            f"Training '{event.model_name}' on '{event.dataset_name}' ({event.device}), "
+            f"{event.total_epochs} epochs × {event.steps_per_epoch} steps"
+        )
 
     def on_step_end(self, event: StepMetrics) -> None:
         now = time.perf_counter()
@@ -74,15 +88,24 @@ class ProgressPrinter(Callback):
         done = event.step / self.total
         bar = "#" * int(done * 30)
         eta = f"{event.eta_seconds:4.0f}s" if event.eta_seconds is not None else "   ?"
-        self.out.write(f"\r[{bar:<30}] {done:4.0%} epoch {event.epoch} loss {event.loss:.4f} "
-                       f"{event.samples_per_second:7.0f} samples/s ETA {eta}")
+        self.out.write(
+            f"\r[{bar:<30}] {done:4.0%} epoch {event.epoch} loss {event.loss:.4f} "
+            f"{event.samples_per_second:7.0f} samples/s ETA {eta}"
+        )
         self.out.flush()
 
     def on_epoch_end(self, event: EpochMetrics) -> None:
-        metric = (f"val acc {event.val_accuracy:.4f}" if event.val_accuracy is not None
-                  else f"val MAE {event.val_mae:.4g}" if event.val_mae is not None else "")
-        self._line(f"epoch {event.epoch}: train loss {event.train_loss:.4f}  "
-                   f"val loss {event.val_loss:.4f}  {metric}  ({event.seconds:.1f}s)")
+        metric = (
+            f"val acc {event.val_accuracy:.4f}"
+            if event.val_accuracy is not None
+            else f"val MAE {event.val_mae:.4g}"
+            if event.val_mae is not None
+            else ""
+        )
+        self._line(
+            f"epoch {event.epoch}: train loss {event.train_loss:.4f}  "
+            f"val loss {event.val_loss:.4f}  {metric}  ({event.seconds:.1f}s)"
+        )
 
     def _line(self, text: str) -> None:
         if self.quiet:
@@ -104,7 +127,9 @@ def summary(result: Finished) -> str:
     return ", ".join(parts) + (" (stopped early)" if result.stopped_early else "")
 
 
-def train_main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def train_main(
+    argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     """Run headless training from command-line arguments; returns the process exit code."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     try:
@@ -142,10 +167,18 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else TrainSettings.lr)
     try:
         settings = TrainSettings(
-            optimizer=args.optimizer, lr=lr, momentum=args.momentum, weight_decay=args.weight_decay,
-            batch_size=args.batch_size, epochs=args.epochs, grad_clip=args.grad_clip,
-            lr_schedule=args.lr_schedule, device=args.device, seed=args.seed,
-            torch_threads=args.threads, probes=False,
+            optimizer=args.optimizer,
+            lr=lr,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            grad_clip=args.grad_clip,
+            lr_schedule=args.lr_schedule,
+            device=args.device,
+            seed=args.seed,
+            torch_threads=args.threads,
+            probes=False,
         ).checked()
     except SettingsError as exc:
         raise _UsageError(str(exc)) from None
@@ -175,7 +208,9 @@ def _check_exports(paths: list[Path]) -> None:
         except ExportError as exc:
             raise _UsageError(str(exc)) from None
         if not target.parent.exists():
-            raise _UsageError(f"cannot export to '{target}': the folder '{target.parent}' does not exist")
+            raise _UsageError(
+                f"cannot export to '{target}': the folder '{target.parent}' does not exist"
+            )
 
 
 def _export(model, spec, target: Path) -> str:

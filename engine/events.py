@@ -86,7 +86,9 @@ class Finished:
     seconds: float
     samples_per_second: float
     final: EpochMetrics | None
-    weights: Mapping[str, np.ndarray] = field(default_factory=dict)  # CPU copies, by state_dict name
+    weights: Mapping[str, np.ndarray] = field(
+        default_factory=dict
+    )  # CPU copies, by state_dict name
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,16 @@ class Failed:
     details: str = ""  # the traceback of an unexpected error, for a "details" box; else empty
 
 
-Event = RunStarted | StepMetrics | EpochMetrics | SettingsChanged | ProbeSnapshot | Paused | Finished | Failed
+Event = (
+    RunStarted
+    | StepMetrics
+    | EpochMetrics
+    | SettingsChanged
+    | ProbeSnapshot
+    | Paused
+    | Finished
+    | Failed
+)
 
 
 class Callback:
@@ -118,9 +129,14 @@ class Callback:
 
 
 _HOOKS = {
-    RunStarted: "on_run_start", StepMetrics: "on_step_end", EpochMetrics: "on_epoch_end",
-    SettingsChanged: "on_settings_changed", ProbeSnapshot: "on_probe", Paused: "on_pause",
-    Finished: "on_finish", Failed: "on_fail",
+    RunStarted: "on_run_start",
+    StepMetrics: "on_step_end",
+    EpochMetrics: "on_epoch_end",
+    SettingsChanged: "on_settings_changed",
+    ProbeSnapshot: "on_probe",
+    Paused: "on_pause",
+    Finished: "on_finish",
+    Failed: "on_fail",
 }
 
 

@@ -90,7 +90,9 @@ def _accepts(spec: ModelSpec, index: int, fix: Fix) -> bool:
 
 def _check_bounds(title: str, out: Shape, total_params: int) -> None:
     if any(d < 1 for d in out):
-        raise ShapeError(f"{title} would produce an empty output {format_shape(out)} — its input is too small.")
+        raise ShapeError(
+            f"{title} would produce an empty output {format_shape(out)} — its input is too small."
+        )
     if total_params > MAX_PARAMETERS:
         raise ShapeError(
             f"The model would have {total_params:,} parameters at this block, more than LayerLab's "

@@ -26,7 +26,9 @@ class LSTMBlock(nn.LSTM):
     dependencies in a few hundred steps instead of thousands.
     """
 
-    def __init__(self, *args, return_sequence: bool = False, forget_bias: float | None = None, **kwargs):
+    def __init__(
+        self, *args, return_sequence: bool = False, forget_bias: float | None = None, **kwargs
+    ):
         super().__init__(*args, batch_first=True, **kwargs)
         self.return_sequence = return_sequence
         if forget_bias is not None and self.bias:

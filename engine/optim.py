@@ -41,7 +41,10 @@ def make_optimizer(
     """The torch optimiser called ``name`` (sgd, adam, adamw or rmsprop)."""
     if name == "sgd":
         return torch.optim.SGD(
-            params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
+            params,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov and momentum > 0,
             weight_decay=weight_decay,
         )
     if name == "adam":
@@ -91,7 +94,9 @@ def check_live_changes(optimizer_name: str, changes: Mapping[str, Any]) -> dict[
     return clean
 
 
-def apply_live_changes(optimizer: torch.optim.Optimizer, name: str, changes: Mapping[str, Any]) -> None:
+def apply_live_changes(
+    optimizer: torch.optim.Optimizer, name: str, changes: Mapping[str, Any]
+) -> None:
     """Write checked momentum / weight decay changes into the optimiser's param groups.
 
     The optimiser object (and so its state: Adam's moments, SGD's momentum buffers) is kept.
@@ -145,17 +150,30 @@ class TrainSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SettingsError(f"{name} must be a whole number of at least 1, not {value!r}.")
-        check_live_changes(self.optimizer, {"momentum": self.momentum,
-                                            "weight_decay": self.weight_decay,
-                                            "grad_clip": self.grad_clip})
-        if self.torch_threads is not None and (not isinstance(self.torch_threads, int) or self.torch_threads < 1):
-            raise SettingsError(f"torch_threads must be 1 or more (or None), not {self.torch_threads!r}.")
+        check_live_changes(
+            self.optimizer,
+            {
+                "momentum": self.momentum,
+                "weight_decay": self.weight_decay,
+                "grad_clip": self.grad_clip,
+            },
+        )
+        if self.torch_threads is not None and (
+            not isinstance(self.torch_threads, int) or self.torch_threads < 1
+        ):
+            raise SettingsError(
+                f"torch_threads must be 1 or more (or None), not {self.torch_threads!r}."
+            )
         unknown = set(self.probe_kinds or ()) | set(self.probe_intervals)
         unknown -= set(PROBE_KINDS)
         if unknown:
-            raise SettingsError(f"Unknown probe '{sorted(unknown)[0]}'; probes: {', '.join(PROBE_KINDS)}.")
+            raise SettingsError(
+                f"Unknown probe '{sorted(unknown)[0]}'; probes: {', '.join(PROBE_KINDS)}."
+            )
         if not 0 < self.probe_budget <= 1:
-            raise SettingsError(f"probe_budget is a share of the time, between 0 and 1, not {self.probe_budget!r}.")
+            raise SettingsError(
+                f"probe_budget is a share of the time, between 0 and 1, not {self.probe_budget!r}."
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,5 +200,10 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 
 def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise SettingsError(f"{name} must be a positive number, not {value!r}.")

@@ -100,8 +100,10 @@ class ProbeScheduler:
     def record(self, kind: str, seconds: float, now: float | None = None) -> None:
         """Note that ``kind`` just ran and took ``seconds``."""
         timing = self.timings[kind]
-        timing.cost = seconds if timing.runs == 0 else (
-            _COST_SMOOTHING * seconds + (1 - _COST_SMOOTHING) * timing.cost
+        timing.cost = (
+            seconds
+            if timing.runs == 0
+            else (_COST_SMOOTHING * seconds + (1 - _COST_SMOOTHING) * timing.cost)
         )
         timing.runs += 1
         timing.last_run = self.clock() if now is None else now
@@ -143,13 +145,35 @@ class ProbeRunner:
     run; training goes on.
     """
 
-    STEP_KINDS = ("filters", "weight_histograms", "feature_maps", "gates", "time_gradients",
-                  "activation_histograms")
+    STEP_KINDS = (
+        "filters",
+        "weight_histograms",
+        "feature_maps",
+        "gates",
+        "time_gradients",
+        "activation_histograms",
+    )
     EPOCH_KINDS = ("classification_report", "forecast_report")
 
-    def __init__(self, model, *, task, num_classes, loss_fn, x_val, y_val, x_train, y_train,
-                 sample_index=0, kinds=None, intervals=None, budget=DEFAULT_BUDGET, batch_size=64,
-                 emit=None, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        model,
+        *,
+        task,
+        num_classes,
+        loss_fn,
+        x_val,
+        y_val,
+        x_train,
+        y_train,
+        sample_index=0,
+        kinds=None,
+        intervals=None,
+        budget=DEFAULT_BUDGET,
+        batch_size=64,
+        emit=None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.model, self.loss_fn, self.task, self.num_classes = model, loss_fn, task, num_classes
         self.emit = emit or (lambda kind, data, error=None: None)
         use_val = len(x_val) > 0
@@ -163,14 +187,22 @@ class ProbeRunner:
         self.x_one = self.x_val[sample_index : sample_index + 1]
         self.y_one = self.y_val[sample_index : sample_index + 1]
         self.x_batch = self.x_val[:batch_size]
-        self.sample = ProbeInput(sample_index, "val" if use_val else "train",
-                                 frozen_array(self.x_one[0]), frozen_array(self.y_one[0], _np_dtype(self.y_one)))
+        self.sample = ProbeInput(
+            sample_index,
+            "val" if use_val else "train",
+            frozen_array(self.x_one[0]),
+            frozen_array(self.y_one[0], _np_dtype(self.y_one)),
+        )
         self.recurrent = [n for n, m in model.named_children() if isinstance(m, nn.RNNBase)]
         has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules()) and self.x_one.dim() == 4
         wanted = {
-            "layer_gradients": True, "weight_histograms": True, "activation_histograms": True,
-            "filters": has_conv, "feature_maps": has_conv,
-            "gates": bool(self.recurrent), "time_gradients": bool(self.recurrent),
+            "layer_gradients": True,
+            "weight_histograms": True,
+            "activation_histograms": True,
+            "filters": has_conv,
+            "feature_maps": has_conv,
+            "gates": bool(self.recurrent),
+            "time_gradients": bool(self.recurrent),
             "classification_report": task == "classification",
             "forecast_report": task != "classification",
         }

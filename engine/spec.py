@@ -29,7 +29,11 @@ INPUT_BOUNDS = {
     "sequence": ((1, 100_000), (1, 65_536)),
     "vector": ((1, 10_000_000),),
 }
-INPUT_DIM_NAMES = {"image": ("channels", "height", "width"), "sequence": ("steps", "features"), "vector": ("features",)}
+INPUT_DIM_NAMES = {
+    "image": ("channels", "height", "width"),
+    "sequence": ("steps", "features"),
+    "vector": ("features",),
+}
 _ID_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
 
@@ -132,7 +136,11 @@ class ModelSpec:
             "name": self.name,
             "input": self.input.to_dict(),
             "blocks": [b.to_dict() for b in self.blocks],
-            **({"dataset": {"name": self.dataset, "options": dict(self.dataset_options)}} if self.dataset else {}),
+            **(
+                {"dataset": {"name": self.dataset, "options": dict(self.dataset_options)}}
+                if self.dataset
+                else {}
+            ),
         }
 
     def to_json(self) -> str:
@@ -147,7 +155,9 @@ class ModelSpec:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise SpecError(f"The file is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}).") from None
+            raise SpecError(
+                f"The file is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})."
+            ) from None
         return _parse_model(data)
 
     @classmethod
@@ -202,10 +212,14 @@ def _require(data: dict, key: str, where: str) -> Any:
 
 def _parse_model(data: Any) -> ModelSpec:
     if not isinstance(data, dict):
-        raise SpecError("A model file must hold a JSON object with 'format', 'version', 'input' and 'blocks'.")
+        raise SpecError(
+            "A model file must hold a JSON object with 'format', 'version', 'input' and 'blocks'."
+        )
     fmt = _require(data, "format", "The model")
     if fmt != FORMAT_NAME:
-        raise SpecError(f"This is not a LayerLab model: 'format' is {fmt!r}, expected {FORMAT_NAME!r}.")
+        raise SpecError(
+            f"This is not a LayerLab model: 'format' is {fmt!r}, expected {FORMAT_NAME!r}."
+        )
     version = _require(data, "version", "The model")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise SpecError(f"'version' must be a positive whole number, not {version!r}.")
@@ -226,7 +240,9 @@ def _parse_model(data: Any) -> ModelSpec:
     for index, raw in enumerate(raw_blocks):
         block = _parse_block(index, raw)
         if block.id in seen:
-            raise SpecError(f"Block {index} ('{block.id}'): the id '{block.id}' is used twice — block ids must be unique.")
+            raise SpecError(
+                f"Block {index} ('{block.id}'): the id '{block.id}' is used twice — block ids must be unique."
+            )
         seen.add(block.id)
         blocks.append(block)
     dataset, options = _parse_dataset(data.get("dataset"))
@@ -237,7 +253,9 @@ def _parse_dataset(raw: Any) -> tuple[str | None, dict[str, Any]]:
     if raw is None:
         return None, {}
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise SpecError("'dataset' must be an object with a 'name' (a built-in dataset id or a path).")
+        raise SpecError(
+            "'dataset' must be an object with a 'name' (a built-in dataset id or a path)."
+        )
     options = raw.get("options", {})
     if not isinstance(options, dict):
         raise SpecError(f"'dataset' 'options' must be an object, not {options!r}.")
@@ -253,7 +271,9 @@ def _parse_input(raw: Any) -> InputSpec:
     shape = _require(raw, "shape", "The input")
     names = INPUT_DIM_NAMES[kind]
     if not isinstance(shape, list | tuple) or len(shape) != len(names):
-        raise SpecError(f"Input 'shape' of {kind!r} must list {len(names)} numbers ({'×'.join(names)}), not {shape!r}.")
+        raise SpecError(
+            f"Input 'shape' of {kind!r} must list {len(names)} numbers ({'×'.join(names)}), not {shape!r}."
+        )
     for dim, name, (lo, hi) in zip(shape, names, INPUT_BOUNDS[kind], strict=True):
         if isinstance(dim, bool) or not isinstance(dim, int):
             raise SpecError(f"Input 'shape': {name} must be a whole number, not {dim!r}.")
@@ -275,7 +295,9 @@ def _parse_block(index: int, raw: Any) -> BlockSpec:
         )
     type_id = _require(raw, "type", where)
     if type_id not in CATALOGUE:
-        raise SpecError(f"{where}: unknown block type {type_id!r}; known types are {', '.join(CATALOGUE.ids())}.")
+        raise SpecError(
+            f"{where}: unknown block type {type_id!r}; known types are {', '.join(CATALOGUE.ids())}."
+        )
     params = raw.get("params", {})
     if not isinstance(params, dict):
         raise SpecError(f"{where}: 'params' must be an object, not {params!r}.")

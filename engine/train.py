@@ -70,9 +70,16 @@ class Trainer:
     last. The control methods may be called from any thread.
     """
 
-    def __init__(self, spec: ModelSpec, dataset: Dataset | str, settings: TrainSettings | None = None,
-                 callbacks: list[Callback] | tuple[Callback, ...] = (), *, run_id: int = 1,
-                 dataset_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        dataset: Dataset | str,
+        settings: TrainSettings | None = None,
+        callbacks: list[Callback] | tuple[Callback, ...] = (),
+        *,
+        run_id: int = 1,
+        dataset_options: dict[str, Any] | None = None,
+    ) -> None:
         self.spec, self.dataset, self.run_id = spec, dataset, run_id
         self.settings = settings or TrainSettings()
         self.callbacks = list(callbacks)
@@ -129,8 +136,13 @@ class Trainer:
         except _NonFinite as bad:
             result = self._non_finite_failure(bad)
         except Exception as exc:  # becomes an event: the worker thread must never die silently
-            result = Failed(self.run_id, self.step, _readable(exc), self._current_weights(),
-                            "" if isinstance(exc, _USER_ERRORS) else traceback.format_exc())
+            result = Failed(
+                self.run_id,
+                self.step,
+                _readable(exc),
+                self._current_weights(),
+                "" if isinstance(exc, _USER_ERRORS) else traceback.format_exc(),
+            )
         self._emit(result)
         return result
 
@@ -141,7 +153,9 @@ class Trainer:
         self.device = resolve_device(s.device)
         ds = self.dataset
         if not isinstance(ds, Dataset):
-            options = self.dataset_options or (self.spec.dataset_options if ds == self.spec.dataset else {})
+            options = self.dataset_options or (
+                self.spec.dataset_options if ds == self.spec.dataset else {}
+            )
             ds = load_dataset(ds, **options)
         self.data = ds
         self._check_fit(ds)
@@ -151,20 +165,36 @@ class Trainer:
         self.x_val, self.y_val = self._tensors(ds.x_val, ds.y_val)
         self.classify = ds.task == "classification"
         self.loss_fn = _loss_fn(s.loss, ds)
-        self.optimizer = make_optimizer(s.optimizer, self.model.parameters(), lr=s.lr,
-                                        momentum=s.momentum, nesterov=s.nesterov,
-                                        weight_decay=s.weight_decay)
+        self.optimizer = make_optimizer(
+            s.optimizer,
+            self.model.parameters(),
+            lr=s.lr,
+            momentum=s.momentum,
+            nesterov=s.nesterov,
+            weight_decay=s.weight_decay,
+        )
         self.base_lr, self.grad_clip = s.lr, s.grad_clip
-        self.y_scale = None if ds.y_std is None else torch.as_tensor(ds.y_std, dtype=torch.float32, device=self.device)
+        self.y_scale = (
+            None
+            if ds.y_std is None
+            else torch.as_tensor(ds.y_std, dtype=torch.float32, device=self.device)
+        )
         self.probes = None
         if s.probes:
             self.probes = ProbeRunner(
-                self.model, task=ds.task, num_classes=ds.num_outputs, loss_fn=self.loss_fn,
-                x_val=self.x_val.to(self.device), y_val=self.y_val.to(self.device),
+                self.model,
+                task=ds.task,
+                num_classes=ds.num_outputs,
+                loss_fn=self.loss_fn,
+                x_val=self.x_val.to(self.device),
+                y_val=self.y_val.to(self.device),
                 x_train=self.x_train[: s.val_batch_size].to(self.device),
                 y_train=self.y_train[: s.val_batch_size].to(self.device),
-                sample_index=s.probe_sample_index, kinds=s.probe_kinds,
-                intervals=s.probe_intervals, budget=s.probe_budget, emit=self._emit_probe,
+                sample_index=s.probe_sample_index,
+                kinds=s.probe_kinds,
+                intervals=s.probe_intervals,
+                budget=s.probe_budget,
+                emit=self._emit_probe,
             )
 
     def _check_fit(self, ds: Dataset) -> None:
@@ -174,17 +204,23 @@ class Trainer:
         out = inference.output_shape or ()
         problems = check_compatible(ds, self.spec.input.shape, out[0] if len(out) == 1 else None)
         if len(out) != 1:
-            what = "one score per class" if ds.task == "classification" else f"{ds.num_outputs} values"
-            problems.append(f"The model outputs {'×'.join(map(str, out))} values per sample but "
-                            f"'{ds.name}' needs {what} — end the model with Flatten and "
-                            f"Dense({ds.num_outputs}).")
+            what = (
+                "one score per class" if ds.task == "classification" else f"{ds.num_outputs} values"
+            )
+            problems.append(
+                f"The model outputs {'×'.join(map(str, out))} values per sample but "
+                f"'{ds.name}' needs {what} — end the model with Flatten and "
+                f"Dense({ds.num_outputs})."
+            )
         if problems:
             raise SpecError(" ".join(problems))
         for part in ("x_train", "y_train", "x_val", "y_val"):
             array = getattr(ds, part)
             if array.dtype.kind == "f" and not np.isfinite(array).all():
-                raise DatasetError(f"The dataset '{ds.name}' has NaN or infinite values in {part}; "
-                                   "clean or drop those rows before training.")
+                raise DatasetError(
+                    f"The dataset '{ds.name}' has NaN or infinite values in {part}; "
+                    "clean or drop those rows before training."
+                )
 
     def _tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -198,8 +234,17 @@ class Trainer:
         steps_per_epoch = math.ceil(n / s.batch_size)
         self.total_steps = steps_per_epoch * s.epochs
         self._paused_seconds, self._samples = 0.0, 0
-        self._emit(RunStarted(self.run_id, self.spec.name, self.data.name, describe_device(self.device),
-                              s.epochs, steps_per_epoch, s.to_dict()))
+        self._emit(
+            RunStarted(
+                self.run_id,
+                self.spec.name,
+                self.data.name,
+                describe_device(self.device),
+                s.epochs,
+                steps_per_epoch,
+                s.to_dict(),
+            )
+        )
         if self.probes is not None:
             self._emit_probe("probe_input", self.probes.sample, None)
         final: EpochMetrics | None = None
@@ -223,8 +268,9 @@ class Trainer:
                 self._step_event(loss, hits / len(idx) if self.classify else None, len(idx))
                 if self.probes is not None and self.probes.between_steps():
                     model.train()  # probes restore modes; this guards a probe that did not
-            final = self._epoch_event(losses / n, correct / n if self.classify else None,
-                                      time.perf_counter() - epoch_t0)
+            final = self._epoch_event(
+                losses / n, correct / n if self.classify else None, time.perf_counter() - epoch_t0
+            )
             if self.probes is not None:
                 self.probes.after_epoch(final=epoch == s.epochs - 1)
         return self._finish(final, stopped=False)
@@ -263,13 +309,34 @@ class Trainer:
         elapsed = max(time.perf_counter() - self._loop_t0 - self._paused_seconds, 1e-9)
         rate = self._samples / elapsed
         eta = (self.total_steps - self.step) * elapsed / self.step
-        self._emit(StepMetrics(self.run_id, self.step, self._epoch, loss,
-                               self.optimizer.param_groups[0]["lr"], rate, eta, accuracy))
+        self._emit(
+            StepMetrics(
+                self.run_id,
+                self.step,
+                self._epoch,
+                loss,
+                self.optimizer.param_groups[0]["lr"],
+                rate,
+                eta,
+                accuracy,
+            )
+        )
 
-    def _epoch_event(self, train_loss: float, train_acc: float | None, seconds: float) -> EpochMetrics:
+    def _epoch_event(
+        self, train_loss: float, train_acc: float | None, seconds: float
+    ) -> EpochMetrics:
         val_loss, val_acc, val_mae = self._validate()
-        event = EpochMetrics(self.run_id, self._epoch, self.step, train_loss, val_loss,
-                             train_acc, val_acc, val_mae, seconds)
+        event = EpochMetrics(
+            self.run_id,
+            self._epoch,
+            self.step,
+            train_loss,
+            val_loss,
+            train_acc,
+            val_acc,
+            val_mae,
+            seconds,
+        )
         self._emit(event)
         return event
 
@@ -290,7 +357,9 @@ class Trainer:
                     total[1] += (out.argmax(1) == y).sum()
                 else:
                     err = (out.reshape(y.shape) - y).abs()
-                    total[2] += (err * self.y_scale if self.y_scale is not None else err).mean(1).sum()
+                    total[2] += (
+                        (err * self.y_scale if self.y_scale is not None else err).mean(1).sum()
+                    )
         self.model.train()
         loss, hits, abs_err = (v / n for v in total.tolist())
         return loss, (hits if self.classify else None), (None if self.classify else abs_err)
@@ -334,8 +403,16 @@ class Trainer:
         seconds = time.perf_counter() - self._t0
         active = max(time.perf_counter() - self._loop_t0 - self._paused_seconds, 1e-9)
         epochs_done = final.epoch if final is not None else 0
-        return Finished(self.run_id, self.step, epochs_done, stopped, seconds,
-                        self._samples / active, final, self._current_weights())
+        return Finished(
+            self.run_id,
+            self.step,
+            epochs_done,
+            stopped,
+            seconds,
+            self._samples / active,
+            final,
+            self._current_weights(),
+        )
 
     def _non_finite_failure(self, bad: _NonFinite) -> Failed:
         word = "NaN" if math.isnan(bad.value) else "infinite"
@@ -349,13 +426,19 @@ class Trainer:
             advice = f"try a lower learning rate ({lr / 10:g}) or gradient clipping"
         weights = self._current_weights()
         if weights and all(np.isfinite(w).all() for w in weights.values() if w.dtype.kind == "f"):
-            kept = f"The weights from step {self.step} are kept." if self.step else "The initial weights are kept."
+            kept = (
+                f"The weights from step {self.step} are kept."
+                if self.step
+                else "The initial weights are kept."
+            )
         else:
             snap_step, snapshot = self._good_snapshot
             weights = {k: v.detach().cpu().numpy().copy() for k, v in snapshot.items()}
             kept = f"The weights from the start of epoch {self._epoch} (step {snap_step}) are kept."
         subject = "loss" if bad.what == "loss" else "gradient norm"
-        message = f"The {subject} became {word} at step {step} (epoch {self._epoch}) — {advice}. {kept}"
+        message = (
+            f"The {subject} became {word} at step {step} (epoch {self._epoch}) — {advice}. {kept}"
+        )
         return Failed(self.run_id, self.step, message, weights)
 
     def _current_weights(self) -> dict[str, np.ndarray]:
@@ -380,8 +463,10 @@ def _loss_fn(name: str, ds: Dataset):
         name = "cross_entropy" if classify else "mse"
     if name == "cross_entropy":
         if not classify:
-            raise SettingsError(f"Cross-entropy needs class labels but '{ds.name}' is a {ds.task} "
-                                "dataset; choose the MSE loss (or 'auto').")
+            raise SettingsError(
+                f"Cross-entropy needs class labels but '{ds.name}' is a {ds.task} "
+                "dataset; choose the MSE loss (or 'auto')."
+            )
         return F.cross_entropy
     if classify:
         classes = ds.num_outputs

@@ -18,8 +18,10 @@ def _initial_model(model: str | None, example: str | None) -> tuple[ModelSpec, P
         return ModelSpec.load(path), path.resolve()
     chosen = example_path(example or DEFAULT_EXAMPLE)
     if not chosen.exists():
-        raise SpecError(f"There is no example called '{example}'. Examples: "
-                        + ", ".join(p.stem for p in chosen.parent.glob("*.json")))
+        raise SpecError(
+            f"There is no example called '{example}'. Examples: "
+            + ", ".join(p.stem for p in chosen.parent.glob("*.json"))
+        )
     return ModelSpec.load(chosen), None
 
 
@@ -75,14 +77,20 @@ def _finish_background_work() -> None:
     QThreadPool.globalInstance().waitForDone(5000)
 
 
-def take_screenshot(out: str, model: str | None, example: str | None, size: str = "1440x900") -> int:
+def take_screenshot(
+    out: str, model: str | None, example: str | None, size: str = "1440x900"
+) -> int:
     """Render the main window with ``model`` (or an example) offscreen to ``out`` and exit."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         width, height = (int(v) for v in size.lower().split("x"))
         spec, path = _initial_model(model, example)
     except ValueError as err:
-        msg = str(err) if isinstance(err, SpecError) else f"--size must look like 1440x900, not {size!r}"
+        msg = (
+            str(err)
+            if isinstance(err, SpecError)
+            else f"--size must look like 1440x900, not {size!r}"
+        )
         print(f"layerlab: {msg}", file=sys.stderr)
         return 2
     _quiet_offscreen_plugin()
@@ -91,9 +99,9 @@ def take_screenshot(out: str, model: str | None, example: str | None, size: str 
     # remembered window layout nor overwrites it when it closes.
     from PySide6.QtCore import QSettings
 
-    scratch = tempfile.NamedTemporaryFile(suffix=".ini", delete=False)
-    scratch.close()
-    window = _window(spec, path, QSettings(scratch.name, QSettings.Format.IniFormat))
+    fd, scratch = tempfile.mkstemp(suffix=".ini")
+    os.close(fd)
+    window = _window(spec, path, QSettings(scratch, QSettings.Format.IniFormat))
     window.resize(width, height)
     window.show()
     for _ in range(5):  # let layouts and the first paint settle
@@ -118,5 +126,5 @@ def take_screenshot(out: str, model: str | None, example: str | None, size: str 
         return 1
     window.close()
     _finish_background_work()
-    Path(scratch.name).unlink(missing_ok=True)
+    Path(scratch).unlink(missing_ok=True)
     return 0

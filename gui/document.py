@@ -185,7 +185,10 @@ class ModelDocument(QObject):
 
     @staticmethod
     def _architecture(spec: ModelSpec) -> tuple:
-        return (spec.input, tuple((b.id, b.type, tuple(sorted(b.params.items()))) for b in spec.blocks))
+        return (
+            spec.input,
+            tuple((b.id, b.type, tuple(sorted(b.params.items()))) for b in spec.blocks),
+        )
 
     def set_weights(self, weights: dict[str, np.ndarray] | None, note: str = "") -> None:
         """Keep ``weights`` (CPU numpy, by state_dict name) as the model's current weights."""

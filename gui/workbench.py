@@ -91,12 +91,16 @@ def _add_weight_actions(window: MainWindow, document: ModelDocument) -> None:
         from gui.export_dialog import import_weights_dialog
 
         if not document.inference.valid:
-            window.statusBar().showMessage(f"Cannot import weights: {document.inference.problem}", 10000)
+            window.statusBar().showMessage(
+                f"Cannot import weights: {document.inference.problem}", 10000
+            )
             return
         weights = import_weights_dialog(window, document.spec, start_dir=start_dir())
         if weights is not None:
             document.set_weights(weights, "imported weights")
-            window.statusBar().showMessage(f"Imported {len(weights)} tensors into the model.", 10000)
+            window.statusBar().showMessage(
+                f"Imported {len(weights)} tensors into the model.", 10000
+            )
 
     export_action.triggered.connect(lambda _=False: export())
     import_action.triggered.connect(lambda _=False: import_weights())

@@ -137,7 +137,9 @@ def _adding(rng, o):
 
 def _first_symbol(rng, o):
     n = o["n_symbols"]
-    x, y = synthetic.first_symbol(rng, o["n_samples"], o["seq_len"], n, o["noise"], o["distractors"])
+    x, y = synthetic.first_symbol(
+        rng, o["n_samples"], o["seq_len"], n, o["noise"], o["distractors"]
+    )
     return x, y, [chr(ord("A") + i) for i in range(n)]
 
 

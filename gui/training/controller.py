@@ -49,8 +49,14 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------------ commands
 
-    def start(self, spec: ModelSpec, dataset: Dataset | str, settings: TrainSettings | None = None,
-              *, dataset_options: dict[str, Any] | None = None) -> int:
+    def start(
+        self,
+        spec: ModelSpec,
+        dataset: Dataset | str,
+        settings: TrainSettings | None = None,
+        *,
+        dataset_options: dict[str, Any] | None = None,
+    ) -> int:
         """Stop any run in progress, then train ``spec`` on ``dataset`` (loaded in the worker
         thread when it is a name or path). Returns the new run's id."""
         from engine.train import Trainer
@@ -58,8 +64,14 @@ class TrainingController(QObject):
         self.shutdown()
         self._run_id += 1
         self._buffer = EventBuffer()
-        self._trainer = Trainer(spec, dataset, gui_settings(settings), [self._buffer],
-                                run_id=self._run_id, dataset_options=dataset_options)
+        self._trainer = Trainer(
+            spec,
+            dataset,
+            gui_settings(settings),
+            [self._buffer],
+            run_id=self._run_id,
+            dataset_options=dataset_options,
+        )
         thread = QThread()
         thread.setObjectName(f"layerlab-training-{self._run_id}")
         worker = TrainingWorker(self._trainer, self._buffer)

@@ -286,7 +286,9 @@ class TrainingDashboard(QObject):
     def on_failed(self, event: Failed) -> None:
         self.panel.run_failed(event)
         if event.weights:  # the last good weights, kept for export
-            self.document.set_weights(dict(event.weights), f"last good weights of failed run {event.run_id}")
+            self.document.set_weights(
+                dict(event.weights), f"last good weights of failed run {event.run_id}"
+            )
         self._status(f"Training failed: {event.message}")
 
     # ------------------------------------------------------------ painting

@@ -89,9 +89,14 @@ class TrainingWorker(QObject):
         try:
             self.trainer.run()  # reports its own failures as a Failed event
         except BaseException as exc:  # a bug in the Trainer itself: still a visible failure
-            message = f"Training stopped because of an internal error ({type(exc).__name__}: {exc})."
-            self.buffer.on_event(Failed(self.trainer.run_id, self.trainer.step, message,
-                                        details=traceback.format_exc()))
+            message = (
+                f"Training stopped because of an internal error ({type(exc).__name__}: {exc})."
+            )
+            self.buffer.on_event(
+                Failed(
+                    self.trainer.run_id, self.trainer.step, message, details=traceback.format_exc()
+                )
+            )
         finally:
             self.run_ended.emit()
 

@@ -13,7 +13,13 @@ from engine.spec import InputSpec, ModelSpec
 # (block type, params, input kind, input shape, expected output shape)
 CASES = [
     ("conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 0}, "image", (2, 9, 7), (4, 7, 5)),
-    ("conv2d", {"out_channels": 3, "kernel_size": 5, "stride": 2, "padding": 2}, "image", (1, 28, 28), (3, 14, 14)),
+    (
+        "conv2d",
+        {"out_channels": 3, "kernel_size": 5, "stride": 2, "padding": 2},
+        "image",
+        (1, 28, 28),
+        (3, 14, 14),
+    ),
     ("maxpool2d", {}, "image", (3, 9, 8), (3, 4, 4)),
     ("avgpool2d", {"kernel_size": 3, "stride": 1}, "image", (2, 5, 5), (2, 3, 3)),
     ("batchnorm", {}, "image", (4, 6, 6), (4, 6, 6)),
@@ -29,10 +35,22 @@ CASES = [
     ("sigmoid", {}, "vector", (3,), (3,)),
     ("gelu", {}, "vector", (3,), (3,)),
     ("rnn", {"hidden_size": 5}, "sequence", (7, 3), (5,)),
-    ("rnn", {"hidden_size": 5, "nonlinearity": "relu", "return_sequence": True}, "sequence", (7, 3), (7, 5)),
+    (
+        "rnn",
+        {"hidden_size": 5, "nonlinearity": "relu", "return_sequence": True},
+        "sequence",
+        (7, 3),
+        (7, 5),
+    ),
     ("lstm", {"hidden_size": 6, "num_layers": 2, "bidirectional": True}, "sequence", (5, 2), (12,)),
     ("lstm", {"hidden_size": 4, "return_sequence": True}, "sequence", (5, 2), (5, 4)),
-    ("gru", {"hidden_size": 3, "num_layers": 3, "bidirectional": True, "return_sequence": True}, "sequence", (4, 2), (4, 6)),
+    (
+        "gru",
+        {"hidden_size": 3, "num_layers": 3, "bidirectional": True, "return_sequence": True},
+        "sequence",
+        (4, 2),
+        (4, 6),
+    ),
     ("gru", {"hidden_size": 8}, "sequence", (9, 1), (8,)),
 ]
 
@@ -82,9 +100,21 @@ def test_help_texts_teach_the_subject():
 @pytest.mark.parametrize(
     ("type_id", "kind", "shape", "message", "has_fix"),
     [
-        ("dense", "image", (16, 4, 4), "Dense needs a flat vector but gets an image 16×4×4 — insert Flatten", True),
+        (
+            "dense",
+            "image",
+            (16, 4, 4),
+            "Dense needs a flat vector but gets an image 16×4×4 — insert Flatten",
+            True,
+        ),
         ("lstm", "image", (1, 8, 8), "LSTM needs a sequence T×F but gets an image 1×8×8", False),
-        ("conv2d", "sequence", (10, 3), "Conv2d needs an image C×H×W but gets a sequence 10×3", False),
+        (
+            "conv2d",
+            "sequence",
+            (10, 3),
+            "Conv2d needs an image C×H×W but gets a sequence 10×3",
+            False,
+        ),
         ("maxpool2d", "image", (1, 1, 1), "window but its input is only 1×1", True),
         ("batchnorm", "sequence", (5, 2), "BatchNorm works on images or vectors", False),
     ],
@@ -100,7 +130,9 @@ def test_shape_errors_name_the_problem(type_id, kind, shape, message, has_fix):
 
 def test_lstm_forget_bias_sets_the_initial_forget_gate_only():
     spec = ModelSpec(InputSpec("sequence", (4, 3)))
-    spec = spec.insert(0, spec.new_block("lstm", {"hidden_size": 5, "num_layers": 2, "forget_bias": 2.5}))
+    spec = spec.insert(
+        0, spec.new_block("lstm", {"hidden_size": 5, "num_layers": 2, "forget_bias": 2.5})
+    )
     lstm = build_model(spec, seed=0).lstm1
     for layer in range(2):
         bias_ih = getattr(lstm, f"bias_ih_l{layer}").detach()

@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def model_file(tmp_path):
     spec = mlp_spec()
-    spec = type(spec)(input=spec.input, blocks=spec.blocks, name="moons mlp", dataset="moons",
-                      dataset_options={"n_samples": 80})
+    spec = type(spec)(
+        input=spec.input,
+        blocks=spec.blocks,
+        name="moons mlp",
+        dataset="moons",
+        dataset_options={"n_samples": 80},
+    )
     path = tmp_path / "m.json"
     spec.save(path)
     return path
@@ -33,8 +38,23 @@ def run(argv):
 
 def test_trains_prints_epoch_lines_and_summary_and_exports(model_file, tmp_path):
     target = tmp_path / "w.safetensors"
-    code, out, err = run([model_file, "--epochs", "2", "--device", "cpu", "--batch-size", "16",
-                          "--lr", "0.01", "--seed", "1", "--export", target])
+    code, out, err = run(
+        [
+            model_file,
+            "--epochs",
+            "2",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.01",
+            "--seed",
+            "1",
+            "--export",
+            target,
+        ]
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[1].startswith("epoch 1:") and lines[2].startswith("epoch 2:")
@@ -48,16 +68,19 @@ def test_trains_prints_epoch_lines_and_summary_and_exports(model_file, tmp_path)
         assert "layerlab_spec" in f.metadata()
 
 
-@pytest.mark.parametrize(("argv", "words"), [
-    (["missing.json"], "does not exist"),
-    (["{model}", "--epochs", "zero"], "invalid int value"),
-    (["{model}", "--epochs", "0"], "epochs must be"),
-    (["{model}", "--dataset", "nosuchset"], "neither a built-in dataset"),
-    (["{model}", "--dataset", "digits"], "set the Input block"),
-    (["{model}", "--export", "out.zip"], "not an export format"),
-    (["{model}", "--device", "cuda:9"], "cuda:9"),
-    ([], "the following arguments are required"),
-])
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["missing.json"], "does not exist"),
+        (["{model}", "--epochs", "zero"], "invalid int value"),
+        (["{model}", "--epochs", "0"], "epochs must be"),
+        (["{model}", "--dataset", "nosuchset"], "neither a built-in dataset"),
+        (["{model}", "--dataset", "digits"], "set the Input block"),
+        (["{model}", "--export", "out.zip"], "not an export format"),
+        (["{model}", "--device", "cuda:9"], "cuda:9"),
+        ([], "the following arguments are required"),
+    ],
+)
 def test_bad_input_is_one_line_and_nonzero(model_file, argv, words):
     code, _, err = run([a.replace("{model}", str(model_file)) for a in argv])
     assert code != 0
@@ -68,7 +91,12 @@ def test_bad_input_is_one_line_and_nonzero(model_file, argv, words):
 def test_main_dispatches_train_in_a_subprocess(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    proc = subprocess.run([sys.executable, "main.py", "train", str(bad)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "main.py", "train", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("layerlab: cannot read") and proc.stderr.count("\n") == 1

@@ -102,7 +102,9 @@ def test_first_symbol_label_is_the_first_step_and_later_steps_are_noise():
 
 
 def test_first_symbol_with_symbol_distractors():
-    ds = load_builtin("first_symbol", seq_len=12, n_symbols=5, n_samples=500, distractors="symbols", noise=0.0)
+    ds = load_builtin(
+        "first_symbol", seq_len=12, n_symbols=5, n_samples=500, distractors="symbols", noise=0.0
+    )
     x, y = ds.x_train, ds.y_train
     np.testing.assert_array_equal(x[:, 0].argmax(axis=1), y)
     assert np.allclose(x.sum(axis=2), 1.0)
@@ -182,7 +184,13 @@ def test_registry_refuses_duplicates():
 def test_info_lists_options_with_defaults():
     info = BUILTIN["first_symbol"]
     assert isinstance(info, BuiltinInfo)
-    assert info.options == {"n_samples": 3000, "seq_len": 30, "n_symbols": 4, "noise": 0.2, "distractors": "noise"}
+    assert info.options == {
+        "n_samples": 3000,
+        "seq_len": 30,
+        "n_symbols": 4,
+        "noise": 0.2,
+        "distractors": "noise",
+    }
     assert BUILTIN["adding"].options["seq_len"] == 50
     assert BUILTIN["sine"].options["seq_len"] == 40
     for item in BUILTIN.values():

@@ -34,7 +34,9 @@ def test_importing_every_engine_module_loads_no_qt():
         f"for m in {modules!r}: importlib.import_module(m)\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {QT!r}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ENGINE.parent, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ENGINE.parent, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -46,5 +48,7 @@ def test_shape_inference_does_not_import_torch():
         "[infer(e.load()) for e in list_examples()]\n"
         "print('torch' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ENGINE.parent, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ENGINE.parent, check=True
+    )
     assert out.stdout.strip() == "False"

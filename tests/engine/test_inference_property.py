@@ -12,8 +12,13 @@ from engine.inference import infer
 from engine.spec import InputSpec, ModelSpec
 
 SMALL = {  # keep random models tiny so hundreds of them build in seconds
-    "out_channels": (1, 4), "kernel_size": (1, 4), "stride": (1, 3), "padding": (0, 2),
-    "units": (1, 6), "hidden_size": (1, 4), "num_layers": (1, 2),
+    "out_channels": (1, 4),
+    "kernel_size": (1, 4),
+    "stride": (1, 3),
+    "padding": (0, 2),
+    "units": (1, 6),
+    "hidden_size": (1, 4),
+    "num_layers": (1, 2),
 }
 
 
@@ -36,7 +41,11 @@ def params_for(draw, type_id):
 def stacks(draw):
     kind = draw(st.sampled_from(["image", "sequence", "vector"]))
     shape = {
-        "image": lambda: (draw(st.integers(1, 3)), draw(st.integers(1, 10)), draw(st.integers(1, 10))),
+        "image": lambda: (
+            draw(st.integers(1, 3)),
+            draw(st.integers(1, 10)),
+            draw(st.integers(1, 10)),
+        ),
         "sequence": lambda: (draw(st.integers(1, 6)), draw(st.integers(1, 4))),
         "vector": lambda: (draw(st.integers(1, 8)),),
     }[kind]()

@@ -47,9 +47,18 @@ def _with(path: list, value=None, delete=False) -> str:
         (_with(["input", "kind"], "video"), "Input 'kind' must be one of"),
         (_with(["input", "shape"], [1, 2]), "must list 1 numbers"),
         (_with(["input", "shape"], [0]), "features must be between 1 and"),
-        (_with(["blocks", 0, "type"], "transformer"), "Block 0 ('dense1'): unknown block type 'transformer'"),
-        (_with(["blocks", 0, "params", "units"], 0), "Block 0 ('dense1'): 'units' must be at least 1, not 0"),
-        (_with(["blocks", 0, "params", "units"], "ten"), "Block 0 ('dense1'): 'units' must be a number"),
+        (
+            _with(["blocks", 0, "type"], "transformer"),
+            "Block 0 ('dense1'): unknown block type 'transformer'",
+        ),
+        (
+            _with(["blocks", 0, "params", "units"], 0),
+            "Block 0 ('dense1'): 'units' must be at least 1, not 0",
+        ),
+        (
+            _with(["blocks", 0, "params", "units"], "ten"),
+            "Block 0 ('dense1'): 'units' must be a number",
+        ),
         (_with(["blocks", 0, "params", "units"], 2.5), "'units' must be a whole number"),
         (_with(["blocks", 0, "params", "bias"], 1), "'bias' must be true or false"),
         (_with(["blocks", 0, "params", "colour"], 1), "'colour' is not a parameter of Dense"),
@@ -115,7 +124,9 @@ def test_fix_makes_model_valid():
     spec = spec.insert(0, spec.new_block("conv2d"))
     spec = spec.insert(1, spec.new_block("dense", {"units": 10}))
     result = infer(spec)
-    assert result.problem.startswith("Block 2 ('dense1'): Dense needs a flat vector but gets an image 16×8×8")
+    assert result.problem.startswith(
+        "Block 2 ('dense1'): Dense needs a flat vector but gets an image 16×8×8"
+    )
     fixed = spec.apply_fix(1, result.blocks[1].fix)
     assert [b.type for b in fixed.blocks] == ["conv2d", "flatten", "dense"]
     assert infer(fixed).valid

@@ -64,8 +64,10 @@ def test_regression_reports_mae_in_dataset_units():
 
 
 def test_same_seed_same_losses_and_other_seed_differs():
-    losses = [[s.loss for s in train(cnn_spec(), image_data(), epochs=2, seed=seed)[1].of(StepMetrics)]
-              for seed in (3, 3, 4)]
+    losses = [
+        [s.loss for s in train(cnn_spec(), image_data(), epochs=2, seed=seed)[1].of(StepMetrics)]
+        for seed in (3, 3, 4)
+    ]
     assert losses[0] == losses[1]
     assert losses[0] != losses[2]
 
@@ -102,10 +104,14 @@ def test_stop_ends_with_finished_and_weights():
 
 
 def test_nan_loss_fails_with_advice_and_keeps_good_weights():
-    _, rec, result = train(rnn_spec("rnn"), sequence_data(scale=1e4), epochs=20,
-                           optimizer="sgd", lr=10.0, momentum=0.0)
+    _, rec, result = train(
+        rnn_spec("rnn"), sequence_data(scale=1e4), epochs=20, optimizer="sgd", lr=10.0, momentum=0.0
+    )
     assert isinstance(result, Failed), result
-    assert "became" in result.message and "the learning rate 10 is probably too high; try 0.01" in result.message
+    assert (
+        "became" in result.message
+        and "the learning rate 10 is probably too high; try 0.01" in result.message
+    )
     assert f"(epoch {rec.of(StepMetrics)[-1].epoch}" in result.message or "epoch" in result.message
     assert all(np.isfinite(w).all() for w in result.weights.values())
     assert "are kept" in result.message
@@ -118,12 +124,15 @@ def test_model_that_does_not_fit_the_data_fails_before_training():
     assert not rec.of(StepMetrics) and result.details == ""
 
 
-@pytest.mark.parametrize(("settings", "words"), [
-    ({"device": "cuda:7"}, "cuda:7"),
-    ({"optimizer": "lion"}, "optimizer must be one of"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"loss": "cross_entropy"}, "Cross-entropy needs class labels"),
-])
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"device": "cuda:7"}, "cuda:7"),
+        ({"optimizer": "lion"}, "optimizer must be one of"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"loss": "cross_entropy"}, "Cross-entropy needs class labels"),
+    ],
+)
 def test_bad_settings_become_failed_events(settings, words):
     data = sequence_data() if "loss" in settings else vector_data()
     spec = rnn_spec() if "loss" in settings else mlp_spec()
@@ -133,7 +142,9 @@ def test_bad_settings_become_failed_events(settings, words):
 
 def test_dataset_name_is_loaded_inside_run():
     spec = mlp_spec(classes=2)
-    trainer = Trainer(spec, "moons", TrainSettings(epochs=1, **FAST), dataset_options={"n_samples": 64})
+    trainer = Trainer(
+        spec, "moons", TrainSettings(epochs=1, **FAST), dataset_options={"n_samples": 64}
+    )
     assert isinstance(trainer.run(), Finished)
     assert trainer.data.name == "moons"
 
@@ -151,8 +162,15 @@ def test_lr_schedules():
     assert lr_factor("step", 3, 10, 3, 0.1) == pytest.approx(0.1)
     assert lr_factor("cosine", 0, 10, 3, 0.1) == pytest.approx(1.0)
     assert lr_factor("cosine", 9, 10, 3, 0.1) < 0.05
-    _, rec, _ = train(mlp_spec(), vector_data(), epochs=2, lr_schedule="step", lr_step_epochs=1,
-                      lr_gamma=0.5, lr=0.02)
+    _, rec, _ = train(
+        mlp_spec(),
+        vector_data(),
+        epochs=2,
+        lr_schedule="step",
+        lr_step_epochs=1,
+        lr_gamma=0.5,
+        lr=0.02,
+    )
     assert {s.epoch: s.lr for s in rec.of(StepMetrics)} == {1: 0.02, 2: 0.01}
 
 
@@ -164,26 +182,53 @@ def test_settings_round_trip_through_a_dict():
 
 
 def test_probe_snapshots_for_a_cnn():
-    zero = dict.fromkeys(("filters", "feature_maps", "weight_histograms", "layer_gradients",
-                          "activation_histograms"), 0.0)
-    _, rec, result = train(cnn_spec(), image_data(), epochs=2, probes=True, probe_intervals=zero,
-                           probe_budget=1.0)
+    zero = dict.fromkeys(
+        (
+            "filters",
+            "feature_maps",
+            "weight_histograms",
+            "layer_gradients",
+            "activation_histograms",
+        ),
+        0.0,
+    )
+    _, rec, result = train(
+        cnn_spec(), image_data(), epochs=2, probes=True, probe_intervals=zero, probe_budget=1.0
+    )
     assert isinstance(result, Finished)
     kinds = {p.kind for p in rec.of(ProbeSnapshot)}
-    assert kinds >= {"probe_input", "filters", "feature_maps", "weight_histograms",
-                     "layer_gradients", "activation_histograms", "classification_report"}
+    assert kinds >= {
+        "probe_input",
+        "filters",
+        "feature_maps",
+        "weight_histograms",
+        "layer_gradients",
+        "activation_histograms",
+        "classification_report",
+    }
     assert not [p.error for p in rec.of(ProbeSnapshot) if p.error]
     grads = next(p.data for p in rec.of(ProbeSnapshot) if p.kind == "layer_gradients")
-    assert set(grads) == {"conv1", "dense1"} and all(math.isfinite(v) and v > 0 for v in grads.values())
+    assert set(grads) == {"conv1", "dense1"} and all(
+        math.isfinite(v) and v > 0 for v in grads.values()
+    )
 
 
 def test_probe_snapshots_for_an_lstm_and_a_bad_sample_index():
     zero = {"gates": 0.0, "time_gradients": 0.0}
-    _, rec, _ = train(rnn_spec("lstm"), sequence_data(), epochs=1, probes=True,
-                      probe_intervals=zero, probe_budget=1.0)
+    _, rec, _ = train(
+        rnn_spec("lstm"),
+        sequence_data(),
+        epochs=1,
+        probes=True,
+        probe_intervals=zero,
+        probe_budget=1.0,
+    )
     data = {p.kind: p.data for p in rec.of(ProbeSnapshot)}
-    assert data["gates"][0].block_id == "lstm1" and data["time_gradients"][0].grad_norm.shape == (6,)
+    assert data["gates"][0].block_id == "lstm1" and data["time_gradients"][0].grad_norm.shape == (
+        6,
+    )
     assert "forecast_report" in data
-    _, _, result = train(rnn_spec("lstm"), sequence_data(), epochs=1, probes=True,
-                         probe_sample_index=99)
+    _, _, result = train(
+        rnn_spec("lstm"), sequence_data(), epochs=1, probes=True, probe_sample_index=99
+    )
     assert isinstance(result, Failed) and "probe sample index 99" in result.message

@@ -9,7 +9,9 @@ from engine.events import Callback
 from engine.spec import InputSpec, ModelSpec
 
 
-def make_spec(kind: str, shape: tuple[int, ...], blocks: list[tuple[str, dict]], name="tiny") -> ModelSpec:
+def make_spec(
+    kind: str, shape: tuple[int, ...], blocks: list[tuple[str, dict]], name="tiny"
+) -> ModelSpec:
     spec = ModelSpec(input=InputSpec(kind, shape), name=name)
     for type_id, params in blocks:
         spec = spec.insert(len(spec.blocks), spec.new_block(type_id, params))
@@ -17,22 +19,36 @@ def make_spec(kind: str, shape: tuple[int, ...], blocks: list[tuple[str, dict]],
 
 
 def mlp_spec(features=2, classes=2) -> ModelSpec:
-    return make_spec("vector", (features,), [("dense", {"units": 8}), ("relu", {}),
-                                              ("dense", {"units": classes})])
+    return make_spec(
+        "vector",
+        (features,),
+        [("dense", {"units": 8}), ("relu", {}), ("dense", {"units": classes})],
+    )
 
 
 def cnn_spec(classes=3) -> ModelSpec:
-    return make_spec("image", (1, 8, 8), [
-        ("conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}), ("relu", {}),
-        ("maxpool2d", {"kernel_size": 2, "stride": 2}), ("flatten", {}),
-        ("dense", {"units": classes}),
-    ])
+    return make_spec(
+        "image",
+        (1, 8, 8),
+        [
+            ("conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+            ("relu", {}),
+            ("maxpool2d", {"kernel_size": 2, "stride": 2}),
+            ("flatten", {}),
+            ("dense", {"units": classes}),
+        ],
+    )
 
 
 def rnn_spec(block="lstm", steps=6, features=3, outputs=1) -> ModelSpec:
-    return make_spec("sequence", (steps, features), [
-        (block, {"hidden_size": 5}), ("dense", {"units": outputs}),
-    ])
+    return make_spec(
+        "sequence",
+        (steps, features),
+        [
+            (block, {"hidden_size": 5}),
+            ("dense", {"units": outputs}),
+        ],
+    )
 
 
 def vector_data(n=96, features=2, classes=2, seed=0) -> Dataset:
@@ -40,24 +56,43 @@ def vector_data(n=96, features=2, classes=2, seed=0) -> Dataset:
     x = rng.normal(size=(n, features)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64) % classes
     cut = n * 3 // 4
-    return Dataset("vec", "classification", x[:cut], y[:cut], x[cut:], y[cut:], "vector",
-                   (features,), tuple(f"c{i}" for i in range(classes)))
+    return Dataset(
+        "vec",
+        "classification",
+        x[:cut],
+        y[:cut],
+        x[cut:],
+        y[cut:],
+        "vector",
+        (features,),
+        tuple(f"c{i}" for i in range(classes)),
+    )
 
 
 def image_data(n=48, classes=3, seed=0) -> Dataset:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 1, 8, 8)).astype(np.float32)
     y = rng.integers(0, classes, n).astype(np.int64)
-    return Dataset("img", "classification", x[:36], y[:36], x[36:], y[36:], "image", (1, 8, 8),
-                   tuple(f"c{i}" for i in range(classes)))
+    return Dataset(
+        "img",
+        "classification",
+        x[:36],
+        y[:36],
+        x[36:],
+        y[36:],
+        "image",
+        (1, 8, 8),
+        tuple(f"c{i}" for i in range(classes)),
+    )
 
 
 def sequence_data(n=40, steps=6, features=3, seed=0, scale=1.0) -> Dataset:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, steps, features)).astype(np.float32)
     y = (scale * x[:, :, :1].sum(axis=1)).astype(np.float32)
-    return Dataset("seq", "regression", x[:30], y[:30], x[30:], y[30:], "sequence",
-                   (steps, features), None)
+    return Dataset(
+        "seq", "regression", x[:30], y[:30], x[30:], y[30:], "sequence", (steps, features), None
+    )
 
 
 class Recorder(Callback):

@@ -19,7 +19,9 @@ RUN_TIMEOUT_MS = 60_000
 @pytest.fixture
 def workbench(qtbot, answers, window_settings, monkeypatch):
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda _p, _t, text, *a, **k: shown.append(text)))
+    monkeypatch.setattr(
+        QMessageBox, "information", staticmethod(lambda _p, _t, text, *a, **k: shown.append(text))
+    )
     document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
     window = build_main_window(document, window_settings)
     qtbot.addWidget(window)
@@ -58,7 +60,9 @@ def test_dataset_panel_choice_becomes_the_models_dataset(workbench, qtbot):
     assert workbench.dashboard.panel.dataset_id == "moons"
 
 
-def test_trained_weights_are_kept_while_they_fit_and_exported(workbench, qtbot, monkeypatch, tmp_path):
+def test_trained_weights_are_kept_while_they_fit_and_exported(
+    workbench, qtbot, monkeypatch, tmp_path
+):
     board, doc = workbench.dashboard, workbench.document
     board.panel.epochs_spin.setValue(1)
     board.settings_overrides = {"probes": False}
@@ -68,7 +72,9 @@ def test_trained_weights_are_kept_while_they_fit_and_exported(workbench, qtbot, 
     assert doc.weights is not None and set(doc.weights) == set(trained)
 
     out = tmp_path / "trained.safetensors"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), ""))
+    )
     workbench.export_action.trigger()
     written = read_weights(out)
     np.testing.assert_array_equal(written["conv1.weight"], trained["conv1.weight"])
@@ -86,7 +92,9 @@ def test_import_weights_puts_them_on_the_document(workbench, monkeypatch, tmp_pa
 
     source = tmp_path / "w.safetensors"
     export_weights(workbench.document.spec, None, source)
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(source), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(source), ""))
+    )
     workbench.import_weights_action.trigger()
     assert workbench.document.weights is not None
     assert set(workbench.document.weights) == set(read_weights(source))

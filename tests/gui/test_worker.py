@@ -19,10 +19,24 @@ def settings(**kw):
 @pytest.fixture
 def controller(qtbot):
     ctrl = TrainingController()
-    record = {"steps": [], "batches": [], "times": [], "epochs": [], "probes": [], "paused": [],
-              "changes": [], "finished": [], "failed": []}
-    ctrl.steps_received.connect(lambda s: (record["steps"].extend(s), record["batches"].append(len(s)),
-                                           record["times"].append(time.perf_counter())))
+    record = {
+        "steps": [],
+        "batches": [],
+        "times": [],
+        "epochs": [],
+        "probes": [],
+        "paused": [],
+        "changes": [],
+        "finished": [],
+        "failed": [],
+    }
+    ctrl.steps_received.connect(
+        lambda s: (
+            record["steps"].extend(s),
+            record["batches"].append(len(s)),
+            record["times"].append(time.perf_counter()),
+        )
+    )
     ctrl.epoch_finished.connect(record["epochs"].append)
     ctrl.probe_updated.connect(record["probes"].append)
     ctrl.paused_changed.connect(record["paused"].append)
