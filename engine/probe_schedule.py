@@ -231,7 +231,12 @@ class ProbeRunner:
         return ran
 
     def after_epoch(self, final: bool) -> None:
-        """Per-epoch reports on the validation set; always on the last epoch."""
+        """Per-epoch reports on the validation set; on the last epoch, every probe once."""
+        if final:
+            # However short the run, every view ends up showing the trained network (a run
+            # shorter than a probe's interval would otherwise leave its view empty).
+            self.run_all()
+            return
         for kind in self.EPOCH_KINDS:
             if kind in self.scheduler.timings and (final or self.scheduler.due(kind)):
                 self._run(kind)

@@ -213,6 +213,23 @@ def test_probe_snapshots_for_a_cnn():
     )
 
 
+@pytest.mark.parametrize(
+    ("spec", "data", "wanted"),
+    [
+        (cnn_spec, image_data, {"filters", "feature_maps"}),
+        (lambda: rnn_spec("lstm"), sequence_data, {"gates", "time_gradients"}),
+    ],
+)
+def test_a_run_shorter_than_every_probe_interval_still_ends_with_every_probe(spec, data, wanted):
+    never = ("filters", "feature_maps", "gates", "time_gradients", "layer_gradients")
+    _, rec, result = train(
+        spec(), data(), epochs=1, probes=True, probe_intervals=dict.fromkeys(never, 3600.0)
+    )
+    assert isinstance(result, Finished)
+    kinds = {p.kind for p in rec.of(ProbeSnapshot) if p.error is None}
+    assert wanted | {"layer_gradients", "weight_histograms"} <= kinds
+
+
 def test_probe_snapshots_for_an_lstm_and_a_bad_sample_index():
     zero = {"gates": 0.0, "time_gradients": 0.0}
     _, rec, _ = train(
