@@ -29,7 +29,7 @@ from engine.train import TrainSettings  # noqa: E402
 CASES = (  # (label, example, dataset, options)
     ("digits CNN 8×8", "digits_cnn", "digits", {}),
     ("shapes CNN 28×28", "shapes_cnn", "shapes", {"n_samples": 1500}),
-    ("LSTM first_symbol T=30", "memory_lstm", "first_symbol", {"seq_len": 30}),
+    ("LSTM first_symbol T=160", "memory_lstm", "first_symbol", {"seq_len": 160, "n_samples": 1500}),
 )
 BATCH = 32
 WARMUP = 1.0
