@@ -17,10 +17,9 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.train_throughput import BATCH, CASES, WARMUP, plain_rate  # noqa: E402
+from bench.train_throughput import BATCH, CASES, WARMUP, LatenessProbe, plain_rate  # noqa: E402
 from engine.data import load_builtin  # noqa: E402
 from engine.examples import example_path  # noqa: E402
 from engine.spec import ModelSpec  # noqa: E402
@@ -73,18 +72,7 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     ctrl = board.controller
     got = {"steps": []}
     ctrl.steps_received.connect(lambda s: got["steps"].extend(s))
-    lateness: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        lateness.append(max(0.0, (now - last[0]) - 0.010) * 1000)
-        last[0] = now
-
-    probe = QTimer()
-    probe.setInterval(10)
-    probe.timeout.connect(tick)
-    probe.start()
+    lateness = LatenessProbe()
     marks = {}
 
     def mark(name):
@@ -98,15 +86,13 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     (t0, n0, p0), (t1, n1, p1) = marks["from"], marks["to"]
     elapsed = t1 - t0
     board.shutdown()
-    probe.stop()
+    lateness.stop()
     paints = {title: view.paint_count for title, view in board.views.items()}
     window.close()
-    lat = np.array(lateness[5:] or [0.0])
     rate = (n1 - n0) * BATCH / elapsed
     return (
         rate,
-        float(np.percentile(lat, 50)),
-        float(np.percentile(lat, 99)),
+        *lateness.percentiles(),
         paints,
         (p1 - p0) / elapsed,
     )

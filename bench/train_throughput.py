@@ -75,6 +75,36 @@ def plain_rate(spec, data, seconds: float, threads: int) -> float:
             model.train()
 
 
+class LatenessProbe:
+    """A 10 ms QTimer on the GUI thread that records how late each tick fires: how long the
+    event loop was kept from answering the user while training ran."""
+
+    PERIOD_S = 0.010
+
+    def __init__(self) -> None:
+        self.lateness_ms: list[float] = []
+        from PySide6.QtCore import QTimer
+
+        self._last = time.perf_counter()
+        self._timer = QTimer()
+        self._timer.setInterval(int(self.PERIOD_S * 1000))
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.lateness_ms.append(max(0.0, now - self._last - self.PERIOD_S) * 1000)
+        self._last = now
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def percentiles(self) -> tuple[float, float]:
+        """p50 and p99 in ms, leaving out the first ticks (start-up)."""
+        lat = np.array(self.lateness_ms[5:] or [0.0])
+        return float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
+
+
 def app_rate(app, spec, data, seconds: float, threads: int):
     """Samples/s of the in-app path, GUI lateness (p50, p99 ms) and probe cost per kind."""
     from PySide6.QtCore import QTimer
@@ -86,18 +116,7 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     ctrl.steps_received.connect(lambda s: got["steps"].extend(s))
     ctrl.probe_updated.connect(lambda p: got.__setitem__("probes", got["probes"] + 1))
     ctrl.run_finished.connect(lambda f: got.__setitem__("done", f))
-    lateness: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        lateness.append(max(0.0, (now - last[0]) - 0.010) * 1000)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    lateness = LatenessProbe()
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
     marks = {}
 
@@ -113,18 +132,16 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     steps = got["steps"][n0:n1]
     elapsed = t1 - t0
     ctrl.shutdown()
-    timer.stop()
+    lateness.stop()
     costs = trainer.probes.scheduler.costs() if trainer.probes is not None else {}
     step_time = elapsed / max(1, len(steps))
     intervals = {k: trainer.probes.scheduler.interval(k) for k in costs}
     share = {k: costs[k] / intervals[k] for k in costs}  # share of wall time
     per_step = {k: costs[k] / step_time for k in costs}  # one run, in training steps
     samples = sum(BATCH for _ in steps)
-    lat = np.array(lateness[5:] or [0.0])
     return (
         samples / elapsed,
-        float(np.percentile(lat, 50)),
-        float(np.percentile(lat, 99)),
+        *lateness.percentiles(),
         share,
         per_step,
     )

@@ -132,7 +132,8 @@ class ModelView(QGraphicsView):
     def _drop_index(self, position: QPointF) -> int:
         return self.model_scene.insertion_index_at(self.mapToScene(position.toPoint()).y())
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+    def _follow_drag(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
+        """Accept a palette block and show where it would land; refuse anything else."""
         if block_type_from_mime(event.mimeData()) is None:
             event.ignore()
             return
@@ -140,13 +141,11 @@ class ModelView(QGraphicsView):
         event.accept()
         self.model_scene.show_drop_indicator(self._drop_index(event.position()))
 
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        self._follow_drag(event)
+
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt's name
-        if block_type_from_mime(event.mimeData()) is None:
-            event.ignore()
-            return
-        event.setDropAction(Qt.DropAction.CopyAction)
-        event.accept()
-        self.model_scene.show_drop_indicator(self._drop_index(event.position()))
+        self._follow_drag(event)
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802 - Qt's name
         self.model_scene.hide_drop_indicator()
