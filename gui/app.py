@@ -64,10 +64,33 @@ def run_gui(model: str | None = None, example: str | None = None) -> int:
         return 2
     app = _application()
     window = _window(spec, path)
+    sys.excepthook = _report_unexpected_error(window)
     window.show()
     code = app.exec()
     _finish_background_work()
     return code
+
+
+def _report_unexpected_error(window):
+    """An exception that escapes a slot is a LayerLab bug: say so in a dialog and keep running
+    (the model stays open and can be saved) instead of only printing to a terminal."""
+    import traceback
+
+    from PySide6.QtWidgets import QMessageBox
+
+    def hook(kind, value, tb) -> None:
+        traceback.print_exception(kind, value, tb)
+        if issubclass(kind, KeyboardInterrupt):
+            return
+        QMessageBox.critical(
+            window,
+            "Unexpected error",
+            f"LayerLab hit an unexpected error and the last action did not finish:\n\n"
+            f"{kind.__name__}: {value}\n\nYour model is still open; save it and please report "
+            "this with the details printed in the terminal.",
+        )
+
+    return hook
 
 
 def _finish_background_work() -> None:

@@ -98,3 +98,15 @@ def test_import_weights_puts_them_on_the_document(workbench, monkeypatch, tmp_pa
     workbench.import_weights_action.trigger()
     assert workbench.document.weights is not None
     assert set(workbench.document.weights) == set(read_weights(source))
+
+
+def test_an_unexpected_error_in_a_slot_is_shown_not_fatal(answers):
+    from gui.app import _report_unexpected_error
+
+    hook = _report_unexpected_error(None)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        hook(type(exc), exc, exc.__traceback__)
+    assert "RuntimeError: boom" in answers.errors[-1]
+    assert "save it" in answers.errors[-1]
