@@ -128,7 +128,7 @@ class ProbeScheduler:
 
 @dataclass(frozen=True)
 class ProbeInput:
-    """The fixed sample the probes look at for a whole run (sent once, for the views to show)."""
+    """The sample the probes look at (sent at the start of a run and whenever it changes)."""
 
     index: int  # into the validation set (the training set when there is none)
     split: str  # "val" or "train"
@@ -139,10 +139,10 @@ class ProbeInput:
 class ProbeRunner:
     """Runs the probes that apply to a model, when the scheduler says they are due.
 
-    Chooses its inputs once per run: the sample at ``sample_index`` for the single-sample probes
-    and the first ``batch_size`` samples for activation histograms. Calls ``emit(kind, data,
-    error)``. A probe that raises is reported once through ``error`` and switched off for the
-    run; training goes on.
+    Its inputs: the sample at ``sample_index`` for the single-sample probes (``set_sample``
+    switches it during a run) and the first ``batch_size`` samples for activation histograms.
+    Calls ``emit(kind, data, error)``. A probe that raises is reported once through ``error``
+    and switched off for the run; training goes on.
     """
 
     STEP_KINDS = (
@@ -154,6 +154,7 @@ class ProbeRunner:
         "activation_histograms",
     )
     EPOCH_KINDS = ("classification_report", "forecast_report")
+    SAMPLE_KINDS = ("feature_maps", "gates", "time_gradients")  # look at the one chosen sample
 
     def __init__(
         self,
@@ -178,21 +179,9 @@ class ProbeRunner:
         self.emit = emit or (lambda kind, data, error=None: None)
         use_val = len(x_val) > 0
         self.x_val, self.y_val = (x_val, y_val) if use_val else (x_train, y_train)
-        count = len(self.x_val)
-        if not 0 <= sample_index < max(count, 1):
-            raise ValueError(
-                f"The probe sample index {sample_index} is outside the {count} samples of the "
-                f"{'validation' if use_val else 'training'} set; choose 0 to {count - 1}."
-            )
-        self.x_one = self.x_val[sample_index : sample_index + 1]
-        self.y_one = self.y_val[sample_index : sample_index + 1]
+        self.split = "val" if use_val else "train"
         self.x_batch = self.x_val[:batch_size]
-        self.sample = ProbeInput(
-            sample_index,
-            "val" if use_val else "train",
-            frozen_array(self.x_one[0]),
-            frozen_array(self.y_one[0], _np_dtype(self.y_one)),
-        )
+        self._choose(sample_index)
         self.recurrent = [n for n, m in model.named_children() if isinstance(m, nn.RNNBase)]
         has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules()) and self.x_one.dim() == 4
         wanted = {
@@ -209,6 +198,33 @@ class ProbeRunner:
         chosen = [k for k in PROBE_KINDS if wanted[k] and (kinds is None or k in kinds)]
         self.scheduler = ProbeScheduler(chosen, intervals=intervals, budget=budget, clock=clock)
         self._next_check = 0.0
+
+    def _choose(self, index: int) -> None:
+        problem = sample_index_problem(
+            index, len(self.x_val), "validation" if self.split == "val" else "training"
+        )
+        if problem:
+            raise ValueError(problem)
+        index = int(index)
+        self.x_one = self.x_val[index : index + 1]
+        self.y_one = self.y_val[index : index + 1]
+        self.sample = ProbeInput(
+            index,
+            self.split,
+            frozen_array(self.x_one[0]),
+            frozen_array(self.y_one[0], _np_dtype(self.y_one)),
+        )
+
+    def set_sample(self, index: int) -> None:
+        """Look at sample ``index`` from now on: emits the new "probe_input", then runs the
+        probes that depend on the sample (feature maps, gates, dL/dh_t) at once, so that the
+        views show the new sample within a step rather than after their interval. ValueError
+        (with a sentence) for an index outside the set."""
+        self._choose(index)
+        self.emit("probe_input", self.sample, None)
+        for kind in self.SAMPLE_KINDS:
+            if kind in self.scheduler.timings:
+                self._run(kind)
 
     # ------------------------------------------------------------ hooks the Trainer calls
 
@@ -286,6 +302,21 @@ class ProbeRunner:
 
     def _probe_forecast_report(self):
         return probes.forecast_report(self.model, self.x_val, self.y_val)
+
+
+def sample_index_problem(index: object, count: int | None, split: str = "validation") -> str | None:
+    """Why ``index`` cannot be the probe sample among ``count`` samples of ``split`` (None:
+    not known yet, so only whole numbers from 0 pass), or None when it can."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        return f"The probe sample index must be a whole number, not {index!r}."
+    if count is None:
+        return None if index >= 0 else f"The probe sample index must be 0 or more, not {index}."
+    if not 0 <= index < max(count, 1):
+        return (
+            f"The probe sample index {index} is outside the {count} samples of the "
+            f"{split} set; choose 0 to {count - 1}."
+        )
+    return None
 
 
 def _np_dtype(tensor) -> type:

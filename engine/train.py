@@ -2,8 +2,10 @@
 
 No Qt here. The GUI runs ``Trainer.run()`` in a worker thread and calls ``request_pause``,
 ``request_resume``, ``request_stop`` and ``update_settings`` from the GUI thread; those only set
-flags under a lock, which the loop reads between steps. Everything an event carries is a CPU
-numpy copy or a Python number, so nothing in the GUI ever holds a live tensor.
+flags under a lock, which the loop reads between steps (a new probe sample is switched to, and
+its probes run, outside that lock, so the GUI thread never waits for a probe). Everything an
+event carries is a CPU numpy copy or a Python number, so nothing in the GUI ever holds a live
+tensor.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from engine.optim import (
     make_optimizer,
     set_lr,
 )
-from engine.probe_schedule import ProbeRunner
+from engine.probe_schedule import ProbeRunner, sample_index_problem
 from engine.probes import ProbeError
 from engine.spec import ModelSpec, SpecError
 
@@ -85,6 +87,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.dataset_options = dict(dataset_options or {})
         self.model: torch.nn.Module | None = None
+        self.data: Dataset | None = None  # the loaded dataset, once run() has it
+        self.probes: ProbeRunner | None = None
         self.device: torch.device | None = None
         self.step = 0  # optimiser steps done
         self._cond = threading.Condition(threading.RLock())  # reentrant: hooks may call request_*
@@ -111,9 +115,20 @@ class Trainer:
             self._cond.notify_all()
 
     def update_settings(self, **changes: Any) -> None:
-        """Change lr, momentum, weight_decay or grad_clip from the next step on (also while
-        paused). Raises SettingsError at once for a bad value; the optimiser state is kept."""
+        """Change lr, momentum, weight_decay, grad_clip or probe_sample_index from the next step
+        on (also while paused). Raises SettingsError at once for a bad value; the optimiser
+        state is kept.
+
+        A new probe_sample_index (into the validation split) re-emits "probe_input" for that
+        sample and runs the feature-map, gate and dL/dh_t probes on it right away. Each applied
+        change is recorded as a SettingsChanged; the probe sample gets one of its own, apart
+        from the optimiser's settings, so the curves can tell the two apart."""
+        changes = dict(changes)
+        sample = changes.pop("probe_sample_index", _NO_CHANGE)
         clean = check_live_changes(self.settings.optimizer, changes)
+        if sample is not _NO_CHANGE:
+            self._check_probe_sample(sample)
+            clean["probe_sample_index"] = int(sample)
         with self._cond:
             self._pending.update(clean)
             self._attention = True
@@ -122,6 +137,17 @@ class Trainer:
     @property
     def is_paused(self) -> bool:
         return self._paused
+
+    def _check_probe_sample(self, index: Any) -> None:
+        """SettingsError for an index outside the probe split (when the data is known yet; a
+        dataset still to be loaded by run() is checked when the change is applied)."""
+        ds = self.data if self.data is not None else self.dataset
+        if isinstance(ds, Dataset):
+            problem = sample_index_problem(index, *_probe_split(ds, self.settings.val_batch_size))
+        else:
+            problem = sample_index_problem(index, None)
+        if problem:
+            raise SettingsError(problem)
 
     # ------------------------------------------------------------ the run
 
@@ -366,24 +392,44 @@ class Trainer:
 
     def _control(self) -> bool:
         """Apply pending changes; wait while paused. True when the run should stop."""
-        with self._cond:
-            while True:
+        while True:
+            with self._cond:
+                sample = self._pending.pop("probe_sample_index", _NO_CHANGE)
                 if self._pending:
                     self._apply_changes(self._pending)
                     self._pending = {}
+                if sample is _NO_CHANGE:
+                    if self._stop:
+                        return True
+                    if self._pause_requested and not self._paused:
+                        self._paused, paused_at = True, time.perf_counter()
+                        self._emit(Paused(self.run_id, self.step, True))
+                    if not self._pause_requested:
+                        if self._paused:
+                            self._paused = False
+                            self._paused_seconds += time.perf_counter() - paused_at
+                            self._emit(Paused(self.run_id, self.step, False))
+                        self._attention = False
+                        return False
+                    self._cond.wait()
+                    continue
                 if self._stop:
                     return True
-                if self._pause_requested and not self._paused:
-                    self._paused, paused_at = True, time.perf_counter()
-                    self._emit(Paused(self.run_id, self.step, True))
-                if not self._pause_requested:
-                    if self._paused:
-                        self._paused = False
-                        self._paused_seconds += time.perf_counter() - paused_at
-                        self._emit(Paused(self.run_id, self.step, False))
-                    self._attention = False
-                    return False
-                self._cond.wait()
+            # Outside the lock: the probes take a moment, and update_settings or Pause from the
+            # GUI thread must not wait for them. Then look at the flags again (also when paused,
+            # so that a sample picked during a pause shows at once).
+            self._switch_probe_sample(sample)
+
+    def _switch_probe_sample(self, index: int) -> None:
+        if self.probes is not None:
+            try:
+                self.probes.set_sample(index)
+            except ValueError as exc:  # only for a dataset loaded after update_settings
+                self._emit_probe("probe_input", None, str(exc))
+                return
+            finally:
+                self.model.train()  # probes restore modes; this guards one that did not
+        self._emit(SettingsChanged(self.run_id, self.step, {"probe_sample_index": index}))
 
     def _apply_changes(self, changes: dict[str, Any]) -> None:
         if "lr" in changes:
@@ -451,6 +497,17 @@ class Trainer:
 
     def _emit(self, event) -> None:
         dispatch(self.callbacks, event)
+
+
+_NO_CHANGE = object()  # no pending probe sample change (None is no valid index either)
+
+
+def _probe_split(ds: Dataset, val_batch_size: int) -> tuple[int, str]:
+    """How many samples the probe sample index ranges over, and from which split (the probes
+    use the validation set, or the first val_batch_size training samples when there is none)."""
+    if len(ds.x_val):
+        return len(ds.x_val), "validation"
+    return min(len(ds.x_train), val_batch_size), "training"
 
 
 def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -105,8 +105,9 @@ class TrainingController(QObject):
         self.update_settings(lr=lr)
 
     def update_settings(self, **changes: Any) -> None:
-        """Change lr, momentum, weight_decay or grad_clip of the running run (SettingsError at
-        once for a bad value); applied at its next step, even while paused."""
+        """Change lr, momentum, weight_decay, grad_clip or probe_sample_index of the running run
+        (SettingsError at once for a bad value); applied at its next step, even while paused. A
+        new probe sample brings a new "probe_input" and its feature maps / gates right away."""
         if self._trainer is not None:
             self._trainer.update_settings(**changes)
 

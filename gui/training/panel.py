@@ -84,6 +84,7 @@ class TrainingPanel(QWidget):
     stop_requested = Signal()
     dataset_picked = Signal(str)  # the user chose another dataset in the combo box
     lr_edited = Signal(float)  # the user changed the learning rate while a run is live
+    probe_sample_changed = Signal(int)  # the probe sample changed while a run is live
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -114,8 +115,11 @@ class TrainingPanel(QWidget):
         self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=10)
         self.sample_spin = QSpinBox(minimum=0, maximum=100000, value=0)
         self.sample_spin.setToolTip(
-            "The validation sample whose feature maps and gates the views show (next run)"
+            "The validation sample whose feature maps and gates the views show; click one in "
+            "the Dataset panel. Changes apply at once during a run (press Enter after typing)"
         )
+        self.sample_spin.setKeyboardTracking(False)  # one change per edit, not one per keystroke
+        self.sample_spin.valueChanged.connect(self._sample_changed)
         self.device_combo = DeviceComboBox()
 
         form = QFormLayout()
@@ -281,12 +285,17 @@ class TrainingPanel(QWidget):
         if self.state in ("running", "paused"):
             self.lr_edited.emit(float(value))
 
+    def _sample_changed(self, value: int) -> None:
+        if self.state in ("running", "paused"):
+            self.probe_sample_changed.emit(int(value))
+
     def _update_buttons(self) -> None:
         live = self.state in ("running", "paused")
         self.train_button.setEnabled(self.state == "idle")
         self.pause_button.setEnabled(live)
         self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
         self.stop_button.setEnabled(live)
+        # The learning rate and the probe sample stay editable: they apply to the live run.
         for widget in (self.dataset_combo, self.optimizer_combo, self.batch_spin,
-                       self.epochs_spin, self.sample_spin, self.device_combo):  # fmt: skip
+                       self.epochs_spin, self.device_combo):  # fmt: skip
             widget.setEnabled(self.state == "idle")

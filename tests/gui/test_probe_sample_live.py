@@ -1,0 +1,89 @@
+"""The probe sample applies live: a sample clicked in the Dataset panel (or typed in the training
+panel) during a run changes the feature-map view's input within a step; idle, it is the setting
+for the next run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from engine.examples import example_path
+from engine.probe_schedule import PROBE_KINDS
+from engine.spec import ModelSpec
+from gui.document import ModelDocument
+from gui.workbench import build_main_window
+
+RUN_TIMEOUT_MS = 60_000
+# Far longer than the test: feature maps seen after a change come from the change itself.
+SLOW_PROBES = {kind: 600.0 for kind in PROBE_KINDS}
+
+
+@pytest.fixture
+def workbench(qtbot, answers, window_settings):
+    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
+    window = build_main_window(document, window_settings)
+    qtbot.addWidget(window)
+    window.resize(1300, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.dashboard.shutdown()
+    window.dataset_panel.loader.wait(10)
+
+
+def click_preview_tile(qtbot, window, position: int) -> None:
+    panel = window.dataset_panel
+    window.dataset_dock.raise_()
+    qtbot.waitUntil(lambda: panel.sample_view.isVisible(), timeout=5000)
+    view = panel.sample_view
+    col, row = panel.preview.tile_origin(position)
+    h, w = panel.preview.tile_shape
+    scene_point = view._box.mapViewToScene(QPointF(col + w / 2, row + h / 2))
+    widget_point = view.graphics.mapFromScene(scene_point)
+    with qtbot.waitSignal(panel.sample_selected, timeout=2000):
+        qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
+
+
+def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(workbench, qtbot):
+    window, board, panel = workbench, workbench.dashboard, workbench.dataset_panel
+    qtbot.waitUntil(lambda: panel.current_dataset is not None, timeout=RUN_TIMEOUT_MS)
+    data = panel.current_dataset
+    assert panel.preview.split == "val"
+    board.panel.epochs_spin.setValue(200)  # longer than the test: it stops the run itself
+    board.settings_overrides = {"probe_intervals": SLOW_PROBES, "seed": 0}
+    snapshots = []
+    board.controller.probe_updated.connect(snapshots.append)
+    with qtbot.waitSignal(board.controller.run_started, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    view = board.feature_maps
+    qtbot.waitUntil(lambda: view.input_image is not None, timeout=RUN_TIMEOUT_MS)
+    np.testing.assert_array_equal(view.input_image, data.x_val[0])
+    assert board.panel.sample_spin.isEnabled()  # editable during the run
+
+    click_preview_tile(qtbot, window, 3)
+    chosen = int(panel.preview.indices[3])
+    assert board.panel.sample_spin.value() == chosen
+    qtbot.waitUntil(lambda: view.sample_text == f"val sample {chosen}", timeout=RUN_TIMEOUT_MS)
+    np.testing.assert_array_equal(view.input_image, data.x_val[chosen])
+    # Its feature maps follow at once, although their interval (600 s) is far from over.
+    qtbot.waitUntil(lambda: len(view.maps) > 0, timeout=RUN_TIMEOUT_MS)
+    kinds = [s.kind for s in snapshots]
+    new_input = next(s for s in snapshots if s.kind == "probe_input" and s.data.index == chosen)
+    maps = snapshots[kinds.index("feature_maps")]
+    assert snapshots.index(maps) > snapshots.index(new_input)
+    assert maps.step == new_input.step > 0 and board.controller.is_running
+    assert view.maps == tuple(maps.data)  # the view shows the maps of the new sample
+    assert f"probe_sample_index = {chosen}" in board.panel.status_label.text()
+
+    # Typing an index beyond the validation split: a message; the run goes on unchanged.
+    board.panel.sample_spin.setValue(99_999)
+    assert "outside the" in board.panel.status_label.text()
+    assert board.controller.is_running and view.sample_text == f"val sample {chosen}"
+
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.stop()
+    # Idle: the sample is the setting for the next run, nothing is sent anywhere.
+    board.panel.sample_spin.setValue(5)
+    assert board.panel.settings()["probe_sample_index"] == 5
+    assert view.sample_text == f"val sample {chosen}"
