@@ -100,6 +100,18 @@ def configure_image_item(item: pg.ImageItem) -> pg.ImageItem:
     return item
 
 
+def show_grid(plot: pg.PlotItem, alpha: float) -> None:
+    """Grid lines at the major and minor ticks only.
+
+    pyqtgraph's default third tick level adds ~35 near-invisible lines per axis (alpha ~10/255
+    at dashboard sizes) and made a plot's repaint ~3x slower (16 ms against 6 ms at 480x330,
+    offscreen); painting holds the GIL, so that time is taken from the training thread.
+    """
+    plot.showGrid(x=True, y=True, alpha=alpha)
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setStyle(maxTickLevel=1)
+
+
 def image_view_box(widget: pg.GraphicsLayoutWidget, row: int = 0, col: int = 0) -> pg.ViewBox:
     """A ViewBox for pixel images: square pixels, y growing downwards, no mouse menu clutter."""
     box = widget.addViewBox(row=row, col=col, lockAspect=True, invertY=True, enableMenu=False)

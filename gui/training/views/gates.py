@@ -25,6 +25,7 @@ from gui.training.views.base import (
     configure_image_item,
     diverging_colormap,
     sequential_colormap,
+    show_grid,
     write_csv,
 )
 
@@ -83,7 +84,7 @@ class GateHeatmapView(LiveView):
         self._row_labels: list[pg.LabelItem] = []
         self.graphics.addLabel("input", row=0, col=0, angle=0, size="8pt", justify="right")
         self.input_plot = self.graphics.addPlot(row=0, col=1)
-        self.input_plot.showGrid(x=True, y=True, alpha=0.2)
+        show_grid(self.input_plot, 0.2)
         self.input_plot.hideAxis("bottom")
         self.input_plot.getAxis("left").setWidth(28)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.probes import TimeGradient
-from gui.training.views.base import PALETTE, LiveView, PlotCanvas, write_csv
+from gui.training.views.base import PALETTE, LiveView, PlotCanvas, show_grid, write_csv
 from gui.training.views.curves import GrowableSeries
 
 
@@ -59,7 +59,7 @@ class GradientFlowView(LiveView):
         for plot in (self.layer_plot, self.time_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis misleads
             plot.setLogMode(y=True)
-            plot.showGrid(x=True, y=True, alpha=0.25)
+            show_grid(plot, 0.25)
         self._time_plot_shown = True
         self._show_time_plot(False)  # until a recurrent block reports: a CNN has no time axis
         self.layer_plot.setDownsampling(auto=True, mode="peak")

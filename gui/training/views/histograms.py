@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.probes import Histogram
-from gui.training.views.base import PALETTE, LiveView, PlotCanvas, write_csv
+from gui.training.views.base import PALETTE, LiveView, PlotCanvas, show_grid, write_csv
 
 KINDS = ("weights", "activations")
 
@@ -39,7 +39,7 @@ class HistogramView(LiveView):
         for row, kind in enumerate(KINDS):
             plot = self.graphics.addPlot(row=row, col=0, title=kind)
             plot.setLabel("left", "count")
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            show_grid(plot, 0.2)
             colour = PALETTE[row]
             # stepMode "center": len(edges) == len(counts) + 1, drawn as bars without gaps.
             curve = plot.plot(

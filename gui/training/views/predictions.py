@@ -18,6 +18,7 @@ from gui.training.views.base import (
     configure_image_item,
     image_view_box,
     sequential_colormap,
+    show_grid,
     write_csv,
 )
 
@@ -37,6 +38,7 @@ class ConfusionMatrixView(LiveView):
         self.report: ClassificationReport | None = None
         self.class_names: tuple[str, ...] = ()
         self._texts: list[pg.TextItem] = []
+        self._ticks: list = []
         self.graphics = PlotCanvas()
         self.plot = self.graphics.addPlot()
         self.plot.invertY(True)
@@ -74,8 +76,10 @@ class ConfusionMatrixView(LiveView):
         self.item.setImage(fraction.astype(np.float32), levels=(0.0, 1.0), autoLevels=False)
         names = self.class_names if len(self.class_names) == k else tuple(map(str, range(k)))
         ticks = [[(i + 0.5, names[i]) for i in range(k)]]
-        self.plot.getAxis("left").setTicks(ticks)
-        self.plot.getAxis("bottom").setTicks(ticks)
+        if ticks != self._ticks:  # setTicks redraws and re-lays out both axes: only on change
+            self._ticks = ticks
+            self.plot.getAxis("left").setTicks(ticks)
+            self.plot.getAxis("bottom").setTicks(ticks)
         self._paint_texts(cm, fraction)
         self.caption.setText(
             f"accuracy {self.report.accuracy:.1%} on {int(cm.sum())} validation samples"
@@ -268,7 +272,7 @@ class ForecastView(LiveView):
         self.graphics = PlotCanvas()
         self.plot = self.graphics.addPlot()
         self.plot.addLegend(offset=(10, 10))
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        show_grid(self.plot, 0.2)
         self.plot.setLabel("bottom", "validation sample")
         self.true_curve = self.plot.plot(pen=pg.mkPen("#222", width=2), name="true")
         self.predicted_curve = self.plot.plot(pen=pg.mkPen(PALETTE[1], width=2), name="predicted")
