@@ -37,7 +37,7 @@ def build_main_window(document: ModelDocument, settings: QSettings | None = None
     # A clicked preview sample becomes the probe sample: for the next run when idle, at once
     # (within a step) during a run.
     panel.sample_selected.connect(dashboard.panel.sample_spin.setValue)
-    dashboard.panel.probe_sample_changed.connect(lambda i: _probe_sample_changed(dashboard, i))
+    dashboard.panel.probe_sample_changed.connect(dashboard.set_probe_sample)
 
     _add_weight_actions(window, document)
     return window
@@ -61,20 +61,6 @@ class _FirstShow(QObject):
 def _tab_left_column(window: MainWindow) -> None:
     window.tabifyDockWidget(window.palette_dock, window.dataset_dock)
     window.palette_dock.raise_()
-
-
-def _probe_sample_changed(dashboard: TrainingDashboard, index: int) -> None:
-    """Show sample ``index`` in the live run's views; a bad index is a message, not a crash."""
-    if dashboard.controller.is_running:
-        from engine.optim import SettingsError  # torch is loaded: a run is live
-
-        try:
-            dashboard.controller.update_settings(probe_sample_index=index)
-        except SettingsError as error:
-            dashboard.panel.show_status(str(error), error=True)
-    elif getattr(dashboard, "_pending_settings", None) is not None:
-        # Train was pressed and the dataset is still loading: the run starts with this sample.
-        dashboard._pending_settings["probe_sample_index"] = index
 
 
 def _loaded(panel: DatasetPanel, source: str, options: dict):

@@ -226,9 +226,28 @@ class TrainingDashboard(QObject):
 
     def on_settings_changed(self, event: SettingsChanged) -> None:
         self.curves.add_settings_change(event)
-        changes = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
-                            for k, v in event.changes.items())  # fmt: skip
-        self.panel.show_status(f"Step {event.step}: {changes}.")
+        changes = dict(event.changes)
+        sample = changes.pop("probe_sample_index", None)
+        parts = [
+            f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in changes.items()
+        ]
+        if sample is not None:
+            parts.append(f"the views now show validation sample {sample}")
+        self.panel.show_status(f"Step {event.step}: {', '.join(parts)}.")
+
+    def set_probe_sample(self, index: int) -> None:
+        """Show sample ``index`` in the live run's views (feature maps, gates); before a run
+        starts it is simply the next run's setting. A bad index is a message, not a crash."""
+        if self._controller is not None and self._controller.is_running:
+            from engine.optim import SettingsError  # torch is loaded: a run is live
+
+            try:
+                self._controller.update_settings(probe_sample_index=index)
+            except SettingsError as error:
+                self.panel.show_status(str(error), error=True)
+        elif self._pending_settings is not None:
+            # Train was pressed and the dataset is still loading: the run starts with it.
+            self._pending_settings["probe_sample_index"] = index
 
     def on_probe(self, snapshot: ProbeSnapshot) -> None:
         """Route a probe's newest snapshot to the view that shows it."""

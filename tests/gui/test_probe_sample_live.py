@@ -74,7 +74,8 @@ def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(workbench
     assert snapshots.index(maps) > snapshots.index(new_input)
     assert maps.step == new_input.step > 0 and board.controller.is_running
     assert view.maps == tuple(maps.data)  # the view shows the maps of the new sample
-    assert f"probe_sample_index = {chosen}" in board.panel.status_label.text()
+    assert f"the views now show validation sample {chosen}" in board.panel.status_label.text()
+    assert all("probe_sample_index" not in m.toolTip() for m in board.curves.runs[-1].markers)
 
     # Typing an index beyond the validation split: a message; the run goes on unchanged.
     board.panel.sample_spin.setValue(99_999)

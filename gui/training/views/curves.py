@@ -203,8 +203,12 @@ class LossCurvesView(LiveView):
         self._got_data()
 
     def add_settings_change(self, event: SettingsChanged) -> None:
+        # Which sample the views show is not a training change: no marker on the loss curve.
+        changes = {k: v for k, v in event.changes.items() if k != "probe_sample_index"}
+        if not changes:
+            return
         run = self._run_for(event.run_id)
-        text = ", ".join(f"{k}={_short(v)}" for k, v in event.changes.items())
+        text = ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
         line = pg.InfiniteLine(
             pos=event.step, angle=90, movable=False,
             pen=pg.mkPen(run.colour, style=pg.QtCore.Qt.PenStyle.DashLine),
