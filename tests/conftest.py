@@ -15,7 +15,8 @@ import pytest  # noqa: E402 - after the environment above, which must come first
 
 @pytest.fixture
 def answers(monkeypatch):
-    """Stand-ins for the modal message boxes: record what was shown, answer as told.
+    """Stand-ins for the modal message boxes (question, critical, information): record what
+    was shown, answer as told.
 
     ``answers.question`` is what "Save changes?" returns (Discard unless a test says otherwise).
     """
@@ -25,9 +26,10 @@ def answers(monkeypatch):
         question = QMessageBox.StandardButton.Discard
         asked: list[str] = []
         errors: list[str] = []
+        infos: list[str] = []
 
     rec = Answers()
-    rec.asked, rec.errors = [], []
+    rec.asked, rec.errors, rec.infos = [], [], []
 
     def question(_parent, _title, text, *_args, **_kwargs):
         rec.asked.append(text)
@@ -38,7 +40,14 @@ def answers(monkeypatch):
         return QMessageBox.StandardButton.Ok
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+
+    def information(_parent, _title, text, *_args, **_kwargs):
+        rec.infos.append(text)
+        return QMessageBox.StandardButton.Ok
+
     monkeypatch.setattr(QMessageBox, "critical", staticmethod(critical))
+    # A modal box nobody answers would hang the test; every kind is answered here.
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(information))
     return rec
 
 
@@ -66,3 +75,23 @@ def main_window(qtbot, answers, window_settings):
     qtbot.waitExposed(window)
     window.view.set_zoom(1.0)
     return window
+
+
+@pytest.fixture
+def workbench(qtbot, answers, window_settings):
+    """The whole application window (gui.workbench) on the digits CNN example, shown; its
+    training run and dataset loads are stopped at the end of the test."""
+    from engine.examples import example_path
+    from engine.spec import ModelSpec
+    from gui.document import ModelDocument
+    from gui.workbench import build_main_window
+
+    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
+    window = build_main_window(document, window_settings)
+    qtbot.addWidget(window)
+    window.resize(1300, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.dashboard.shutdown()
+    window.dataset_panel.loader.wait(10)

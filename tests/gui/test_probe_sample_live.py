@@ -5,31 +5,13 @@ for the next run."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from engine.examples import example_path
 from engine.probe_schedule import PROBE_KINDS
-from engine.spec import ModelSpec
-from gui.document import ModelDocument
-from gui.workbench import build_main_window
 
 RUN_TIMEOUT_MS = 60_000
 # Far longer than the test: feature maps seen after a change come from the change itself.
 SLOW_PROBES = {kind: 600.0 for kind in PROBE_KINDS}
-
-
-@pytest.fixture
-def workbench(qtbot, answers, window_settings):
-    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
-    window = build_main_window(document, window_settings)
-    qtbot.addWidget(window)
-    window.resize(1300, 900)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.dashboard.shutdown()
-    window.dataset_panel.loader.wait(10)
 
 
 def click_preview_tile(qtbot, window, position: int) -> None:

@@ -4,34 +4,11 @@ document for export, and File > Export / Import weights wired to them."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
-from engine.examples import example_path
-from engine.spec import ModelSpec
 from engine.weights import read_weights
-from gui.document import ModelDocument
-from gui.workbench import build_main_window
 
 RUN_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def workbench(qtbot, answers, window_settings, monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(
-        QMessageBox, "information", staticmethod(lambda _p, _t, text, *a, **k: shown.append(text))
-    )
-    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
-    window = build_main_window(document, window_settings)
-    qtbot.addWidget(window)
-    window.resize(1300, 900)
-    window.show()
-    qtbot.waitExposed(window)
-    window.shown_messages = shown
-    yield window
-    window.dashboard.shutdown()
-    window.dataset_panel.loader.wait(10)
 
 
 def test_every_panel_is_docked_and_file_menu_has_export(workbench):
@@ -61,7 +38,7 @@ def test_dataset_panel_choice_becomes_the_models_dataset(workbench, qtbot):
 
 
 def test_trained_weights_are_kept_while_they_fit_and_exported(
-    workbench, qtbot, monkeypatch, tmp_path
+    workbench, answers, qtbot, monkeypatch, tmp_path
 ):
     board, doc = workbench.dashboard, workbench.document
     board.panel.epochs_spin.setValue(1)
@@ -78,7 +55,7 @@ def test_trained_weights_are_kept_while_they_fit_and_exported(
     workbench.export_action.trigger()
     written = read_weights(out)
     np.testing.assert_array_equal(written["conv1.weight"], trained["conv1.weight"])
-    assert "initial" not in workbench.shown_messages[-1].lower()
+    assert "initial" not in answers.infos[-1].lower()
 
     # An edit of the architecture makes the weights stale; undoing it makes them fit again.
     doc.set_params(doc.spec.index_of("conv1"), {"out_channels": 8})
