@@ -62,6 +62,12 @@ def run_gui(model: str | None = None, example: str | None = None) -> int:
     except SpecError as err:
         print(f"layerlab: {err}", file=sys.stderr)
         return 2
+    from gui.platform_check import window_problem
+
+    problem = window_problem()
+    if problem:
+        print(f"layerlab: {problem}", file=sys.stderr)
+        return 2
     app = _application()
     window = _window(spec, path)
     sys.excepthook = _report_unexpected_error(window)
