@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import train_main
-from tests.engine.test_train_fixtures import mlp_spec
+from tests.engine._train_fixtures import mlp_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 

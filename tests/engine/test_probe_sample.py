@@ -13,7 +13,7 @@ from engine.events import Paused, ProbeSnapshot, SettingsChanged
 from engine.optim import SettingsError
 from engine.probe_schedule import PROBE_KINDS
 from engine.train import Trainer, TrainSettings
-from tests.engine.test_train_fixtures import (
+from tests.engine._train_fixtures import (
     Recorder,
     cnn_spec,
     image_data,

@@ -20,7 +20,7 @@ from engine.events import (
 )
 from engine.optim import SettingsError, lr_factor
 from engine.train import Trainer, TrainSettings
-from tests.engine.test_train_fixtures import (
+from tests.engine._train_fixtures import (
     Recorder,
     cnn_spec,
     image_data,

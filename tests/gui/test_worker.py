@@ -9,7 +9,7 @@ import pytest
 from engine.events import StepMetrics
 from engine.train import TrainSettings
 from gui.training import UPDATE_HZ, EventBuffer, TrainingController
-from tests.engine.test_train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
+from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 
 
 def settings(**kw):
