@@ -126,7 +126,7 @@ def take_screenshot(
     app = _application()
     # A screenshot shows the default layout at the asked size: it neither reads the user's
     # remembered window layout nor overwrites it when it closes.
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QEvent, QSettings
 
     fd, scratch = tempfile.mkstemp(suffix=".ini")
     os.close(fd)
@@ -146,8 +146,12 @@ def take_screenshot(
     prepare = getattr(window, "prepare_screenshot", None)
     if prepare:
         prepare()
-    for _ in range(5):  # restoring the layout re-creates dock tab bars; let them settle
+    for _ in range(5):
         app.processEvents()
+    # Re-tabbed docks leave their old tab bars to deleteLater, which processEvents alone does
+    # not run; without this they show as stale tab bars in the picture.
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.processEvents()
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(target)):

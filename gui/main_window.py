@@ -102,9 +102,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def prepare_screenshot(self) -> None:
-        """Called by `main.py --screenshot`: default layout, nothing selected, whole model in view."""
-        if self._default_state is not None:
-            self.restoreState(self._default_state)
+        """Called by `main.py --screenshot`: nothing selected, whole model in view. (The
+        layout is already the default one: screenshots read no remembered settings.)"""
         self.document.set_selection(())
         self.view.fit_to_model()
 

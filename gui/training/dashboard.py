@@ -82,6 +82,7 @@ class TrainingDashboard(QObject):
         )}  # fmt: skip
         self.docks: dict[str, QDockWidget] = {}
         self.window: QMainWindow | None = None
+        self._model_kinds: tuple[bool, bool] | None = None  # (has conv, has recurrent)
         self._controller = controller
         self._gate_traces: tuple = ()
         self._sequence = None
@@ -351,6 +352,14 @@ class TrainingDashboard(QObject):
     def _spec_changed(self) -> None:
         if self.panel.state == "idle":
             self.panel.set_dataset(self.document.spec.dataset)
+        # When the model turns from a CNN into an RNN (an example opened, say), bring forward
+        # the views that can show it; ordinary edits leave the user's chosen tabs alone.
+        kinds = (bool(self._block_types() & set(_CONV_TYPES)),
+                 bool(self._block_types() & set(_RECURRENT_TYPES)))  # fmt: skip
+        if kinds != self._model_kinds:
+            self._model_kinds = kinds
+            if self.window is not None:
+                self._raise_relevant_views()
 
     def _block_types(self) -> set[str]:
         return {block.type for block in self.document.spec.blocks}
@@ -360,7 +369,7 @@ class TrainingDashboard(QObject):
         types = self._block_types()
         wanted = ["Loss curves"]
         if types & set(_CONV_TYPES):
-            wanted += ["Filters", "Feature maps"]
+            wanted += ["Feature maps", "Filters"]  # the last raised of a tab group shows
         if types & set(_RECURRENT_TYPES):
             wanted += ["Gates", "Gradient flow"]
         for title in wanted:
@@ -405,6 +414,9 @@ class TrainingDashboard(QObject):
             for title in others:
                 self.window.tabifyDockWidget(self.docks[anchor], self.docks[title])
             self.docks[anchor].raise_()
+        # After the tabbing has settled: raising a tab inside the Show event leaves stale tab
+        # bars behind (Qt 6.11), like tabbing before the first show does.
+        QTimer.singleShot(0, self._raise_relevant_views)
 
     def default_sizes(self) -> None:
         """Views take the lower ~45 % of the window, in three columns of similar width."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
+from engine.examples import example_path
+from engine.spec import ModelSpec
 from engine.weights import read_weights
 
 RUN_TIMEOUT_MS = 60_000
@@ -87,3 +89,12 @@ def test_an_unexpected_error_in_a_slot_is_shown_not_fatal(answers):
         hook(type(exc), exc, exc.__traceback__)
     assert "RuntimeError: boom" in answers.errors[-1]
     assert "save it" in answers.errors[-1]
+
+
+def test_opening_a_recurrent_model_brings_its_gates_forward(workbench, qtbot):
+    docks = workbench.dashboard.docks
+    qtbot.waitUntil(lambda: docks["Filters"].widget().is_on_screen(), timeout=5000)
+    assert not docks["Gates"].widget().is_on_screen()  # same tab group, behind Filters
+    workbench.document.new(ModelSpec.load(example_path("memory_lstm")))
+    qtbot.waitUntil(lambda: docks["Gates"].widget().is_on_screen(), timeout=5000)
+    assert not docks["Filters"].widget().is_on_screen()
