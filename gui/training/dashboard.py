@@ -419,12 +419,13 @@ class TrainingDashboard(QObject):
         QTimer.singleShot(0, self._raise_relevant_views)
 
     def default_sizes(self) -> None:
-        """Views take the lower ~45 % of the window, in three columns of similar width."""
+        """Views take the lower ~28 % of the window (the model canvas stays the larger part), in
+        three columns of similar width."""
         window, d = self.window, self.docks
         if window is None:
             return
         window.resizeDocks(
-            [d["Loss curves"]], [int(window.height() * 0.45)], Qt.Orientation.Vertical
+            [d["Loss curves"]], [int(window.height() * 0.28)], Qt.Orientation.Vertical
         )
         third = window.width() // 3
         window.resizeDocks([d["Loss curves"], d["Filters"], d["Gradient flow"]],
