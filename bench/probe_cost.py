@@ -21,7 +21,10 @@ import torch
 from torch import nn
 
 from engine import probes
+from engine.build import build_model
+from engine.examples import example_path
 from engine.modules import LSTMBlock
+from engine.spec import ModelSpec
 
 BATCH = 64
 
@@ -39,18 +42,8 @@ def median_ms(fn: Callable[[], object], budget_s: float = 0.4, max_runs: int = 2
 
 
 def digits_cnn() -> nn.Sequential:
-    return nn.Sequential(
-        OrderedDict(
-            conv1=nn.Conv2d(1, 16, 3, padding=1),
-            relu1=nn.ReLU(),
-            pool1=nn.MaxPool2d(2),
-            conv2=nn.Conv2d(16, 32, 3, padding=1),
-            relu2=nn.ReLU(),
-            pool2=nn.MaxPool2d(2),
-            flatten=nn.Flatten(),
-            dense3=nn.Linear(32 * 2 * 2, 10),
-        )
-    )
+    """The digits CNN example exactly as the app builds it."""
+    return build_model(ModelSpec.load(example_path("digits_cnn")), seed=0)
 
 
 def lstm_forecaster() -> nn.Sequential:
@@ -134,7 +127,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, 1 thread, batch {BATCH}")
-    print_table("digits CNN (1x8x8 -> conv16 -> pool -> conv32 -> pool -> dense10)", cnn_rows())
+    print_table("digits CNN (resources/examples/digits_cnn.json)", cnn_rows())
     print_table("LSTM forecaster (T=50, F=1, hidden 64 -> dense1)", lstm_rows())
 
 

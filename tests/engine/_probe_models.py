@@ -1,45 +1,12 @@
-"""Models shaped like engine/build.py's for the probe tests, without importing it."""
+"""Small models for the probe tests, built from the recurrent blocks the app itself uses."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-import torch
 from torch import nn
 
-
-def _last_step(h_n: torch.Tensor, bidirectional: bool) -> torch.Tensor:
-    return torch.cat([h_n[-2], h_n[-1]], dim=-1) if bidirectional else h_n[-1]
-
-
-class LSTMBlock(nn.LSTM):
-    def __init__(self, *args, return_sequence: bool = False, **kwargs):
-        super().__init__(*args, batch_first=True, **kwargs)
-        self.return_sequence = return_sequence
-
-    def forward(self, x):  # type: ignore[override]
-        out, (h_n, _) = super().forward(x)
-        return out if self.return_sequence else _last_step(h_n, self.bidirectional)
-
-
-class GRUBlock(nn.GRU):
-    def __init__(self, *args, return_sequence: bool = False, **kwargs):
-        super().__init__(*args, batch_first=True, **kwargs)
-        self.return_sequence = return_sequence
-
-    def forward(self, x):  # type: ignore[override]
-        out, h_n = super().forward(x)
-        return out if self.return_sequence else _last_step(h_n, self.bidirectional)
-
-
-class RNNBlock(nn.RNN):
-    def __init__(self, *args, return_sequence: bool = False, **kwargs):
-        super().__init__(*args, batch_first=True, **kwargs)
-        self.return_sequence = return_sequence
-
-    def forward(self, x):  # type: ignore[override]
-        out, h_n = super().forward(x)
-        return out if self.return_sequence else _last_step(h_n, self.bidirectional)
+from engine.modules import GRUBlock, LSTMBlock, RNNBlock
 
 
 def recurrent_block(kind: str, *args, **kwargs) -> nn.RNNBase:
@@ -54,7 +21,7 @@ def recurrent_block(kind: str, *args, **kwargs) -> nn.RNNBase:
 def sequence_model(
     kind: str = "lstm", features: int = 1, hidden: int = 8, steps_out: int = 1, **kwargs
 ) -> nn.Sequential:
-    """dense0 -> recurrent 'rec1' (last step) -> dense2: a forecaster like the lead's."""
+    """recurrent 'rec1' (last step) -> dense2: a small forecaster."""
     rec = recurrent_block(kind, features, hidden, **kwargs)
     dirs = 2 if rec.bidirectional else 1
     return nn.Sequential(OrderedDict(rec1=rec, dense2=nn.Linear(hidden * dirs, steps_out)))
