@@ -62,17 +62,9 @@ def window_settings(tmp_path):
 @pytest.fixture
 def main_window(qtbot, answers, window_settings):
     """A shown MainWindow on the 8×8 digits CNN example; message boxes never block."""
-    from engine.examples import example_path
-    from engine.spec import ModelSpec
-    from gui.document import ModelDocument
     from gui.main_window import MainWindow
 
-    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
-    window = MainWindow(document, window_settings)
-    qtbot.addWidget(window)
-    window.resize(1200, 900)
-    window.show()
-    qtbot.waitExposed(window)
+    window = _shown(qtbot, MainWindow(_digits_document(), window_settings), 1200)
     window.view.set_zoom(1.0)
     return window
 
@@ -81,17 +73,25 @@ def main_window(qtbot, answers, window_settings):
 def workbench(qtbot, answers, window_settings):
     """The whole application window (gui.workbench) on the digits CNN example, shown; its
     training run and dataset loads are stopped at the end of the test."""
-    from engine.examples import example_path
-    from engine.spec import ModelSpec
-    from gui.document import ModelDocument
     from gui.workbench import build_main_window
 
-    document = ModelDocument(ModelSpec.load(example_path("digits_cnn")))
-    window = build_main_window(document, window_settings)
-    qtbot.addWidget(window)
-    window.resize(1300, 900)
-    window.show()
-    qtbot.waitExposed(window)
+    window = _shown(qtbot, build_main_window(_digits_document(), window_settings), 1300)
     yield window
     window.dashboard.shutdown()
     window.dataset_panel.loader.wait(10)
+
+
+def _digits_document():
+    from engine.examples import example_path
+    from engine.spec import ModelSpec
+    from gui.document import ModelDocument
+
+    return ModelDocument(ModelSpec.load(example_path("digits_cnn")))
+
+
+def _shown(qtbot, window, width: int):
+    qtbot.addWidget(window)
+    window.resize(width, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
