@@ -68,18 +68,30 @@ def test_timer_repaints_only_views_on_screen(dashboard, monkeypatch):
 
 def test_repaints_are_paced_by_their_cost(dashboard):
     from gui.training.dashboard import MAX_FRAME_WAIT, PAINT_BUDGET
-    from gui.training.views import PaintClock
 
     board = dashboard
+    cpu = [10.0]
+    board.cpu_clock = lambda: cpu[0]
     board.on_run_started(RunStarted(1, "CNN", "digits", "cpu", 1, 10, {}))
     board.on_steps([StepMetrics(1, 1, 1, 1.0, 1e-3, 100.0, 1.0)])
-    PaintClock.take()
     assert board.repaint_views() == 1
-    PaintClock.total += 0.02  # as if rendering that frame took 20 ms
+    cpu[0] += 0.02  # as if that frame (updates, paint events, layout) took 20 ms of GUI CPU
     board.on_steps([StepMetrics(1, 2, 1, 0.9, 1e-3, 100.0, 1.0)])
     assert board.repaint_views() == 0  # too soon: 20 ms of painting buys 0.5 s of training
     wait = board._next_paint - board._last_frame
-    assert 0.02 / PAINT_BUDGET <= wait <= MAX_FRAME_WAIT
+    assert wait == pytest.approx(0.02 / PAINT_BUDGET) and wait <= MAX_FRAME_WAIT
+    assert board.paint_seconds == pytest.approx(0.02)
+    # A frame dearer than MAX_FRAME_WAIT * PAINT_BUDGET still lets the views update that often.
+    board._next_paint = 0.0
+    assert board.repaint_views() == 1
+    cpu[0] += 1.0
+    board.repaint_views()
+    assert board._next_paint - board._last_frame == pytest.approx(MAX_FRAME_WAIT)
+    # Ticks that painted nothing are not charged to a frame.
+    board._next_paint, before = 0.0, board.paint_seconds
+    cpu[0] += 5.0
+    assert board.repaint_views() == 0  # nothing dirty
+    assert board.paint_seconds == before
 
 
 def test_cnn_run_from_the_panel_fills_the_views(dashboard, qtbot):

@@ -1,6 +1,6 @@
 """The dashboard's live views: each stores the newest snapshot and paints when the timer asks."""
 
-from gui.training.views.base import LiveView, PaintClock, PlotCanvas
+from gui.training.views.base import LiveView, PlotCanvas
 from gui.training.views.curves import GrowableSeries, LossCurvesView
 from gui.training.views.feature_maps import FeatureMapView
 from gui.training.views.filters import FilterGridView
@@ -20,7 +20,6 @@ __all__ = [
     "HistogramView",
     "LiveView",
     "LossCurvesView",
-    "PaintClock",
     "PlotCanvas",
     "PredictionGridView",
 ]

@@ -16,7 +16,17 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from engine.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
-from gui.training.views.base import PALETTE, LiveView, PlotCanvas, show_grid, write_csv
+from gui.training.views.base import (
+    PALETTE,
+    Bounds,
+    LiveView,
+    PlotCanvas,
+    StickyRange,
+    bounds_of,
+    merge_bounds,
+    show_grid,
+    write_csv,
+)
 
 MAX_PAST_RUNS = 6  # older runs are dropped: a legend of twenty runs compares nothing
 _EMA_BLOCK = 256
@@ -58,12 +68,18 @@ def ema(y: np.ndarray, a: float, start: float) -> np.ndarray:
 
 
 class GrowableSeries:
-    """x/y float64 arrays with amortised O(1) append: capacity doubles when full."""
+    """x/y float64 arrays with amortised O(1) append: capacity doubles when full.
+
+    The finite bounds of x and y are kept as points arrive, so a plot's range is known
+    without a pass over a million points on every frame.
+    """
 
     def __init__(self, capacity: int = 1024):
         self._x = np.empty(capacity, dtype=np.float64)
         self._y = np.empty(capacity, dtype=np.float64)
         self.size = 0
+        self.x_bounds: Bounds | None = None
+        self.y_bounds: Bounds | None = None
 
     def append(self, x: float, y: float) -> None:
         if self.size == len(self._x):
@@ -71,6 +87,8 @@ class GrowableSeries:
         self._x[self.size] = x
         self._y[self.size] = y
         self.size += 1
+        self.x_bounds = merge_bounds(self.x_bounds, bounds_of((x,)))
+        self.y_bounds = merge_bounds(self.y_bounds, bounds_of((y,)))
 
     def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
         n = len(xs)
@@ -79,6 +97,8 @@ class GrowableSeries:
         self._x[self.size : self.size + n] = xs
         self._y[self.size : self.size + n] = ys
         self.size += n
+        self.x_bounds = merge_bounds(self.x_bounds, bounds_of(xs))
+        self.y_bounds = merge_bounds(self.y_bounds, bounds_of(ys))
 
     def _grow(self, needed: int) -> None:
         capacity = len(self._x)
@@ -155,6 +175,10 @@ class LossCurvesView(LiveView):
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
         self.metric_plot.setLabel("bottom", "step")
+        # Ranges that move in steps keep the axes cached; the metric plot follows the loss
+        # plot's x range through the link.
+        self.loss_range = StickyRange(self.loss_plot)
+        self.metric_range = StickyRange(self.metric_plot, x=False)
         self.legend = self.loss_plot.addLegend(
             offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 190)
         )
@@ -231,8 +255,26 @@ class LossCurvesView(LiveView):
         if self.metric_plot.getAxis("left").labelText != live.metric_name:
             # setLabel re-lays the axis out and resets its HTML: only when the name changes.
             self.metric_plot.setLabel("left", live.metric_name)
+        self._follow_data()
         last = live.train_loss.y[-1] if live.train_loss.size else float("nan")
         self.caption.setText(f"{live.label} — {live.train_loss.size} steps, loss {last:.4g}")
+
+    def _follow_data(self) -> None:
+        """Every run stays in view. The raw training loss bounds the smoothed one, so its
+        bounds serve for both (the raw curve is drawn, faintly, when smoothing is on)."""
+        x = merge_bounds(*(run.train_loss.x_bounds for run in self.runs))
+        self.loss_range.update(
+            x,
+            merge_bounds(
+                *(b for r in self.runs for b in (r.train_loss.y_bounds, r.val_loss.y_bounds))
+            ),
+        )
+        self.metric_range.update(
+            x,
+            merge_bounds(
+                *(b for r in self.runs for b in (r.train_metric.y_bounds, r.val_metric.y_bounds))
+            ),
+        )
 
     def _set_curves(self, run: RunCurves) -> None:
         shown = self._smoothed_train(run) if self.smooth_box.isChecked() else run.train_loss
@@ -303,6 +345,7 @@ class LossCurvesView(LiveView):
 
     def _log_toggled(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
+        self.loss_range.reset()
         self.mark_dirty()
 
     # ------------------------------------------------------------ export

@@ -14,7 +14,15 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.probes import Histogram
-from gui.training.views.base import PALETTE, LiveView, PlotCanvas, show_grid, write_csv
+from gui.training.views.base import (
+    PALETTE,
+    LiveView,
+    PlotCanvas,
+    StickyRange,
+    bounds_of,
+    show_grid,
+    write_csv,
+)
 
 KINDS = ("weights", "activations")
 
@@ -27,7 +35,7 @@ class HistogramView(LiveView):
         self.histograms: dict[str, dict[str, Histogram]] = {kind: {} for kind in KINDS}
 
         self.layer_combo = QComboBox()
-        self.layer_combo.currentTextChanged.connect(lambda _t: self.mark_dirty())
+        self.layer_combo.currentTextChanged.connect(self._layer_changed)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Layer"))
         controls.addWidget(self.layer_combo)
@@ -35,6 +43,8 @@ class HistogramView(LiveView):
 
         self.graphics = PlotCanvas()
         self.plots: dict[str, pg.PlotItem] = {}
+        self.ranges: dict[str, StickyRange] = {}
+        self._titles: dict[str, str] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         for row, kind in enumerate(KINDS):
             plot = self.graphics.addPlot(row=row, col=0, title=kind)
@@ -47,6 +57,8 @@ class HistogramView(LiveView):
                 brush=pg.mkBrush(colour + "90"), pen=pg.mkPen(colour, width=1),
             )  # fmt: skip
             self.plots[kind], self.curves[kind] = plot, curve
+            # Bins move every snapshot; a range that moves in steps keeps the axes cached.
+            self.ranges[kind] = StickyRange(plot, x_headroom=0.0)
 
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -76,17 +88,28 @@ class HistogramView(LiveView):
             h = self.histograms[kind].get(layer)
             if h is None:
                 self.curves[kind].setData([0.0, 1.0], [0.0])
-                self.plots[kind].setTitle(f"{kind}: none for {layer}")
+                self._set_title(kind, f"{kind}: none for {layer}")
                 continue
-            self.curves[kind].setData(
-                np.asarray(h.edges, np.float64), np.asarray(h.counts, np.float64)
-            )
+            edges, counts = np.asarray(h.edges, np.float64), np.asarray(h.counts, np.float64)
+            self.curves[kind].setData(edges, counts)
+            self.ranges[kind].update(bounds_of(edges), bounds_of(counts, (0.0,)))
             title = f"{kind} of {layer}"
             if h.non_finite:
                 title += f" — {h.non_finite} NaN/inf values"
                 notes.append(f"{kind}: {h.non_finite} non-finite")
-            self.plots[kind].setTitle(title)
+            self._set_title(kind, title)
         self.caption.setText("; ".join(notes))
+
+    def _layer_changed(self, _layer: str) -> None:
+        for sticky in self.ranges.values():  # another layer: fit its values afresh
+            sticky.reset()
+        self.mark_dirty()
+
+    def _set_title(self, kind: str, title: str) -> None:
+        # setTitle re-lays the plot out (~1-2 ms): only when the text changes.
+        if self._titles.get(kind) != title:
+            self._titles[kind] = title
+            self.plots[kind].setTitle(title)
 
     def export_item(self):
         return self.graphics.scene()

@@ -15,6 +15,8 @@ from gui.training.views.base import (
     PALETTE,
     LiveView,
     PlotCanvas,
+    StickyRange,
+    bounds_of,
     configure_image_item,
     image_view_box,
     sequential_colormap,
@@ -97,9 +99,12 @@ class ConfusionMatrixView(LiveView):
         for index, text in enumerate(self._texts):
             r, c = divmod(index, k)
             # Dark text on the bright (yellow) end of viridis, light text elsewhere.
-            text.setColor("#111" if fraction[r, c] > 0.6 else "#eee")
-            text.setText(str(int(cm[r, c])))
-            text.setPos(c + 0.5, r + 0.5)
+            state = ("#111" if fraction[r, c] > 0.6 else "#eee", str(int(cm[r, c])), c, r)
+            if getattr(text, "_shown", None) != state:  # a TextItem re-lays out on every set
+                text._shown = state
+                text.setColor(state[0])
+                text.setText(state[1])
+                text.setPos(c + 0.5, r + 0.5)
 
     def export_item(self):
         return self.graphics.scene()
@@ -208,9 +213,13 @@ class PredictionGridView(LiveView):
             text.setVisible(i < n)
             if i < n:
                 r, c = divmod(i, GRID_COLUMNS)
-                name = self._name(int(predicted[i]))
-                text.setText(name)
-                text.setPos((c + 1) * (w + 2 * BORDER + 1) - 1, (r + 1) * (h + 2 * BORDER + 1) - 1)
+                state = (self._name(int(predicted[i])), c, r, h, w)
+                if getattr(text, "_shown", None) != state:  # only the changed predictions
+                    text._shown = state
+                    text.setText(state[0])
+                    text.setPos(
+                        (c + 1) * (w + 2 * BORDER + 1) - 1, (r + 1) * (h + 2 * BORDER + 1) - 1
+                    )
 
     def _paint_scatter(self, correct: np.ndarray) -> None:
         if self.scatter_plot.scene() is None:
@@ -264,7 +273,7 @@ class ForecastView(LiveView):
         self.report: ForecastReport | None = None
         self.step_spin = QSpinBox(minimum=1, maximum=1)
         self.step_spin.setToolTip("Which step of the forecast horizon to compare")
-        self.step_spin.valueChanged.connect(lambda _v: self.mark_dirty())
+        self.step_spin.valueChanged.connect(self._step_changed)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Horizon step"))
         controls.addWidget(self.step_spin)
@@ -276,6 +285,7 @@ class ForecastView(LiveView):
         self.plot.setLabel("bottom", "validation sample")
         self.true_curve = self.plot.plot(pen=pg.mkPen("#222", width=2), name="true")
         self.predicted_curve = self.plot.plot(pen=pg.mkPen(PALETTE[1], width=2), name="predicted")
+        self.range = StickyRange(self.plot, x_headroom=0.0)
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -283,6 +293,10 @@ class ForecastView(LiveView):
 
     def forget(self) -> None:
         self.report = None
+
+    def _step_changed(self, _step: int) -> None:
+        self.range.reset()
+        self.mark_dirty()
 
     def set_report(self, report: ForecastReport) -> None:
         self.report = report
@@ -305,6 +319,7 @@ class ForecastView(LiveView):
         x = np.arange(len(true))
         self.true_curve.setData(x, true)
         self.predicted_curve.setData(x, pred)
+        self.range.update(bounds_of(x), bounds_of(true, pred))
         if self.report is not None:
             self.caption.setText(f"MSE {self.report.mse:.4g}, MAE {self.report.mae:.4g}")
 
