@@ -45,7 +45,7 @@ REPAINT_HZ = 8
 # Share of wall time the GUI thread may spend on a frame of the views. Painting pyqtgraph runs
 # Python (and the C++ drawing it calls) under the GIL, which the training thread then waits for,
 # so this share is about what painting takes from training (see bench/dashboard_throughput).
-PAINT_BUDGET = 0.04
+PAINT_BUDGET = 0.03
 MAX_FRAME_WAIT = 3.0  # seconds: the slowest the views ever update while they are on screen
 # The bottom dock area: three columns, each a tab group led by its first view.
 _TAB_GROUPS = {

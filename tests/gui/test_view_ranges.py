@@ -78,7 +78,7 @@ def test_sticky_range_uses_log10_on_a_log_axis(qtbot):
     sticky.update((0.0, 10.0, 1.0), (-1.0, 100.0, 1e-3))  # negatives cannot be drawn
     y0, y1 = sticky.y_range
     assert y0 < math.log10(1e-3) and y1 > math.log10(100.0) and y1 < 3.0
-    assert sticky.x_range[0] < 0.0 < 10.0 < sticky.x_range[1] < 11.0  # no headroom
+    assert sticky.x_range == pytest.approx((-1.0, 11.0))  # a 10 % margin, no headroom
 
 
 def test_a_user_zoom_wins_until_the_auto_range_button(qtbot):
@@ -121,3 +121,31 @@ def test_loss_curves_do_not_redraw_their_axes_while_the_range_holds(qtbot, monke
     assert painted == []
     feed(421, 400)  # past the right edge: the step axis is redrawn
     assert painted
+
+
+def test_confusion_labels_are_cached_and_follow_changed_cells(qtbot, monkeypatch):
+    from engine.probes import ClassificationReport
+    from gui.training.views import ConfusionMatrixView
+
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.resize(500, 400)
+    view.show()
+
+    def report(cm):
+        cm = np.asarray(cm, np.int64)
+        n = int(cm.sum())
+        return ClassificationReport(cm, np.zeros(n, int), np.ones(n, bool), np.ones(n), 0.5)
+
+    view.set_report(report([[3, 1], [0, 4]]))
+    view.repaint_now()
+    assert all(t.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache for t in view._texts)
+    set_texts = []
+    original = pg.TextItem.setText
+    monkeypatch.setattr(
+        pg.TextItem, "setText", lambda self, *a, **k: (set_texts.append(a[0]), original(self, *a, **k))[1]
+    )  # fmt: skip
+    view.set_report(report([[3, 1], [0, 5]]))  # one cell changed; its colour band did not
+    view.repaint_now()
+    assert set_texts == ["5"]
+    assert [t.toPlainText() for t in view._texts] == ["3", "1", "0", "5"]

@@ -52,6 +52,13 @@ class PlotCanvas(pg.GraphicsLayoutWidget):
         return plot
 
 
+def cached(item: QGraphicsItem) -> QGraphicsItem:
+    """Let Qt keep a rarely changing item (a cell's label) as a pixmap: repainting the view
+    around it then copies the pixmap instead of calling the item's Python paint()."""
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    return item
+
+
 def cache_axes(plot: pg.PlotItem) -> None:
     """Let Qt keep each axis (with its grid lines) as a pixmap until its range or labels change.
 
@@ -61,7 +68,7 @@ def cache_axes(plot: pg.PlotItem) -> None:
     (update()) whenever the axis must be redrawn.
     """
     for name in ("left", "bottom", "right", "top"):
-        plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        cached(plot.getAxis(name))
 
 
 class StickyRange:
@@ -70,14 +77,15 @@ class StickyRange:
     pyqtgraph's auto-range fits the view to the data on every update, so a growing curve
     changes both axes' ranges, and so their ticks, text and grid, on every frame: a 2,000-point
     curve's frame cost ~5 ms that way and ~1 ms with the range held (measured offscreen at
-    480x330). Here the x range grows with 25 % headroom, and the y range covers the data with
-    a 10 % margin (x_headroom and Y_MARGIN), moving only when the data leaves it or fills less than half of it.
+    480x330). Here the x range grows with 25 % headroom (x_headroom) and the y range covers the
+    data with a 10 % margin (MARGIN); either moves only when the data leaves it or fills less
+    than half of it.
 
     A zoom or pan with the mouse turns it off for that plot, as pyqtgraph's own auto-range
     does; the plot's "A" button (or its menu's auto-range) turns it back on.
     """
 
-    Y_MARGIN = 0.1
+    MARGIN = 0.1  # on both sides of y, and of x when there is no headroom
     MIN_FILL = 0.5
 
     def __init__(self, plot: pg.PlotItem, x: bool = True, y: bool = True, x_headroom=0.25):
@@ -110,12 +118,12 @@ class StickyRange:
         if x is not None and not _still_fits(x_range, x):
             lo, hi = x
             span = max(hi - lo, 1.0)
-            margin = 0.0 if self.x_headroom else 0.02 * span
+            margin = 0.0 if self.x_headroom else self.MARGIN * span
             x_range = (lo - margin, hi + margin + span * self.x_headroom)
         y = _in_view(y, self.plot.getAxis("left").logMode) if self.y else None
         if y is not None and not _still_fits(y_range, y):
             lo, hi = y
-            margin = (hi - lo) * self.Y_MARGIN or max(abs(hi) * self.Y_MARGIN, 1e-6)
+            margin = (hi - lo) * self.MARGIN or max(abs(hi) * self.MARGIN, 1e-6)
             y_range = (lo - margin, hi + margin)
         if (x_range, y_range) != (self.x_range, self.y_range):
             self.x_range, self.y_range = x_range, y_range

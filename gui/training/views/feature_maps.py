@@ -71,6 +71,7 @@ class FeatureMapView(LiveView):
         self.image: np.ndarray | None = None
         self.sample_text = "the probe sample"  # the sample is picked in the training panel
         self.row_labels: list[tuple[str, int]] = []
+        self._ticks: list[tuple[float, str]] | None = None
 
         self.graphics = PlotCanvas()
         # A plot rather than a bare ViewBox: its left axis carries the row labels and sizes
@@ -121,7 +122,9 @@ class FeatureMapView(LiveView):
         # Each label sits at the middle of the first line of maps of its layer.
         height = max((m.shape[1] for _, m, _ in rows), default=1)
         ticks = [(top + height / 2, label) for label, top in self.row_labels]
-        self.plot.getAxis("left").setTicks([ticks, []])
+        if ticks != self._ticks:  # setTicks redraws the axis: only when the rows change
+            self._ticks = ticks
+            self.plot.getAxis("left").setTicks([ticks, []])
         self.caption.setText(f"{self.sample_text}: {len(self.maps)} layers")
 
     def export_item(self):

@@ -17,6 +17,7 @@ from gui.training.views.base import (
     PlotCanvas,
     StickyRange,
     bounds_of,
+    cached,
     configure_image_item,
     image_view_box,
     sequential_colormap,
@@ -93,7 +94,7 @@ class ConfusionMatrixView(LiveView):
         while len(self._texts) > wanted:
             self.plot.removeItem(self._texts.pop())
         while len(self._texts) < wanted:
-            text = pg.TextItem(anchor=(0.5, 0.5))
+            text = cached(pg.TextItem(anchor=(0.5, 0.5)))
             self.plot.addItem(text)
             self._texts.append(text)
         for index, text in enumerate(self._texts):
@@ -206,7 +207,9 @@ class PredictionGridView(LiveView):
         _, _, h, w = self.samples.shape
         predicted = np.asarray(self.report.predictions)
         while len(self._texts) < n:
-            text = pg.TextItem(anchor=(1, 1), fill=pg.mkBrush(255, 255, 255, 200), color="#000")
+            text = cached(
+                pg.TextItem(anchor=(1, 1), fill=pg.mkBrush(255, 255, 255, 200), color="#000")
+            )
             self.box.addItem(text)
             self._texts.append(text)
         for i, text in enumerate(self._texts):
