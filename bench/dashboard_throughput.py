@@ -8,20 +8,27 @@ in which each view paints for the first time (creating its items costs ~0.1-0.3 
 once per run). The plain loop and the cases are imported from bench.train_throughput so both
 benchmarks measure the same thing.
 
-    python -m bench.dashboard_throughput [--seconds S] [--warmup S] [--threads N]
+    python -m bench.dashboard_throughput [--seconds S] [--warmup S] [--repeats N] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
 
-from bench.train_throughput import BATCH, CASES, LatenessProbe, plain_rate  # noqa: E402
+from bench.train_throughput import (  # noqa: E402
+    BATCH,
+    CASES,
+    LatenessProbe,
+    plain_rate,
+    training_thread_cpu,
+)
 from engine.data import load_builtin  # noqa: E402
 from engine.examples import example_path  # noqa: E402
 from engine.spec import ModelSpec  # noqa: E402
@@ -54,8 +61,9 @@ def dashboard_window(spec):
 
 
 def app_rate(app, spec, data, seconds: float, threads: int, warmup: float = 5.0):
-    """Samples/s with the dashboard painting, lateness p50/p99 (ms), paints per view, and the
-    shares of wall time the GUI thread spent on frames of the views and in all (CPU time)."""
+    """Samples/s with the dashboard painting, lateness p50/p99 (ms), paints per view, the
+    shares of wall time the GUI thread spent on frames of the views and in all (CPU time), and
+    the training thread's busy share (None where it cannot be read)."""
     from PySide6.QtCore import QTimer
 
     window, board = dashboard_window(spec)
@@ -69,7 +77,8 @@ def app_rate(app, spec, data, seconds: float, threads: int, warmup: float = 5.0)
 
     def mark(name):
         marks[name] = (
-            time.perf_counter(), len(got["steps"]), board.paint_seconds, time.thread_time()
+            time.perf_counter(), len(got["steps"]), board.paint_seconds, time.thread_time(),
+            training_thread_cpu(),
         )  # fmt: skip
 
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
@@ -77,7 +86,7 @@ def app_rate(app, spec, data, seconds: float, threads: int, warmup: float = 5.0)
     QTimer.singleShot(int(warmup * 1000), lambda: mark("from"))
     QTimer.singleShot(int((warmup + seconds) * 1000), lambda: (mark("to"), app.quit()))
     app.exec()
-    (t0, n0, p0, g0), (t1, n1, p1, g1) = marks["from"], marks["to"]
+    (t0, n0, p0, g0, c0), (t1, n1, p1, g1, c1) = marks["from"], marks["to"]
     elapsed = t1 - t0
     board.shutdown()
     lateness.stop()
@@ -90,6 +99,7 @@ def app_rate(app, spec, data, seconds: float, threads: int, warmup: float = 5.0)
         paints,
         (p1 - p0) / elapsed,
         (g1 - g0) / elapsed,
+        None if c0 is None or c1 is None else (c1 - c0) / elapsed,
     )
 
 
@@ -138,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
+    parser.add_argument("--repeats", type=int, default=3, help="app runs per model (median)")
     parser.add_argument(
         "--warmup", type=float, default=5.0,
         help="seconds of the app run before measuring: each view's first paint, which creates "
@@ -160,21 +171,34 @@ def main(argv: list[str] | None = None) -> int:
             options = {**options, **spec.dataset_options}
             label = label.replace("T=30", f"T={options.get('seq_len', 30)}")
         data = load_builtin(dataset, **options)
-        # Plain before and after: the machine is shared, so one plain number can be unlucky.
-        before = plain_rate(spec, data, args.seconds, args.threads)
-        result = app_rate(app, spec, data, args.seconds, args.threads, args.warmup)
-        after = plain_rate(spec, data, args.seconds, args.threads)
-        rows.append((label, (before + after) / 2, *result))
+        # Plain and app runs alternate, each app run against the mean of the plain runs
+        # around it: the machine is shared, and its speed drifts by 10-20 % between runs.
+        plains = [plain_rate(spec, data, args.seconds, args.threads)]
+        runs = []
+        for _ in range(args.repeats):
+            runs.append(app_rate(app, spec, data, args.seconds, args.threads, args.warmup))
+            plains.append(plain_rate(spec, data, args.seconds, args.threads))
+        rows.append((label, plains, runs))
     print(f"\nTraining throughput with every dashboard view on screen, {args.threads} torch "
-          f"thread(s), batch {BATCH}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"measured for {args.seconds:g} s after {args.warmup:g} s of warm-up\n")  # fmt: skip
-    print("| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms "
-          "| GUI thread CPU: frames / all | paints per view |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for label, plain, rate, p50, p99, paints, paint_share, gui_share in rows:
-        painted = ", ".join(f"{t} {n}" for t, n in paints.items() if n)
-        print(f"| {label} | {plain:,.0f} | {rate:,.0f} | {rate / plain:.2f} | {p50:.1f} / {p99:.1f} "
-              f"| {paint_share:.1%} / {gui_share:.1%} | {painted} |")  # fmt: skip
+          f"thread(s), batch {BATCH}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
+          f"{args.repeats} app runs per model, each measured for {args.seconds:g} s after "
+          f"{args.warmup:g} s of warm-up, between plain runs of {args.seconds:g} s\n")  # fmt: skip
+    print("| model | plain samples/s | in-app samples/s | ratio: median (range) "
+          "| GUI lateness p50 / p99 ms | training thread busy | GUI thread CPU: frames / all "
+          "| paints per view (last run) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for label, plains, runs in rows:
+        ratios = [
+            run[0] / ((a + b) / 2) for run, a, b in zip(runs, plains, plains[1:], strict=False)
+        ]
+        med = statistics.median
+        busy = [run[6] for run in runs if run[6] is not None]
+        painted = ", ".join(f"{t} {n}" for t, n in runs[-1][3].items() if n)
+        print(f"| {label} | {med(plains):,.0f} | {med(r[0] for r in runs):,.0f} "
+              f"| {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) "
+              f"| {med(r[1] for r in runs):.1f} / {max(r[2] for r in runs):.1f} "
+              f"| {f'{med(busy):.1%}' if busy else 'n/a'} "
+              f"| {med(r[4] for r in runs):.1%} / {med(r[5] for r in runs):.1%} | {painted} |")  # fmt: skip
     return 0
 
 

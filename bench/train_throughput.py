@@ -75,6 +75,28 @@ def plain_rate(spec, data, seconds: float, threads: int) -> float:
             model.train()
 
 
+def training_thread_cpu(prefix: str = "layerlab-train") -> float | None:
+    """CPU seconds of the training QThread (named "layerlab-training-N", which Linux truncates
+    to 15 characters), read from /proc; None where there is no /proc or no such thread.
+
+    Busy time against wall time says how much the training thread was kept waiting (for the
+    GIL, mostly) whatever the machine's speed at that moment, which the noisy ratio cannot."""
+    root = "/proc/self/task"
+    if not os.path.isdir(root):
+        return None
+    for tid in os.listdir(root):
+        try:
+            with open(f"{root}/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if prefix.startswith(name) or name.startswith(prefix):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
 class LatenessProbe:
     """A 10 ms QTimer on the GUI thread that records how late each tick fires: how long the
     event loop was kept from answering the user while training ran."""
@@ -121,14 +143,14 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     marks = {}
 
     def mark(name):
-        marks[name] = (time.perf_counter(), len(got["steps"]))
+        marks[name] = (time.perf_counter(), len(got["steps"]), training_thread_cpu())
 
     ctrl.start(spec, data, settings)
     trainer = ctrl._trainer
     QTimer.singleShot(int(WARMUP * 1000), lambda: mark("from"))
     QTimer.singleShot(int((WARMUP + seconds) * 1000), lambda: (mark("to"), app.quit()))
     app.exec()  # the GUI sits in its event loop, as in the app
-    (t0, n0), (t1, n1) = marks["from"], marks["to"]
+    (t0, n0, c0), (t1, n1, c1) = marks["from"], marks["to"]
     steps = got["steps"][n0:n1]
     elapsed = t1 - t0
     ctrl.shutdown()
@@ -144,6 +166,7 @@ def app_rate(app, spec, data, seconds: float, threads: int):
         *lateness.percentiles(),
         share,
         per_step,
+        None if c0 is None or c1 is None else (c1 - c0) / elapsed,
     )
 
 
@@ -160,24 +183,28 @@ def main(argv: list[str] | None = None) -> int:
         spec = ModelSpec.load(example_path(example))
         data = load_builtin(dataset, **options)
         plain = plain_rate(spec, data, args.seconds, args.threads)
-        rate, p50, p99, share, per_step = app_rate(app, spec, data, args.seconds, args.threads)
-        rows.append((label, plain, rate, p50, p99, share, per_step))
+        rate, p50, p99, share, per_step, busy = app_rate(
+            app, spec, data, args.seconds, args.threads
+        )
+        rows.append((label, plain, rate, p50, p99, share, per_step, busy))
     print(
         f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__}\n"
     )
     print(
-        "| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms | probes: share of time |"
+        "| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms "
+        "| training thread busy | probes: share of time |"
     )
-    print("|---|---:|---:|---:|---:|---|")
-    for label, plain, rate, p50, p99, share, _ in rows:
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for label, plain, rate, p50, p99, share, _, busy in rows:
         probes = ", ".join(f"{k} {v:.1%}" for k, v in sorted(share.items())) or "none"
         print(
             f"| {label} | {plain:,.0f} | {rate:,.0f} | {rate / plain:.2f} | {p50:.1f} / {p99:.1f} | "
+            f"{'n/a' if busy is None else f'{busy:.1%}'} | "
             f"{probes} (total {sum(share.values()):.1%}) |"
         )
     print("\nCost of one run of each probe, in training steps:\n")
-    for label, *_, per_step in rows:
+    for label, *_, per_step, _busy in rows:
         print(f"- {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_step.items())))
     return 0
 
