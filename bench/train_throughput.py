@@ -5,15 +5,15 @@ QThread) with an offscreen QApplication whose slots receive every signal, plus a
 that measures how late the GUI event loop runs. Plain = the shortest honest loop: shuffled
 batches, forward, cross-entropy, backward, Adam step, one loss.item() per step.
 
-    python -m bench.train_throughput [--seconds S] [--threads N]
+    python -m bench.train_throughput [--seconds S] [--repeats N] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
-from dataclasses import dataclass
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -33,16 +33,6 @@ CASES = (  # (label, example, dataset, options)
 )
 BATCH = 32
 WARMUP = 1.0
-
-
-@dataclass
-class Result:
-    label: str
-    plain: float
-    app: float
-    p50: float
-    p99: float
-    probe_share: dict[str, float]
 
 
 def plain_rate(spec, data, seconds: float, threads: int) -> float:
@@ -172,8 +162,9 @@ def app_rate(app, spec, data, seconds: float, threads: int):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=12.0, help="seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
+    parser.add_argument("--repeats", type=int, default=3, help="app runs per model (median)")
     args = parser.parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
@@ -182,29 +173,40 @@ def main(argv: list[str] | None = None) -> int:
     for label, example, dataset, options in CASES:
         spec = ModelSpec.load(example_path(example))
         data = load_builtin(dataset, **options)
-        plain = plain_rate(spec, data, args.seconds, args.threads)
-        rate, p50, p99, share, per_step, busy = app_rate(
-            app, spec, data, args.seconds, args.threads
-        )
-        rows.append((label, plain, rate, p50, p99, share, per_step, busy))
+        # Plain and app runs alternate, each app run against the mean of the plain runs around
+        # it: the machine is shared, and its speed drifts by 10-20 % between runs.
+        plains = [plain_rate(spec, data, args.seconds, args.threads)]
+        runs = []
+        for _ in range(args.repeats):
+            runs.append(app_rate(app, spec, data, args.seconds, args.threads))
+            plains.append(plain_rate(spec, data, args.seconds, args.threads))
+        rows.append((label, plains, runs))
     print(
         f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
-        f"{os.cpu_count()} CPUs, torch {torch.__version__}\n"
+        f"{os.cpu_count()} CPUs, torch {torch.__version__}; {args.repeats} app runs per model "
+        f"of {args.seconds:g} s, between plain runs of {args.seconds:g} s\n"
     )
     print(
-        "| model | plain samples/s | in-app samples/s | ratio | GUI lateness p50 / p99 ms "
-        "| training thread busy | probes: share of time |"
+        "| model | plain samples/s | in-app samples/s | ratio: median (range) "
+        "| GUI lateness p50 / p99 ms | training thread busy | probes: share of time (last run) |"
     )
     print("|---|---:|---:|---:|---:|---:|---|")
-    for label, plain, rate, p50, p99, share, _, busy in rows:
+    med = statistics.median
+    for label, plains, runs in rows:
+        ratios = [r[0] / ((a + b) / 2) for r, a, b in zip(runs, plains, plains[1:], strict=False)]
+        busy = [r[5] for r in runs if r[5] is not None]
+        share = runs[-1][3]
         probes = ", ".join(f"{k} {v:.1%}" for k, v in sorted(share.items())) or "none"
         print(
-            f"| {label} | {plain:,.0f} | {rate:,.0f} | {rate / plain:.2f} | {p50:.1f} / {p99:.1f} | "
-            f"{'n/a' if busy is None else f'{busy:.1%}'} | "
-            f"{probes} (total {sum(share.values()):.1%}) |"
+            f"| {label} | {med(plains):,.0f} | {med(r[0] for r in runs):,.0f} "
+            f"| {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) "
+            f"| {med(r[1] for r in runs):.1f} / {max(r[2] for r in runs):.1f} "
+            f"| {f'{med(busy):.1%}' if busy else 'n/a'} "
+            f"| {probes} (total {sum(share.values()):.1%}) |"
         )
-    print("\nCost of one run of each probe, in training steps:\n")
-    for label, *_, per_step, _busy in rows:
+    print("\nCost of one run of each probe, in training steps (last run):\n")
+    for label, _plains, runs in rows:
+        per_step = runs[-1][4]
         print(f"- {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_step.items())))
     return 0
 
