@@ -171,6 +171,8 @@ class LossCurvesView(LiveView):
         for plot, name in ((self.loss_plot, "loss"), (self.metric_plot, "accuracy")):
             show_grid(plot, 0.25)
             plot.setLabel("left", name)
+            # pyqtgraph would label an accuracy of 0.2-0.4 "(x0.001)" with ticks 200-400.
+            plot.getAxis("left").enableAutoSIPrefix(False)
             # Peak downsampling keeps spikes (a diverging step) that mean-downsampling hides.
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)

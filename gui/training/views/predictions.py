@@ -286,6 +286,7 @@ class ForecastView(LiveView):
         self.plot.addLegend(offset=(10, 10))
         show_grid(self.plot, 0.2)
         self.plot.setLabel("bottom", "validation sample")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # values, not "(x0.001)" ticks
         self.true_curve = self.plot.plot(pen=pg.mkPen("#222", width=2), name="true")
         self.predicted_curve = self.plot.plot(pen=pg.mkPen(PALETTE[1], width=2), name="predicted")
         self.range = StickyRange(self.plot, x_headroom=0.0)
