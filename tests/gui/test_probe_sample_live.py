@@ -42,6 +42,14 @@ def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(workbench
     qtbot.waitUntil(lambda: view.input_image is not None, timeout=RUN_TIMEOUT_MS)
     np.testing.assert_array_equal(view.input_image, data.x_val[0])
     assert board.panel.sample_spin.isEnabled()  # editable during the run
+    # Every status line, not only the last: an epoch's summary may replace the sample message
+    # before the assertion below runs (it did on a loaded machine).
+    statuses = []
+    show_status = board.panel.show_status
+    board.panel.show_status = lambda text, error=False: (
+        statuses.append(text),
+        show_status(text, error),
+    )[1]
 
     click_preview_tile(qtbot, window, 3)
     chosen = int(panel.preview.indices[3])
@@ -56,7 +64,7 @@ def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(workbench
     assert snapshots.index(maps) > snapshots.index(new_input)
     assert maps.step == new_input.step > 0 and board.controller.is_running
     assert view.maps == tuple(maps.data)  # the view shows the maps of the new sample
-    assert f"the views now show validation sample {chosen}" in board.panel.status_label.text()
+    assert any(f"the views now show validation sample {chosen}" in text for text in statuses)
     assert all("probe_sample_index" not in m.toolTip() for m in board.curves.runs[-1].markers)
 
     # Typing an index beyond the validation split: a message; the run goes on unchanged.
