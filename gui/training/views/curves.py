@@ -82,13 +82,7 @@ class GrowableSeries:
         self.y_bounds: Bounds | None = None
 
     def append(self, x: float, y: float) -> None:
-        if self.size == len(self._x):
-            self._grow(self.size + 1)
-        self._x[self.size] = x
-        self._y[self.size] = y
-        self.size += 1
-        self.x_bounds = merge_bounds(self.x_bounds, bounds_of((x,)))
-        self.y_bounds = merge_bounds(self.y_bounds, bounds_of((y,)))
+        self.extend(np.array((x,), np.float64), np.array((y,), np.float64))
 
     def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
         n = len(xs)

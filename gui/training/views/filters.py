@@ -108,7 +108,7 @@ class FilterGridView(LiveView):
         level = self.level(current.block_id)
         self.image = filter_mosaic(np.asarray(current.weights, dtype=np.float32))
         self.item.setImage(self.image, levels=(-level, level), autoLevels=False)
-        if self.colour_bar.levels() != (-level, level):  # redraws the bar's axis: on change only
+        if self.colour_bar.levels() != (-level, level):  # redraws the bar's axis: on change
             self.colour_bar.setLevels((-level, level))
         out, inp, kh, kw = current.weights.shape
         self.info.setText(f"{out} filters × {inp} input channels, {kh}×{kw}; colour ±{level:.3g}")
