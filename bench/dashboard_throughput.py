@@ -1,7 +1,7 @@
 """Training throughput with the whole dashboard painting: every view open, against plain PyTorch.
 
-The in-app path is bench.train_throughput's (TrainingController in a QThread, probes at their
-default rates) plus the real MainWindow with the training dashboard installed and all nine views
+The in-app path is bench.train_throughput's (the Trainer in its own process, probes at their
+default rates, events relayed to the GUI by the TrainingController) plus the real MainWindow with the training dashboard installed and all nine views
 floating on screen at once, so every view repaints, paced by the dashboard (PAINT_BUDGET). A
 10 ms QTimer measures how late the GUI event loop runs. The measurement starts after a warm-up
 in which each view paints for the first time (creating its items costs ~0.1-0.3 s per view,
@@ -27,7 +27,7 @@ from bench.train_throughput import (  # noqa: E402
     CASES,
     LatenessProbe,
     plain_rate,
-    training_thread_cpu,
+    training_cpu,
 )
 from engine.data import load_builtin  # noqa: E402
 from engine.examples import example_path  # noqa: E402
@@ -78,7 +78,7 @@ def app_rate(app, spec, data, seconds: float, threads: int, warmup: float = 5.0)
     def mark(name):
         marks[name] = (
             time.perf_counter(), len(got["steps"]), board.paint_seconds, time.thread_time(),
-            training_thread_cpu(),
+            training_cpu(ctrl.process.pid),
         )  # fmt: skip
 
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)

@@ -1,8 +1,9 @@
 """In-app training against a plain PyTorch loop: same model, data, batch size and threads.
 
-In-app = Trainer + probes at their default rates + the Qt bridge (TrainingController in a
-QThread) with an offscreen QApplication whose slots receive every signal, plus a 10 ms QTimer
-that measures how late the GUI event loop runs. Plain = the shortest honest loop: shuffled
+In-app = Trainer + probes at their default rates in the training process, its events relayed
+to the GUI process and re-emitted by the TrainingController, with an offscreen QApplication
+whose slots receive every signal, plus a 10 ms QTimer that measures how late the GUI event loop
+runs. Plain = the shortest honest loop: shuffled
 batches, forward, cross-entropy, backward, Adam step, one loss.item() per step.
 
     python -m bench.train_throughput [--seconds S] [--repeats N] [--threads N]
@@ -65,26 +66,19 @@ def plain_rate(spec, data, seconds: float, threads: int) -> float:
             model.train()
 
 
-def training_thread_cpu(prefix: str = "layerlab-train") -> float | None:
-    """CPU seconds of the training QThread (named "layerlab-training-N", which Linux truncates
-    to 15 characters), read from /proc; None where there is no /proc or no such thread.
+def training_cpu(pid: int | None) -> float | None:
+    """CPU seconds of the training process's main thread, where the Trainer runs, read from
+    /proc; None where there is no /proc or no such process.
 
-    Busy time against wall time says how much the training thread was kept waiting (for the
-    GIL, mostly) whatever the machine's speed at that moment, which the noisy ratio cannot."""
-    root = "/proc/self/task"
-    if not os.path.isdir(root):
+    Busy time against wall time says how much the training was kept waiting whatever the
+    machine's speed at that moment, which the noisy ratio cannot."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/stat") as f:
+            stat = f.read()
+    except (OSError, TypeError):
         return None
-    for tid in os.listdir(root):
-        try:
-            with open(f"{root}/{tid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if prefix.startswith(name) or name.startswith(prefix):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class LatenessProbe:
@@ -133,10 +127,10 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     marks = {}
 
     def mark(name):
-        marks[name] = (time.perf_counter(), len(got["steps"]), training_thread_cpu())
+        marks[name] = (time.perf_counter(), len(got["steps"]), training_cpu(pid))
 
     ctrl.start(spec, data, settings)
-    trainer = ctrl._trainer
+    pid = ctrl.process.pid
     QTimer.singleShot(int(WARMUP * 1000), lambda: mark("from"))
     QTimer.singleShot(int((WARMUP + seconds) * 1000), lambda: (mark("to"), app.quit()))
     app.exec()  # the GUI sits in its event loop, as in the app
@@ -145,11 +139,10 @@ def app_rate(app, spec, data, seconds: float, threads: int):
     elapsed = t1 - t0
     ctrl.shutdown()
     lateness.stop()
-    costs = trainer.probes.scheduler.costs() if trainer.probes is not None else {}
+    costs = got["done"].probe_costs  # kind: (seconds per run, seconds between runs)
     step_time = elapsed / max(1, len(steps))
-    intervals = {k: trainer.probes.scheduler.interval(k) for k in costs}
-    share = {k: costs[k] / intervals[k] for k in costs}  # share of wall time
-    per_step = {k: costs[k] / step_time for k in costs}  # one run, in training steps
+    share = {k: cost / interval for k, (cost, interval) in costs.items()}  # of wall time
+    per_step = {k: cost / step_time for k, (cost, _) in costs.items()}  # in training steps
     samples = sum(BATCH for _ in steps)
     return (
         samples / elapsed,

@@ -89,6 +89,8 @@ class Finished:
     weights: Mapping[str, np.ndarray] = field(
         default_factory=dict
     )  # CPU copies, by state_dict name
+    # Per probe kind that ran: (seconds per run, seconds between runs at the end), for benches.
+    probe_costs: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -123,12 +123,8 @@ class Trainer:
         sample and runs the feature-map, gate and dL/dh_t probes on it right away. Each applied
         change is recorded as a SettingsChanged; the probe sample gets one of its own, apart
         from the optimiser's settings, so the curves can tell the two apart."""
-        changes = dict(changes)
-        sample = changes.pop("probe_sample_index", _NO_CHANGE)
-        clean = check_live_changes(self.settings.optimizer, changes)
-        if sample is not _NO_CHANGE:
-            self._check_probe_sample(sample)
-            clean["probe_sample_index"] = int(sample)
+        data = self.data if self.data is not None else self.dataset
+        clean = check_settings_changes(self.settings, data, changes)
         with self._cond:
             self._pending.update(clean)
             self._attention = True
@@ -137,17 +133,6 @@ class Trainer:
     @property
     def is_paused(self) -> bool:
         return self._paused
-
-    def _check_probe_sample(self, index: Any) -> None:
-        """SettingsError for an index outside the probe split (when the data is known yet; a
-        dataset still to be loaded by run() is checked when the change is applied)."""
-        ds = self.data if self.data is not None else self.dataset
-        if isinstance(ds, Dataset):
-            problem = sample_index_problem(index, *_probe_split(ds, self.settings.val_batch_size))
-        else:
-            problem = sample_index_problem(index, None)
-        if problem:
-            raise SettingsError(problem)
 
     # ------------------------------------------------------------ the run
 
@@ -186,6 +171,11 @@ class Trainer:
         self.data = ds
         self._check_fit(ds)
         self.model = build_model(self.spec, seed=s.seed).to(self.device)
+        if self.device.type == "cpu" and _has_conv2d(self.model):
+            # oneDNN's channels-last convolutions train these CNNs 15-55 % faster on the CPU
+            # (README, Performance). Only the conv weights' strides change: the weights,
+            # probes and exports are C-contiguous copies all the same.
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.shuffle_rng = torch.Generator().manual_seed(s.seed)
         self.x_train, self.y_train = self._tensors(ds.x_train, ds.y_train)
         self.x_val, self.y_val = self._tensors(ds.x_val, ds.y_val)
@@ -458,7 +448,14 @@ class Trainer:
             self._samples / active,
             final,
             self._current_weights(),
+            self._probe_costs(),
         )
+
+    def _probe_costs(self) -> dict[str, tuple[float, float]]:
+        if self.probes is None:
+            return {}
+        scheduler = self.probes.scheduler
+        return {k: (cost, scheduler.interval(k)) for k, cost in scheduler.costs().items()}
 
     def _non_finite_failure(self, bad: _NonFinite) -> Failed:
         word = "NaN" if math.isnan(bad.value) else "infinite"
@@ -502,12 +499,37 @@ class Trainer:
 _NO_CHANGE = object()  # no pending probe sample change (None is no valid index either)
 
 
+def check_settings_changes(
+    settings: TrainSettings, dataset: Dataset | str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """The live changes of :meth:`Trainer.update_settings`, checked and normalised; raises
+    SettingsError for a bad value. A probe sample index is checked against ``dataset`` when it
+    is loaded (a name or path is checked when the run applies the change)."""
+    changes = dict(changes)
+    sample = changes.pop("probe_sample_index", _NO_CHANGE)
+    clean = check_live_changes(settings.optimizer, changes)
+    if sample is not _NO_CHANGE:
+        if isinstance(dataset, Dataset):
+            split = _probe_split(dataset, settings.val_batch_size)
+            problem = sample_index_problem(sample, *split)
+        else:
+            problem = sample_index_problem(sample, None)
+        if problem:
+            raise SettingsError(problem)
+        clean["probe_sample_index"] = int(sample)
+    return clean
+
+
 def _probe_split(ds: Dataset, val_batch_size: int) -> tuple[int, str]:
     """How many samples the probe sample index ranges over, and from which split (the probes
     use the validation set, or the first val_batch_size training samples when there is none)."""
     if len(ds.x_val):
         return len(ds.x_val), "validation"
     return min(len(ds.x_train), val_batch_size), "training"
+
+
+def _has_conv2d(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
 def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -540,4 +562,4 @@ def _readable(exc: BaseException) -> str:
     return f"Training stopped because of an unexpected error ({type(exc).__name__}: {text})."
 
 
-__all__ = ["LOSSES", "SettingsError", "TrainSettings", "Trainer"]
+__all__ = ["LOSSES", "SettingsError", "TrainSettings", "Trainer", "check_settings_changes"]

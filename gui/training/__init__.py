@@ -1,5 +1,5 @@
-"""Training in the GUI: the worker-thread bridge (worker.py), the controller the window uses
-(controller.py) and the live views (views/).
+"""Training in the GUI: the controller the window uses to run training in a child process
+(controller.py), the dashboard and its panel, and the live views (views/).
 
 Names are imported on first use, so that importing gui.training.views does not load the bridge.
 """
@@ -12,10 +12,8 @@ from typing import Any
 _EXPORTS = {
     "TrainingController": "gui.training.controller",
     "STOP_TIMEOUT_MS": "gui.training.controller",
-    "DEFAULT_GUI_TORCH_THREADS": "gui.training.worker",
-    "UPDATE_HZ": "gui.training.worker",
-    "EventBuffer": "gui.training.worker",
-    "TrainingWorker": "gui.training.worker",
+    "DEFAULT_GUI_TORCH_THREADS": "gui.training.controller",
+    "UPDATE_HZ": "gui.training.controller",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,24 +1,44 @@
 """TrainingController: what the main window and the dashboard use to run training.
 
-One controller lives as long as the window; each ``start`` makes a new Trainer, worker and
-QThread. Its signals are emitted on the GUI thread at most ``UPDATE_HZ`` times a second each.
+One controller lives as long as the window; each ``start`` makes a new
+:class:`~engine.remote.TrainingProcess`: the Trainer runs in a child process, so the GUI's
+painting never competes with it for Python's GIL (engine/remote.py says why). A GUI-thread
+timer drains the process's events ``UPDATE_HZ`` times a second and re-emits them as signals: a
+run start first, then every step's metrics as one list (curves stay complete), then every epoch,
+settings, pause and end event in order, then the newest probe snapshot of each kind. The rate of
+GUI updates is therefore bounded by the timer, whatever the speed of training.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.events import EpochMetrics, Failed, Finished, Paused, RunStarted, SettingsChanged
+from engine.remote import TrainingProcess
 from engine.spec import ModelSpec
-from gui.training.worker import UPDATE_HZ, EventBuffer, TrainingWorker, gui_settings
 
 if TYPE_CHECKING:  # torch is imported on the first start(), not when the window opens
     from engine.data import Dataset
-    from engine.train import Trainer, TrainSettings
+    from engine.train import TrainSettings
 
 STOP_TIMEOUT_MS = 2000
+UPDATE_HZ = 10
+# Measured on the 2-core development machine (README, "Torch threads"): 1 torch thread beside
+# the GUI trains as fast as a plain 1-thread script, 2 threads contend with the GUI for a core.
+DEFAULT_GUI_TORCH_THREADS = 1
+
+
+def gui_settings(settings: TrainSettings | None) -> TrainSettings:
+    """``settings`` with the GUI's torch thread count filled in where it was left open."""
+    from engine.train import TrainSettings
+
+    settings = settings or TrainSettings()
+    if settings.torch_threads is None:
+        settings = replace(settings, torch_threads=DEFAULT_GUI_TORCH_THREADS)
+    return settings
 
 
 class TrainingController(QObject):
@@ -40,11 +60,7 @@ class TrainingController(QObject):
         self._timer.setInterval(1000 // UPDATE_HZ)
         self._timer.timeout.connect(self._deliver)
         self._run_id = 0
-        self._trainer: Trainer | None = None
-        self._thread: QThread | None = None
-        self._worker: TrainingWorker | None = None
-        self._buffer = EventBuffer()
-        self._stragglers: list[tuple[QThread, TrainingWorker]] = []  # stopped but still ending
+        self._run: TrainingProcess | None = None
         self._paused = False
 
     # ------------------------------------------------------------ commands
@@ -57,49 +73,34 @@ class TrainingController(QObject):
         *,
         dataset_options: dict[str, Any] | None = None,
     ) -> int:
-        """Stop any run in progress, then train ``spec`` on ``dataset`` (loaded in the worker
-        thread when it is a name or path). Returns the new run's id."""
-        from engine.train import Trainer
-
+        """Stop any run in progress, then train ``spec`` on ``dataset`` (loaded in the training
+        process when it is a name or path). Returns the new run's id."""
         self.shutdown()
         self._run_id += 1
-        self._buffer = EventBuffer()
-        self._trainer = Trainer(
+        self._run = TrainingProcess(
             spec,
             dataset,
             gui_settings(settings),
-            [self._buffer],
             run_id=self._run_id,
             dataset_options=dataset_options,
         )
-        thread = QThread()
-        thread.setObjectName(f"layerlab-training-{self._run_id}")
-        worker = TrainingWorker(self._trainer, self._buffer)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which
-        # may itself be blocked in shutdown()'s wait() — a deadlock until the timeout.
-        worker.run_ended.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(self._thread_finished)
-        self._thread, self._worker, self._paused = thread, worker, False
-        thread.start()
+        self._paused = False
         self._timer.start()
         self.running_changed.emit(True)
         return self._run_id
 
     def pause(self) -> None:
-        if self._trainer is not None:
-            self._trainer.request_pause()
+        if self._run is not None:
+            self._run.request_pause()
 
     def resume(self) -> None:
-        if self._trainer is not None:
-            self._trainer.request_resume()
+        if self._run is not None:
+            self._run.request_resume()
 
     def stop(self) -> None:
         """Ask the run to stop after its current step; returns at once (run_finished follows)."""
-        if self._trainer is not None:
-            self._trainer.request_stop()
+        if self._run is not None:
+            self._run.request_stop()
 
     def set_lr(self, lr: float) -> None:
         self.update_settings(lr=lr)
@@ -108,23 +109,22 @@ class TrainingController(QObject):
         """Change lr, momentum, weight_decay, grad_clip or probe_sample_index of the running run
         (SettingsError at once for a bad value); applied at its next step, even while paused. A
         new probe sample brings a new "probe_input" and its feature maps / gates right away."""
-        if self._trainer is not None:
-            self._trainer.update_settings(**changes)
+        if self._run is not None:
+            self._run.update_settings(**changes)
 
     def shutdown(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
-        """Stop the current run and wait for its thread (for a new run, or closing the window).
+        """Stop the current run and wait for its process (for a new run, or closing the window).
 
-        True when the thread has ended. A step longer than the timeout keeps its thread alive
-        in ``_stragglers`` until it ends, so Qt never destroys a running thread.
+        True when it ended by itself. A run whose current step takes longer than the timeout is
+        killed: its last weights are then lost, as they would be to a crash.
         """
-        thread = self._thread
-        if thread is None:
+        run = self._run
+        if run is None:
             return True
-        self.stop()
-        ended = thread.wait(timeout_ms)
+        run.request_stop()
+        ended = run.wait(timeout_ms / 1000)
         if not ended:
-            self._stragglers.append((thread, self._worker))
-            thread.finished.connect(lambda t=thread: self._forget_straggler(t))
+            run.kill()
         self._deliver()  # the old run's last events (its Finished) before anything new
         self._release()
         return ended
@@ -133,7 +133,7 @@ class TrainingController(QObject):
 
     @property
     def is_running(self) -> bool:
-        return self._thread is not None
+        return self._run is not None
 
     @property
     def is_paused(self) -> bool:
@@ -143,10 +143,18 @@ class TrainingController(QObject):
     def run_id(self) -> int:
         return self._run_id
 
+    @property
+    def process(self) -> TrainingProcess | None:
+        """The running run's process (benchmarks read its pid)."""
+        return self._run
+
     # ------------------------------------------------------------ delivery on the GUI thread
 
     def _deliver(self) -> None:
-        drained = self._buffer.drain()
+        run = self._run
+        if run is None:
+            return
+        drained = run.drain()
         # A run start before its steps, the steps as one list, then the rest in order: each
         # signal fires at most once per tick except for rare epoch/settings/pause events.
         for event in drained.events:
@@ -154,8 +162,9 @@ class TrainingController(QObject):
                 self.run_started.emit(event)
         if drained.steps:
             self.steps_received.emit(drained.steps)
-        if any(isinstance(e, (Finished, Failed)) for e in drained.events):
-            self._end_thread()  # so that is_running is False when run_finished arrives
+        if run.ended:
+            run.wait(STOP_TIMEOUT_MS / 1000)  # it is only exiting
+            self._release()  # so that is_running is False when run_finished arrives
         for event in drained.events:
             if isinstance(event, EpochMetrics):
                 self.epoch_finished.emit(event)
@@ -171,24 +180,10 @@ class TrainingController(QObject):
         for snapshot in drained.probes.values():
             self.probe_updated.emit(snapshot)
 
-    def _thread_finished(self) -> None:
-        if self._thread is not None and self.sender() is self._thread:
-            self._deliver()
-            self._release()
-
-    def _end_thread(self) -> None:
-        # The Trainer has returned; its thread is only unwinding, so this wait is short.
-        if self._thread is not None and self._thread.wait(STOP_TIMEOUT_MS):
-            self._release()
-
     def _release(self) -> None:
-        if self._thread is None:
+        if self._run is None:
             return
         self._timer.stop()
-        self._thread = self._worker = self._trainer = None
+        self._run = None
         self._paused = False
         self.running_changed.emit(False)
-
-    def _forget_straggler(self, thread: QThread) -> None:
-        thread.wait()
-        self._stragglers = [(t, w) for t, w in self._stragglers if t is not thread]

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from engine.events import StepMetrics
+from engine.remote import EventBuffer
 from engine.train import TrainSettings
-from gui.training import UPDATE_HZ, EventBuffer, TrainingController
+from gui.training import UPDATE_HZ, TrainingController
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 
 
@@ -123,7 +124,7 @@ def test_failure_reaches_the_gui_as_run_failed(qtbot, controller):
     qtbot.waitUntil(lambda: not controller.is_running, timeout=5000)
 
 
-def test_dataset_is_loaded_in_the_worker_thread(qtbot, controller):
+def test_dataset_is_loaded_in_the_training_process(qtbot, controller):
     controller.start(mlp_spec(), "moons", settings(epochs=1), dataset_options={"n_samples": 50})
     with qtbot.waitSignal(controller.run_finished, timeout=20_000) as blocker:
         pass

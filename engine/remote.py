@@ -1,0 +1,361 @@
+"""A training run in a child process, driven from the GUI: the two never share a GIL.
+
+Why a process and not a thread: with the Trainer in a thread of the GUI process, every moment
+the GUI thread runs Python (painting the views, updating the panel) is a moment the training
+thread cannot, and the hand-offs of the one GIL between them cost more again (README,
+Performance: with all nine views painting, training lost up to 15 % in a thread). In its own
+process the Trainer keeps its interpreter to itself, and the GUI paints at the rate it likes.
+
+The child runs an unchanged :class:`~engine.train.Trainer` whose callback is an
+:class:`EventBuffer`; a relay thread in the child sends the buffer's contents to the parent
+``FLUSH_HZ`` times a second (one pickled :class:`Drained` each) and applies the parent's
+control messages (pause, resume, stop, settings) as they arrive. The parent side,
+:class:`TrainingProcess`, is the Trainer's control surface plus :meth:`TrainingProcess.drain`.
+
+No Qt here, and no torch at import: the GUI imports this module when its window opens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from engine.events import Callback, Event, Failed, Finished, ProbeSnapshot, StepMetrics
+
+if TYPE_CHECKING:
+    from engine.data import Dataset
+    from engine.spec import ModelSpec
+    from engine.train import Trainer, TrainSettings
+
+FLUSH_HZ = 10
+
+
+def _read_only(mapping: dict) -> MappingProxyType:
+    return MappingProxyType(mapping)
+
+
+# Probe results are read-only mappings (MappingProxyType), which pickle cannot copy by itself.
+ForkingPickler.register(MappingProxyType, lambda m: (_read_only, (dict(m),)))
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What arrived since the last drain: every step's metrics, the other events in arrival
+    order, and the newest probe snapshot of each kind."""
+
+    steps: list[StepMetrics] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    probes: dict[str, ProbeSnapshot] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and not self.events and not self.probes
+
+    def then(self, later: Drained) -> Drained:
+        """Both, in order; a newer probe snapshot of a kind replaces the older one."""
+        probes = dict(self.probes)
+        for kind, snapshot in later.probes.items():
+            probes.pop(kind, None)  # re-insert: dict order = arrival order
+            probes[kind] = snapshot
+        return Drained(self.steps + later.steps, self.events + later.events, probes)
+
+
+class EventBuffer(Callback):
+    """Thread-safe inbox the Trainer writes and the relay drains; nothing is lost except
+    older probe snapshots of a kind, which a newer one replaces."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._steps: list[StepMetrics] = []
+        self._events: list[Event] = []
+        self._probes: dict[str, ProbeSnapshot] = {}
+
+    def on_event(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, StepMetrics):
+                self._steps.append(event)
+            elif isinstance(event, ProbeSnapshot):
+                self._probes.pop(event.kind, None)  # re-insert: dict order = arrival order
+                self._probes[event.kind] = event
+            else:
+                self._events.append(event)
+
+    def drain(self) -> Drained:
+        with self._lock:
+            out = Drained(self._steps, self._events, self._probes)
+            self._steps, self._events, self._probes = [], [], {}
+        return out
+
+
+# ---------------------------------------------------------------- the parent's side
+
+
+_context: multiprocessing.context.BaseContext | None = None
+
+
+def process_context() -> multiprocessing.context.BaseContext:
+    """How runs are started: on Linux from a fork server that has imported torch and the
+    Trainer once (a run then starts in a few ms); elsewhere by spawning a fresh interpreter,
+    which imports them for every run (~2-3 s)."""
+    global _context
+    if _context is None:
+        if sys.platform.startswith("linux"):
+            _context = multiprocessing.get_context("forkserver")
+            _context.set_forkserver_preload(["engine.train", "torch._dynamo"])
+        else:
+            _context = multiprocessing.get_context("spawn")
+    return _context
+
+
+def warm_up() -> None:
+    """Start the fork server now (where there is one), so that it has imported torch by the
+    time the user presses Train. Returns at once; the import happens in the server."""
+    if process_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+class TrainingProcess:
+    """One Trainer run in a child process: the Trainer's controls, and its events by drain().
+
+    Starts at once. ``drain()`` never blocks; ``wait()`` drains while it waits, so a child
+    that is sending its last (large) events is never stuck on a full pipe.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        dataset: Dataset | str,
+        settings: TrainSettings,
+        *,
+        run_id: int = 1,
+        dataset_options: dict[str, Any] | None = None,
+    ) -> None:
+        from engine.train import check_settings_changes  # noqa: F401 - fail here, not later
+
+        self.spec, self.dataset, self.settings, self.run_id = spec, dataset, settings, run_id
+        ctx = process_context()
+        self._events, child_events = ctx.Pipe(duplex=False)
+        child_control, self._control = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(
+            target=child_main,
+            args=(spec, dataset, settings, run_id, dataset_options, child_events, child_control),
+            name=f"layerlab-training-{run_id}",
+            daemon=True,  # never outlives the window
+        )
+        self.process.start()
+        # The parent's copies of the child's ends: closed, so that the child's exit is an EOF.
+        child_events.close()
+        child_control.close()
+        self._pending = Drained()
+        self._closed = False  # the child's side of the event pipe is closed
+        self.last_step = 0
+        self.ended = False  # a Finished or Failed arrived
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    # ------------------------------------------------------------ controls
+
+    def request_pause(self) -> None:
+        self._send(("pause",))
+
+    def request_resume(self) -> None:
+        self._send(("resume",))
+
+    def request_stop(self) -> None:
+        self._send(("stop",))
+
+    def update_settings(self, **changes: Any) -> None:
+        """As :meth:`Trainer.update_settings`: SettingsError here, at once, for a bad value."""
+        from engine.train import check_settings_changes
+
+        self._send(("settings", check_settings_changes(self.settings, self.dataset, changes)))
+
+    def _send(self, message: tuple) -> None:
+        with contextlib.suppress(OSError):  # the child has ended; its events are still drained
+            self._control.send(message)
+
+    # ------------------------------------------------------------ events
+
+    def drain(self) -> Drained:
+        """Everything received since the last drain (never blocks)."""
+        self._receive()
+        out, self._pending = self._pending, Drained()
+        return out
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the child to end, receiving its events meanwhile.
+        True when it has ended."""
+        deadline = time.monotonic() + timeout
+        while not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._receive(min(left, 0.05))
+        self.process.join(max(0.0, deadline - time.monotonic()))
+        return self.process.exitcode is not None
+
+    def kill(self) -> None:
+        """End a child that did not stop in time (a single step longer than the wait)."""
+        self.process.kill()
+        self.process.join(2.0)
+        self._close()
+
+    def _receive(self, timeout: float = 0.0) -> None:
+        try:
+            while not self._closed and self._events.poll(timeout):
+                timeout = 0.0
+                batch: Drained = self._events.recv()
+                if batch.steps:
+                    self.last_step = batch.steps[-1].step
+                self.ended = self.ended or any(
+                    isinstance(e, Finished | Failed) for e in batch.events
+                )
+                self._pending = self._pending.then(batch)
+        except (EOFError, OSError):
+            self._close()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._events.close()
+        self._control.close()
+        if not self.ended:  # the child died without saying why (killed, out of memory, crash)
+            self.process.join(1.0)
+            code = self.process.exitcode
+            how = "was killed" if code is not None and code < 0 else f"exited with code {code}"
+            self.ended = True
+            self._pending = self._pending.then(
+                Drained(
+                    events=[
+                        Failed(
+                            self.run_id,
+                            self.last_step,
+                            f"The training process {how} before the run ended (out of memory, or "
+                            "killed from outside); its weights are lost. Press Train to start again, "
+                            "with a smaller batch or model if memory was short.",
+                        )
+                    ]
+                )  # fmt: skip
+            )
+
+
+# ---------------------------------------------------------------- the child's side
+
+
+def child_main(
+    spec: ModelSpec,
+    dataset: Dataset | str,
+    settings: TrainSettings,
+    run_id: int,
+    dataset_options: dict[str, Any] | None,
+    events: Connection,
+    control: Connection,
+) -> None:
+    """The child process: run the Trainer, relay its events and the parent's controls."""
+    from engine.train import Trainer
+
+    buffer = EventBuffer()
+    trainer = Trainer(
+        spec, dataset, settings, [buffer], run_id=run_id, dataset_options=dataset_options
+    )
+    done = threading.Event()
+    relay = threading.Thread(
+        target=_relay, args=(trainer, buffer, events, control, done), name="layerlab-relay"
+    )
+    relay.start()
+    try:
+        trainer.run()  # reports its own failures as a Failed event
+    except BaseException as exc:  # a bug in the Trainer itself: still a visible failure
+        buffer.on_event(Failed(
+            run_id, trainer.step,
+            f"Training stopped because of an internal error ({type(exc).__name__}: {exc}).",
+            details=traceback.format_exc(),
+        ))  # fmt: skip
+    finally:
+        done.set()
+        relay.join()
+        last = buffer.drain()
+        if not last.empty:
+            _send(events, last)
+        events.close()
+
+
+def _relay(
+    trainer: Trainer,
+    buffer: EventBuffer,
+    events: Connection,
+    control: Connection | None,
+    done: threading.Event,
+) -> None:
+    """Send the buffer FLUSH_HZ times a second; apply control messages as soon as they come."""
+    period = 1.0 / FLUSH_HZ
+    next_flush = time.monotonic() + period
+    while not done.is_set():
+        left = max(0.0, next_flush - time.monotonic())
+        if control is None:
+            done.wait(left)
+        else:
+            try:
+                if control.poll(left):
+                    _apply(trainer, control.recv())
+                    if time.monotonic() < next_flush:
+                        continue
+            except (EOFError, OSError):  # the window is gone: nobody will see this run
+                control = None
+                trainer.request_stop()
+        drained = buffer.drain()
+        if not drained.empty:
+            _send(events, drained)
+        next_flush = time.monotonic() + period
+
+
+def _send(events: Connection, drained: Drained) -> None:
+    """Send one batch; a probe result that cannot be pickled becomes that view's message
+    instead of ending the run."""
+    try:
+        events.send(drained)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        probes = {}
+        for kind, snapshot in drained.probes.items():
+            try:
+                ForkingPickler.dumps(snapshot)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                snapshot = replace(snapshot, data=None, error=(
+                    f"The {kind.replace('_', ' ')} view cannot show this run: its data could "
+                    f"not be passed to the window ({exc})."
+                ))  # fmt: skip
+            probes[kind] = snapshot
+        events.send(replace(drained, probes=probes))
+
+
+def _apply(trainer: Trainer, message: tuple) -> None:
+    from engine.optim import SettingsError
+
+    kind = message[0]
+    if kind == "pause":
+        trainer.request_pause()
+    elif kind == "resume":
+        trainer.request_resume()
+    elif kind == "stop":
+        trainer.request_stop()
+    elif kind == "settings":
+        try:
+            trainer.update_settings(**message[1])
+        except SettingsError as error:
+            # Only a probe sample the parent could not check (its dataset was loaded here).
+            trainer._emit_probe("probe_input", None, str(error))
