@@ -1,9 +1,10 @@
 """The Trainer: a plain training loop that reports through callbacks and obeys control flags.
 
-No Qt here. The GUI runs ``Trainer.run()`` in a worker thread and calls ``request_pause``,
-``request_resume``, ``request_stop`` and ``update_settings`` from the GUI thread; those only set
-flags under a lock, which the loop reads between steps (a new probe sample is switched to, and
-its probes run, outside that lock, so the GUI thread never waits for a probe). Everything an
+No Qt here. The GUI runs ``Trainer.run()`` in a child process (engine/remote.py), whose relay
+thread calls ``request_pause``, ``request_resume``, ``request_stop`` and ``update_settings`` as
+the GUI's messages arrive; those only set flags under a lock, which the loop reads between steps
+(a new probe sample is switched to, and its probes run, outside that lock, so the relay never
+waits for a probe). Everything an
 event carries is a CPU numpy copy or a Python number, so nothing in the GUI ever holds a live
 tensor.
 """
@@ -146,7 +147,7 @@ class Trainer:
             result = self._loop()
         except _NonFinite as bad:
             result = self._non_finite_failure(bad)
-        except Exception as exc:  # becomes an event: the worker thread must never die silently
+        except Exception as exc:  # becomes an event: a run must never end silently
             result = Failed(
                 self.run_id,
                 self.step,

@@ -1,6 +1,6 @@
 """The training panel: dataset and optimiser settings, Train / Pause / Resume / Stop, progress.
 
-The panel knows nothing of the worker thread. It turns clicks into request signals and shows
+The panel knows nothing of the training process. It turns clicks into request signals and shows
 what the dashboard tells it (run started, steps, epochs, paused, finished, failed), so it can be
 tested with plain events. torch is never imported when the window opens: the device list is
 filled the first time someone opens it (or when torch is already loaded).

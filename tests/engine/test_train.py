@@ -249,3 +249,15 @@ def test_probe_snapshots_for_an_lstm_and_a_bad_sample_index():
         rnn_spec("lstm"), sequence_data(), epochs=1, probes=True, probe_sample_index=99
     )
     assert isinstance(result, Failed) and "probe sample index 99" in result.message
+
+
+def test_conv_nets_train_channels_last_on_the_cpu_and_hand_out_c_ordered_weights():
+    import torch
+
+    trainer, _, result = train(cnn_spec(), image_data(n=48), epochs=1)
+    kernel = trainer.model.conv1.weight
+    # (9, 9, 3, 1) in PyTorch's default layout: with one input channel only that stride says
+    # which layout oneDNN is asked for.
+    assert kernel.is_contiguous(memory_format=torch.channels_last) and kernel.stride()[1] == 1
+    assert result.weights["conv1.weight"].flags.c_contiguous
+    np.testing.assert_array_equal(result.weights["conv1.weight"], kernel.detach().numpy())
