@@ -255,6 +255,9 @@ class TrainingDashboard(QObject):
     def on_probe(self, snapshot: ProbeSnapshot) -> None:
         """Route a probe's newest snapshot to the view that shows it."""
         kind, data = snapshot.kind, snapshot.data
+        if snapshot.error and kind == "probe_input":  # a probe sample the run could not show
+            self.panel.show_status(snapshot.error, error=True)
+            return
         if snapshot.error or data is None:
             view = self._view_for(kind)
             if view is not None:

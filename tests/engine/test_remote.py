@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from types import MappingProxyType
 
@@ -109,7 +110,7 @@ def test_a_child_that_dies_becomes_a_failure_the_user_can_read():
     os.kill(run.pid, signal.SIGKILL)
     got = collect(run, ended)
     failed = got.events[-1]
-    assert isinstance(failed, Failed) and "was killed" in failed.message
+    assert isinstance(failed, Failed) and "was killed (signal 9)" in failed.message
     assert "Press Train" in failed.message and run.ended
 
 
@@ -119,6 +120,8 @@ def test_kill_ends_a_run_that_does_not_stop_in_time():
     assert not run.wait(0.05)  # still training
     run.kill()
     assert run.process.exitcode is not None and run.ended
+    failed = run.drain().events[-1]
+    assert isinstance(failed, Failed) and "did not stop within its time limit" in failed.message
 
 
 def test_an_unpicklable_probe_result_becomes_that_views_message():
@@ -164,4 +167,18 @@ def test_a_probe_sample_the_parent_could_not_check_is_refused_by_the_child():
     got = collect(run, lambda g: "probe_input" in g.probes and g.probes["probe_input"].error)
     assert "10000" in got.probes["probe_input"].error
     run.request_stop()
+    assert run.wait(10.0)
+
+
+def test_gpu_runs_spawn_a_fresh_interpreter_and_cpu_runs_fork_on_linux(monkeypatch):
+    from engine import remote
+
+    assert remote.process_context(cpu=False).get_start_method() == "spawn"
+    if sys.platform.startswith("linux"):
+        assert remote.process_context(cpu=True).get_start_method() == "forkserver"
+    # The spawn path (GPU runs; every run on macOS and Windows) trains for real too.
+    monkeypatch.setattr(remote, "_runs_on_cpu", lambda device: False)
+    run = TrainingProcess(mlp_spec(), vector_data(), TrainSettings(epochs=1, **FAST))
+    got = collect(run, ended, timeout=60.0)
+    assert isinstance(got.events[-1], Finished) and got.events[-1].epochs_done == 1
     assert run.wait(10.0)

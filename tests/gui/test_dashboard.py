@@ -175,3 +175,28 @@ def test_nan_learning_rate_shows_the_failure_and_the_app_stays_usable(dashboard,
     with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
         board.train()
     assert len(board.curves.runs) == 2
+
+
+def test_a_training_process_killed_from_outside_is_a_message_and_training_goes_on(dashboard, qtbot):
+    import signal
+
+    board = dashboard
+    open_example(board.window, "digits_cnn")
+    board.panel.epochs_spin.setValue(500)
+    with qtbot.waitSignal(board.controller.steps_received, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    with qtbot.waitSignal(board.controller.run_failed, timeout=RUN_TIMEOUT_MS) as failed:
+        os.kill(board.controller.process.pid, signal.SIGKILL)
+    message = failed.args[0].message
+    assert "training process was killed" in message and "Press Train" in message
+    assert board.panel.status_label.text() == message and board.panel.state == "idle"
+    board.panel.epochs_spin.setValue(1)
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    assert len(board.curves.runs) == 2
+
+
+def test_a_probe_sample_the_run_refuses_is_shown_in_the_panel(dashboard):
+    error = "Sample 900 is not in the validation set (0-299); pick another."
+    dashboard.on_probe(ProbeSnapshot(1, 5, "probe_input", None, error))
+    assert dashboard.panel.status_label.text() == error
