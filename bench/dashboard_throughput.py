@@ -3,12 +3,13 @@
 The in-app path is bench.train_throughput's (the Trainer in its own process, probes at their
 default rates, events relayed to the GUI by the TrainingController) plus the real MainWindow with the training dashboard installed and all nine views
 floating on screen at once, so every view repaints, paced by the dashboard (PAINT_BUDGET). A
-10 ms QTimer measures how late the GUI event loop runs. The measurement starts after a warm-up
-in which each view paints for the first time (creating its items costs ~0.1-0.3 s per view,
-once per run). The plain loop and the cases are imported from bench.train_throughput so both
-benchmarks measure the same thing.
+10 ms QTimer measures how late the GUI event loop runs. The windows start after a warm-up in
+which each view paints for the first time (creating its items costs ~0.1-0.3 s per view, once
+per run). The plain loop, the cases and the way the two take turns (P A P A ... P, the app
+paused during plain windows) come from bench.train_throughput, so both benchmarks measure the
+same thing.
 
-    python -m bench.dashboard_throughput [--seconds S] [--warmup S] [--repeats N] [--threads N]
+    python -m bench.dashboard_throughput [--seconds S] [--warmup S] [--rounds N] [--threads N]
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import torch  # noqa: E402
 from bench.train_throughput import (  # noqa: E402
     BATCH,
     CASES,
-    LatenessProbe,
-    plain_rate,
+    PlainProcess,
+    load_case,
+    run_events,
+    take_turns,
     training_cpu,
 )
-from engine.data import load_builtin  # noqa: E402
 from engine.examples import example_path  # noqa: E402
 from engine.spec import ModelSpec  # noqa: E402
 from engine.train import TrainSettings  # noqa: E402
@@ -60,47 +62,29 @@ def dashboard_window(spec):
     return window, board
 
 
-def app_rate(app, spec, data, seconds: float, threads: int, warmup: float = 5.0):
-    """Samples/s with the dashboard painting, lateness p50/p99 (ms), paints per view, the
-    shares of wall time the GUI thread spent on frames of the views and in all (CPU time), and
-    the training thread's busy share (None where it cannot be read)."""
-    from PySide6.QtCore import QTimer
-
+def dashboard_turns(spec, data, rounds: int, seconds: float, threads: int, warmup: float):
+    """The in-app path with the whole dashboard painting, against the plain loop."""
     window, board = dashboard_window(spec)
     board.predictions.set_samples(data.x_val, data.y_val, data.class_names)
     board.confusion.set_class_names(data.class_names)
     ctrl = board.controller
-    got = {"steps": []}
-    ctrl.steps_received.connect(lambda s: got["steps"].extend(s))
-    lateness = LatenessProbe()
-    marks = {}
-
-    def mark(name):
-        marks[name] = (
-            time.perf_counter(), len(got["steps"]), board.paint_seconds, time.thread_time(),
-            training_cpu(ctrl.process.pid),
-        )  # fmt: skip
-
+    plain = PlainProcess(spec, data, threads)
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
     ctrl.start(spec, data, settings)
-    QTimer.singleShot(int(warmup * 1000), lambda: mark("from"))
-    QTimer.singleShot(int((warmup + seconds) * 1000), lambda: (mark("to"), app.quit()))
-    app.exec()
-    (t0, n0, p0, g0, c0), (t1, n1, p1, g1, c1) = marks["from"], marks["to"]
-    elapsed = t1 - t0
+    run_events(warmup)
+    pid = ctrl.process.pid
+    turns = take_turns(
+        ctrl,
+        plain,
+        rounds,
+        seconds,
+        lambda: (board.paint_seconds, time.thread_time(), training_cpu(pid)),
+    )
     board.shutdown()
-    lateness.stop()
+    plain.close()
     paints = {title: view.paint_count for title, view in board.views.items()}
     window.close()
-    rate = (n1 - n0) * BATCH / elapsed
-    return (
-        rate,
-        *lateness.percentiles(),
-        paints,
-        (p1 - p0) / elapsed,
-        (g1 - g0) / elapsed,
-        None if c0 is None or c1 is None else (c1 - c0) / elapsed,
-    )
+    return turns, paints
 
 
 SCREENSHOTS = (  # (file, example, seconds of training, docks to bring forward, lr, batch)
@@ -149,13 +133,13 @@ def take_screenshots(app, folder: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per window")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
-    parser.add_argument("--repeats", type=int, default=3, help="app runs per model (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="in-app windows per model")
     parser.add_argument(
         "--warmup", type=float, default=5.0,
-        help="seconds of the app run before measuring: each view's first paint, which creates "
-        "its items (~0.1-0.3 s each, once per run), falls in it",
+        help="seconds of the app run before the first window: each view's first paint, which "
+        "creates its items (~0.1-0.3 s each, once per run), falls in it",
     )  # fmt: skip
     parser.add_argument("--screenshots", metavar="DIR", help="save dashboard screenshots, no bench")
     args = parser.parse_args(argv)
@@ -167,41 +151,30 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for label, example, dataset, options in CASES:
-        spec = ModelSpec.load(example_path(example))
-        if spec.dataset == dataset:
-            # The example's own options win (memory_lstm moved to 120 steps): the Trainer
-            # refuses a dataset whose shape does not fit the model's Input block.
-            options = {**options, **spec.dataset_options}
-            label = label.replace("T=30", f"T={options.get('seq_len', 30)}")
-        data = load_builtin(dataset, **options)
-        # Plain and app runs alternate, each app run against the mean of the plain runs
-        # around it: the machine is shared, and its speed drifts by 10-20 % between runs.
-        plains = [plain_rate(spec, data, args.seconds, args.threads)]
-        runs = []
-        for _ in range(args.repeats):
-            runs.append(app_rate(app, spec, data, args.seconds, args.threads, args.warmup))
-            plains.append(plain_rate(spec, data, args.seconds, args.threads))
-        rows.append((label, plains, runs))
+        spec, data, options = load_case(example, dataset, options)
+        label = label.replace("T=160", f"T={options.get('seq_len', 160)}")
+        turns = dashboard_turns(spec, data, args.rounds, args.seconds, args.threads, args.warmup)
+        rows.append((label, *turns))
     print(f"\nTraining throughput with every dashboard view on screen, {args.threads} torch "
           f"thread(s), batch {BATCH}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
-          f"{args.repeats} app runs per model, each measured for {args.seconds:g} s after "
-          f"{args.warmup:g} s of warm-up, between plain runs of {args.seconds:g} s\n")  # fmt: skip
+          f"{args.rounds} in-app windows of {args.seconds:g} s per model after {args.warmup:g} s "
+          f"of warm-up, each between two plain windows of {args.seconds:g} s\n")  # fmt: skip
     print("| model | plain samples/s | in-app samples/s | ratio: median (range) "
           "| GUI lateness p50 / p99 ms | training thread busy | GUI thread CPU: frames / all "
-          "| paints per view (last run) |")  # fmt: skip
+          "| paints per view |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for label, plains, runs in rows:
-        ratios = [
-            run[0] / ((a + b) / 2) for run, a, b in zip(runs, plains, plains[1:], strict=False)
-        ]
-        med = statistics.median
-        busy = [run[6] for run in runs if run[6] is not None]
-        painted = ", ".join(f"{t} {n}" for t, n in runs[-1][3].items() if n)
-        print(f"| {label} | {med(plains):,.0f} | {med(r[0] for r in runs):,.0f} "
+    med = statistics.median
+    for label, turns, paints in rows:
+        ratios = turns.ratios
+        frames, gui, busy = (
+            [c[k] for c in turns.counters if c[k] is not None] for k in range(3)
+        )  # fmt: skip
+        p50, p99 = turns.lateness.percentiles()
+        painted = ", ".join(f"{t} {n}" for t, n in paints.items() if n)
+        print(f"| {label} | {med(turns.plain):,.0f} | {med(turns.app):,.0f} "
               f"| {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) "
-              f"| {med(r[1] for r in runs):.1f} / {max(r[2] for r in runs):.1f} "
-              f"| {f'{med(busy):.1%}' if busy else 'n/a'} "
-              f"| {med(r[4] for r in runs):.1%} / {med(r[5] for r in runs):.1%} | {painted} |")  # fmt: skip
+              f"| {p50:.1f} / {p99:.1f} | {f'{med(busy):.1%}' if busy else 'n/a'} "
+              f"| {med(frames):.1%} / {med(gui):.1%} | {painted} |")  # fmt: skip
     return 0
 
 

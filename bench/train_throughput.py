@@ -3,10 +3,16 @@
 In-app = Trainer + probes at their default rates in the training process, its events relayed
 to the GUI process and re-emitted by the TrainingController, with an offscreen QApplication
 whose slots receive every signal, plus a 10 ms QTimer that measures how late the GUI event loop
-runs. Plain = the shortest honest loop: shuffled
-batches, forward, cross-entropy, backward, Adam step, one loss.item() per step.
+runs. Plain = the shortest honest loop: shuffled batches, forward, cross-entropy, backward, Adam
+step, one loss.item() per step.
 
-    python -m bench.train_throughput [--seconds S] [--repeats N] [--threads N]
+The two take turns in short windows, P A P A ... P: the in-app run is paused while the plain
+loop runs, and the plain loop waits while the in-app run trains. Each in-app window is compared
+with the mean of the plain windows on either side, so that the speed of this shared machine,
+which drifts by 10-20 % over tens of seconds, cancels out of each ratio. Both stay warm
+between their windows.
+
+    python -m bench.train_throughput [--seconds S] [--rounds N] [--threads N]
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -34,36 +42,85 @@ CASES = (  # (label, example, dataset, options)
 )
 BATCH = 32
 WARMUP = 1.0
+SETTLE = 1.0  # seconds after a resume before an in-app window starts (events lag ~0.1-0.2 s)
 
 
-def plain_rate(spec, data, seconds: float, threads: int) -> float:
-    """Samples/s of a plain loop run for about ``seconds``."""
-    torch.set_num_threads(threads)
-    model = build_model(spec, seed=0)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    xv, yv = torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)
-    gen = torch.Generator().manual_seed(0)
-    samples, start, counted = 0, time.perf_counter(), None
-    while True:
-        order = torch.randperm(len(x), generator=gen)
-        for i in range(0, len(x), BATCH):
-            idx = order[i : i + BATCH]
-            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
+class PlainLoop:
+    """The plain PyTorch loop; ``run(seconds)`` goes on where the last window stopped.
+
+    A conv net's weights are channels-last, as the Trainer makes them on the CPU, so that the
+    ratio measures LayerLab's own cost, not the memory format (bench/channels_last.py
+    measures that)."""
+
+    def __init__(self, spec, data, threads: int, channels_last: bool = True) -> None:
+        torch.set_num_threads(threads)
+        self.model = build_model(spec, seed=0)
+        if channels_last and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules()):
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=3e-3)
+        self.x, self.y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+        self.xv, self.yv = torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)
+        self.gen = torch.Generator().manual_seed(0)
+        self.batches = iter(())
+        self.run(WARMUP)
+
+    def run(self, seconds: float) -> float:
+        """Samples/s over about ``seconds``."""
+        samples, start = 0, time.perf_counter()
+        while True:
+            idx = next(self.batches, None)
+            if idx is None:
+                self._validate()
+                order = torch.randperm(len(self.x), generator=self.gen)
+                self.batches = iter(order.split(BATCH))
+                continue
+            loss = torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+            self.opt.step()
             loss.item()
-            now = time.perf_counter()
-            if counted is None and now - start >= WARMUP:
-                samples, counted = 0, now
             samples += len(idx)
-            if counted is not None and now - counted >= seconds:
-                return samples / (now - counted)
+            now = time.perf_counter()
+            if now - start >= seconds:
+                return samples / (now - start)
+
+    def _validate(self) -> None:
         with torch.no_grad():
-            model.eval()
-            (model(xv).argmax(1) == yv).float().mean().item()
-            model.train()
+            self.model.eval()
+            (self.model(self.xv).argmax(1) == self.yv).float().mean().item()
+            self.model.train()
+
+
+class PlainProcess:
+    """A PlainLoop in a process of its own, started like the app's training process: both
+    loops then run in a fresh process beside an idle GUI, as a user's own script would.
+    (In the GUI process itself, whose heap Qt and the data have fragmented, the LSTM's many
+    small allocations ran up to ~20 % slower than in a fresh process.)"""
+
+    def __init__(self, spec, data, threads: int) -> None:
+        from engine.remote import process_context
+
+        ctx = process_context()
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve_plain, args=(spec, data, threads, child))
+        self._process.start()
+        child.close()
+        self._conn.recv()  # warmed up
+
+    def run(self, seconds: float) -> float:
+        self._conn.send(seconds)
+        return self._conn.recv()
+
+    def close(self) -> None:
+        self._conn.send(None)
+        self._process.join(10.0)
+
+
+def _serve_plain(spec, data, threads: int, conn) -> None:
+    loop = PlainLoop(spec, data, threads)
+    conn.send("ready")
+    while (seconds := conn.recv()) is not None:
+        conn.send(loop.run(seconds))
 
 
 def training_cpu(pid: int | None) -> float | None:
@@ -82,19 +139,22 @@ def training_cpu(pid: int | None) -> float | None:
 
 
 class LatenessProbe:
-    """A 10 ms QTimer on the GUI thread that records how late each tick fires: how long the
-    event loop was kept from answering the user while training ran."""
+    """A 10 ms QTimer on the GUI thread that records how late each tick fires while it runs:
+    how long the event loop was kept from answering the user while training ran."""
 
     PERIOD_S = 0.010
 
     def __init__(self) -> None:
-        self.lateness_ms: list[float] = []
         from PySide6.QtCore import QTimer
 
-        self._last = time.perf_counter()
+        self.lateness_ms: list[float] = []
+        self._last = 0.0
         self._timer = QTimer()
         self._timer.setInterval(int(self.PERIOD_S * 1000))
         self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
         self._timer.start()
 
     def _tick(self) -> None:
@@ -106,101 +166,143 @@ class LatenessProbe:
         self._timer.stop()
 
     def percentiles(self) -> tuple[float, float]:
-        """p50 and p99 in ms, leaving out the first ticks (start-up)."""
-        lat = np.array(self.lateness_ms[5:] or [0.0])
+        """p50 and p99 in ms."""
+        lat = np.array(self.lateness_ms or [0.0])
         return float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
 
 
-def app_rate(app, spec, data, seconds: float, threads: int):
-    """Samples/s of the in-app path, GUI lateness (p50, p99 ms) and probe cost per kind."""
-    from PySide6.QtCore import QTimer
+def run_events(seconds: float) -> None:
+    """Let the GUI event loop run for ``seconds`` (as the app does while it trains)."""
+    from PySide6.QtCore import QEventLoop, QTimer
 
+    loop = QEventLoop()  # not app.exec(): quitting the app would stop the run (aboutToQuit)
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+@dataclass
+class Turns:
+    """What ``take_turns`` measured: per in-app window its samples/s, the plain windows'
+    samples/s (one more than the in-app ones), and per in-app window the growth of each of
+    the caller's counters per second of that window."""
+
+    app: list[float]
+    plain: list[float]
+    counters: list[list[float | None]]
+    lateness: LatenessProbe
+
+    @property
+    def ratios(self) -> list[float]:
+        return [
+            a / ((p + q) / 2) for a, p, q in zip(self.app, self.plain, self.plain[1:], strict=False)
+        ]
+
+
+def take_turns(
+    ctrl,
+    plain: PlainProcess,
+    rounds: int,
+    seconds: float,
+    counters: Callable[[], Sequence[float | None]] = tuple,
+) -> Turns:
+    """P A P A ... P with a running in-app run on ``ctrl``: pause it for each plain window."""
+    steps: list = []
+    ctrl.steps_received.connect(steps.extend)
+    turns = Turns([], [], [], LatenessProbe())
+    for _ in range(rounds):
+        ctrl.pause()
+        run_events(0.2)  # the pause lands between two steps; its last events arrive
+        turns.plain.append(plain.run(seconds))
+        ctrl.resume()
+        run_events(SETTLE)
+        turns.lateness.start()
+        n0, t0, c0 = len(steps), time.perf_counter(), counters()
+        run_events(seconds)
+        n1, t1, c1 = len(steps), time.perf_counter(), counters()
+        turns.lateness.stop()
+        turns.app.append((n1 - n0) * BATCH / (t1 - t0))
+        turns.counters.append(
+            [
+                None if a is None or b is None else (b - a) / (t1 - t0)
+                for a, b in zip(c0, c1, strict=True)
+            ]
+        )
+    ctrl.pause()
+    run_events(0.2)
+    turns.plain.append(plain.run(seconds))
+    ctrl.steps_received.disconnect(steps.extend)
+    return turns
+
+
+def load_case(example: str, dataset: str, options: dict):
+    """The example's spec and its data; the example's own options win (memory_lstm moved to
+    120 steps): the Trainer refuses a dataset whose shape does not fit the Input block."""
+    spec = ModelSpec.load(example_path(example))
+    if spec.dataset == dataset:
+        options = {**options, **spec.dataset_options}
+    return spec, load_builtin(dataset, **options), options
+
+
+def app_turns(spec, data, rounds: int, seconds: float, threads: int):
+    """The controller-only in-app path against the plain loop; and each probe's cost."""
     from gui.training import TrainingController
 
     ctrl = TrainingController()
-    got = {"steps": [], "probes": 0, "done": None}
-    ctrl.steps_received.connect(lambda s: got["steps"].extend(s))
-    ctrl.probe_updated.connect(lambda p: got.__setitem__("probes", got["probes"] + 1))
-    ctrl.run_finished.connect(lambda f: got.__setitem__("done", f))
-    lateness = LatenessProbe()
+    finished = []
+    ctrl.run_finished.connect(finished.append)
+    plain = PlainProcess(spec, data, threads)
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
-    marks = {}
-
-    def mark(name):
-        marks[name] = (time.perf_counter(), len(got["steps"]), training_cpu(pid))
-
     ctrl.start(spec, data, settings)
+    run_events(WARMUP)
     pid = ctrl.process.pid
-    QTimer.singleShot(int(WARMUP * 1000), lambda: mark("from"))
-    QTimer.singleShot(int((WARMUP + seconds) * 1000), lambda: (mark("to"), app.quit()))
-    app.exec()  # the GUI sits in its event loop, as in the app
-    (t0, n0, c0), (t1, n1, c1) = marks["from"], marks["to"]
-    steps = got["steps"][n0:n1]
-    elapsed = t1 - t0
+    turns = take_turns(ctrl, plain, rounds, seconds, lambda: (training_cpu(pid),))
     ctrl.shutdown()
-    lateness.stop()
-    costs = got["done"].probe_costs  # kind: (seconds per run, seconds between runs)
-    step_time = elapsed / max(1, len(steps))
-    share = {k: cost / interval for k, (cost, interval) in costs.items()}  # of wall time
-    per_step = {k: cost / step_time for k, (cost, _) in costs.items()}  # in training steps
-    samples = sum(BATCH for _ in steps)
-    return (
-        samples / elapsed,
-        *lateness.percentiles(),
-        share,
-        per_step,
-        None if c0 is None or c1 is None else (c1 - c0) / elapsed,
-    )
+    plain.close()
+    return turns, finished[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per window")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
-    parser.add_argument("--repeats", type=int, default=3, help="app runs per model (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="in-app windows per model")
     args = parser.parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     rows = []
     for label, example, dataset, options in CASES:
-        spec = ModelSpec.load(example_path(example))
-        data = load_builtin(dataset, **options)
-        # Plain and app runs alternate, each app run against the mean of the plain runs around
-        # it: the machine is shared, and its speed drifts by 10-20 % between runs.
-        plains = [plain_rate(spec, data, args.seconds, args.threads)]
-        runs = []
-        for _ in range(args.repeats):
-            runs.append(app_rate(app, spec, data, args.seconds, args.threads))
-            plains.append(plain_rate(spec, data, args.seconds, args.threads))
-        rows.append((label, plains, runs))
+        spec, data, options = load_case(example, dataset, options)
+        label = label.replace("T=160", f"T={options.get('seq_len', 160)}")
+        rows.append((label, *app_turns(spec, data, args.rounds, args.seconds, args.threads)))
     print(
         f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
-        f"{os.cpu_count()} CPUs, torch {torch.__version__}; {args.repeats} app runs per model "
-        f"of {args.seconds:g} s, between plain runs of {args.seconds:g} s\n"
+        f"{os.cpu_count()} CPUs, torch {torch.__version__}; {args.rounds} in-app windows of "
+        f"{args.seconds:g} s per model, each between two plain windows of {args.seconds:g} s\n"
     )
     print(
         "| model | plain samples/s | in-app samples/s | ratio: median (range) "
-        "| GUI lateness p50 / p99 ms | training thread busy | probes: share of time (last run) |"
+        "| GUI lateness p50 / p99 ms | training thread busy | probes: share of time |"
     )
     print("|---|---:|---:|---:|---:|---:|---|")
     med = statistics.median
-    for label, plains, runs in rows:
-        ratios = [r[0] / ((a + b) / 2) for r, a, b in zip(runs, plains, plains[1:], strict=False)]
-        busy = [r[5] for r in runs if r[5] is not None]
-        share = runs[-1][3]
+    for label, turns, finished in rows:
+        ratios = turns.ratios
+        busy = [c[0] for c in turns.counters if c[0] is not None]
+        share = {k: cost / interval for k, (cost, interval) in finished.probe_costs.items()}
         probes = ", ".join(f"{k} {v:.1%}" for k, v in sorted(share.items())) or "none"
+        p50, p99 = turns.lateness.percentiles()
         print(
-            f"| {label} | {med(plains):,.0f} | {med(r[0] for r in runs):,.0f} "
+            f"| {label} | {med(turns.plain):,.0f} | {med(turns.app):,.0f} "
             f"| {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) "
-            f"| {med(r[1] for r in runs):.1f} / {max(r[2] for r in runs):.1f} "
-            f"| {f'{med(busy):.1%}' if busy else 'n/a'} "
+            f"| {p50:.1f} / {p99:.1f} | {f'{med(busy):.1%}' if busy else 'n/a'} "
             f"| {probes} (total {sum(share.values()):.1%}) |"
         )
-    print("\nCost of one run of each probe, in training steps (last run):\n")
-    for label, _plains, runs in rows:
-        per_step = runs[-1][4]
-        print(f"- {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_step.items())))
+    print("\nCost of one run of each probe, in training steps:\n")
+    for label, turns, finished in rows:
+        step_time = BATCH / med(turns.app)
+        costs = finished.probe_costs
+        print(f"- {label}: " + ", ".join(f"{k} {c / step_time:.2f}" for k, (c, _) in sorted(costs.items())))  # fmt: skip
     return 0
 
 
