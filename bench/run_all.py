@@ -5,7 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.train_throughput", "bench.dashboard_throughput", "bench.probe_cost")
+BENCHMARKS = (
+    "bench.train_throughput",
+    "bench.dashboard_throughput",
+    "bench.probe_cost",
+    "bench.channels_last",
+)
 
 
 def main() -> int:
