@@ -141,8 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds of the app run before the first window: each view's first paint, which "
         "creates its items (~0.1-0.3 s each, once per run), falls in it",
     )  # fmt: skip
+    parser.add_argument(
+        "--paint-budget", type=float, metavar="SHARE",
+        help="share of wall time the views may paint (default: the dashboard's PAINT_BUDGET)",
+    )  # fmt: skip
     parser.add_argument("--screenshots", metavar="DIR", help="save dashboard screenshots, no bench")
     args = parser.parse_args(argv)
+    from gui.training import dashboard
+
+    if args.paint_budget is not None:
+        dashboard.PAINT_BUDGET = args.paint_budget
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
@@ -158,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nTraining throughput with every dashboard view on screen, {args.threads} torch "
           f"thread(s), batch {BATCH}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
           f"{args.rounds} in-app windows of {args.seconds:g} s per model after {args.warmup:g} s "
-          f"of warm-up, each between two plain windows of {args.seconds:g} s\n")  # fmt: skip
+          f"of warm-up, each between two plain windows of {args.seconds:g} s; paint budget "
+          f"{dashboard.PAINT_BUDGET:.0%}\n")  # fmt: skip
     print("| model | plain samples/s | in-app samples/s | ratio: median (range) "
           "| GUI lateness p50 / p99 ms | training thread busy | GUI thread CPU: frames / all "
           "| paints per view |")  # fmt: skip

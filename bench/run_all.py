@@ -10,6 +10,8 @@ BENCHMARKS = (
     "bench.dashboard_throughput",
     "bench.probe_cost",
     "bench.channels_last",
+    "bench.gil_contention",
+    "bench.run_start",
 )
 
 

@@ -306,9 +306,10 @@ def child_main(
         done.set()
         relay.join()
         last = buffer.drain()
-        if not last.empty:
-            _send(events, last)
-        events.close()
+        with contextlib.suppress(OSError):  # nobody is listening any more
+            if not last.empty:
+                _send(events, last)
+            events.close()
 
 
 def _relay(
@@ -335,8 +336,12 @@ def _relay(
                 control = None
                 trainer.request_stop()
         drained = buffer.drain()
-        if not drained.empty:
-            _send(events, drained)
+        try:
+            if not drained.empty:
+                _send(events, drained)
+        except OSError:  # the window has closed its end: stop, and let the process end
+            trainer.request_stop()
+            return
         next_flush = time.monotonic() + period
 
 

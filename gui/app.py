@@ -72,7 +72,7 @@ def run_gui(model: str | None = None, example: str | None = None) -> int:
     window = _window(spec, path)
     sys.excepthook = _report_unexpected_error(window)
     window.show()
-    # The training process's fork server imports torch (~3 s on 2 cores) while the user looks
+    # The training process's fork server imports torch (~2 s) while the user looks
     # at the window, so that Train starts a run in ~0.1 s (engine/remote.py).
     from PySide6.QtCore import QTimer
 

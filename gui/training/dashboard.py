@@ -43,10 +43,10 @@ from gui.training.views import (
 
 REPAINT_HZ = 8
 # Share of wall time the GUI thread may spend on frames of the views. Training runs in its own
-# process, so painting takes nothing from it (bench/dashboard_throughput: the same ratio at 3 %
-# and 25 %); the budget keeps the window answering the user. With all nine views on screen,
-# 15 % let them update ~10 times as often as 3 % did, with event-loop lateness p99 ~12-15 ms
-# (25 %: 16-22 ms, against the 30 ms target).
+# process, so painting takes nothing from it (bench/dashboard_throughput --paint-budget: the
+# same ratio at 3 % and 15 %); the budget keeps the window answering the user. With all nine
+# views on screen, 15 % let the loss curves redraw ~7 times as often as 3 % did, with event-loop
+# lateness p99 12-17 ms (25 % reached 22 ms in a shorter run, against the 30 ms target).
 PAINT_BUDGET = 0.15
 MAX_FRAME_WAIT = 3.0  # seconds: the slowest the views ever update while they are on screen
 # The bottom dock area: three columns, each a tab group led by its first view.
