@@ -16,7 +16,7 @@ import statistics
 import numpy as np
 import torch
 
-from bench.train_throughput import CASES, PlainLoop, load_case
+from bench.train_throughput import CASES, PlainLoop, load_case, ratios_between
 from engine.data import Dataset
 from engine.spec import InputSpec, ModelSpec
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             fast.append(last.run(args.seconds))
             plain.append(nchw.run(args.seconds))
-        ups = [f / ((a + b) / 2) for f, a, b in zip(fast, plain, plain[1:], strict=False)]
+        ups = ratios_between(fast, plain)
         med = statistics.median
         print(f"| {label} | {med(plain):,.0f} | {med(fast):,.0f} "
               f"| {med(ups):.2f}× ({min(ups):.2f}–{max(ups):.2f}) |")  # fmt: skip

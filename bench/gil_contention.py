@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from bench.train_throughput import PlainLoop, load_case
+from bench.train_throughput import PlainLoop, load_case, ratios_between
 
 PERIOD = 0.1
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             loaded.append(loaded_rate(loop, args.seconds, args.busy, where))
             alone.append(loop.run(args.seconds))
-        ratios = [r / ((a + b) / 2) for r, a, b in zip(loaded, alone, alone[1:], strict=False)]
+        ratios = ratios_between(loaded, alone)
         med = statistics.median
         print("| a thread of the training process |" if where == "thread" else "| another process |",
               f"{med(loaded):,.0f} | {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |")  # fmt: skip

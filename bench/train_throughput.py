@@ -171,6 +171,12 @@ class LatenessProbe:
         return float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
 
 
+def ratios_between(measured: Sequence[float], around: Sequence[float]) -> list[float]:
+    """Each of ``measured`` against the mean of the two ``around`` values on either side of it
+    (``around`` has one more value: they alternate, around first and last)."""
+    return [m / ((a + b) / 2) for m, a, b in zip(measured, around, around[1:], strict=False)]
+
+
 def run_events(seconds: float) -> None:
     """Let the GUI event loop run for ``seconds`` (as the app does while it trains)."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -193,9 +199,7 @@ class Turns:
 
     @property
     def ratios(self) -> list[float]:
-        return [
-            a / ((p + q) / 2) for a, p, q in zip(self.app, self.plain, self.plain[1:], strict=False)
-        ]
+        return ratios_between(self.app, self.plain)
 
 
 def take_turns(
