@@ -153,18 +153,31 @@ class TrainingProcess:
             name=f"layerlab-training-{run_id}",
             daemon=True,  # never outlives the window
         )
-        self.process.start()
-        # The parent's copies of the child's ends: closed, so that the child's exit is an EOF.
-        child_events.close()
-        child_control.close()
+        self._start_error: BaseException | None = None
+        # Starting copies the dataset to the child (~1 s for 220 MB here): off the GUI thread.
+        self._starter = threading.Thread(
+            target=self._start, args=(child_events, child_control), name="layerlab-start"
+        )
+        self._starter.start()
         self._pending = Drained()
         self._closed = False  # the child's side of the event pipe is closed
         self.last_step = 0
         self.ended = False  # a Finished or Failed arrived
         self._killed = False  # by kill(), not by something outside
 
+    def _start(self, child_events: Connection, child_control: Connection) -> None:
+        try:
+            self.process.start()
+        except Exception as exc:  # the events pipe then ends at once, and _close says why
+            self._start_error = exc
+        finally:
+            # The parent's copies of the child's ends: closed, so that its exit is an EOF.
+            child_events.close()
+            child_control.close()
+
     @property
     def pid(self) -> int | None:
+        """The child's process id, once it has started (None before)."""
         return self.process.pid
 
     # ------------------------------------------------------------ controls
@@ -205,14 +218,19 @@ class TrainingProcess:
             if left <= 0:
                 return False
             self._receive(min(left, 0.05))
+        self._starter.join()
+        if self._start_error is not None:
+            return True
         self.process.join(max(0.0, deadline - time.monotonic()))
         return self.process.exitcode is not None
 
     def kill(self) -> None:
         """End a child that did not stop in time (a single step longer than the wait)."""
         self._killed = True
-        self.process.kill()
-        self.process.join(2.0)
+        self._starter.join()
+        if self._start_error is None:
+            self.process.kill()
+            self.process.join(2.0)
         self._close()
 
     def _receive(self, timeout: float = 0.0) -> None:
@@ -236,14 +254,22 @@ class TrainingProcess:
         self._events.close()
         self._control.close()
         if not self.ended:  # the child died without saying why (killed, out of memory, crash)
-            self.process.join(1.0)
+            self._starter.join()
             self.ended = True
-            message = (
-                "The run did not stop within its time limit after Stop (one training step takes "
-                "longer), so it was ended; the weights of this run are lost."
-                if self._killed
-                else _death_message(self.process.exitcode)
-            )
+            if self._start_error is not None:
+                message = (
+                    "LayerLab could not start the training process "
+                    f"({type(self._start_error).__name__}: {self._start_error}). Press Train to "
+                    "try again; if it fails the same way, please report this message."
+                )
+            elif self._killed:
+                message = (
+                    "The run did not stop within its time limit after Stop (one training step "
+                    "takes longer), so it was ended; the weights of this run are lost."
+                )
+            else:
+                self.process.join(1.0)
+                message = _death_message(self.process.exitcode)
             failed = Failed(self.run_id, self.last_step, message)
             self._pending = self._pending.then(Drained(events=[failed]))
 

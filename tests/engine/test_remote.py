@@ -182,3 +182,14 @@ def test_gpu_runs_spawn_a_fresh_interpreter_and_cpu_runs_fork_on_linux(monkeypat
     got = collect(run, ended, timeout=60.0)
     assert isinstance(got.events[-1], Finished) and got.events[-1].epochs_done == 1
     assert run.wait(10.0)
+
+
+def test_a_run_that_cannot_start_is_a_failure_with_the_reason():
+    from dataclasses import replace
+
+    data = replace(vector_data(), options={"made by": lambda: None})  # pickle refuses a lambda
+    run = TrainingProcess(mlp_spec(), data, TrainSettings(epochs=1, **FAST))
+    got = collect(run, ended)
+    failed = got.events[-1]
+    assert isinstance(failed, Failed) and "could not start the training process" in failed.message
+    assert "lambda" in failed.message and run.wait(1.0)
