@@ -1,4 +1,5 @@
-"""The training bridge: coalesced signals on the GUI thread, pause/resume/lr, clean stops."""
+"""The TrainingController: a run in its own process, its events as coalesced signals on the GUI
+thread, pause/resume/lr, clean stops."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def test_pause_set_lr_resume(qtbot, controller):
     assert controller.record["paused"] == [True, False]
 
 
-def test_stop_and_restart_end_the_old_thread_quickly(qtbot, controller, qtlog):
+def test_stop_and_restart_end_the_old_process_quickly(qtbot, controller, qtlog):
     controller.start(cnn_spec(), image_data(n=2000), settings(epochs=100, probes=True))
     qtbot.waitUntil(lambda: len(controller.record["steps"]) > 0, timeout=10_000)
     started = time.perf_counter()
