@@ -1,8 +1,8 @@
 """The immutable events a training run reports, and the no-op callback base class.
 
 The Trainer calls a callback with these; the GUI's training process relays them to the window
-(pickled, so every field must pickle) and the headless CLI prints them. Arrays in events are CPU numpy copies, never live
-tensors, so a view can keep a snapshot as long as it likes.
+(pickled, so every field must pickle) and the headless CLI prints them. Arrays in events are
+CPU numpy copies, never live tensors, so a view can keep a snapshot as long as it likes.
 """
 
 from __future__ import annotations
