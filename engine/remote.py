@@ -143,7 +143,11 @@ class TrainingProcess:
         run_id: int = 1,
         dataset_options: dict[str, Any] | None = None,
     ) -> None:
-        self.spec, self.dataset, self.settings, self.run_id = spec, dataset, settings, run_id
+        self.dataset, self.settings, self.run_id = (
+            dataset,
+            settings,
+            run_id,
+        )  # update_settings checks
         ctx = process_context(cpu=_runs_on_cpu(settings.device))
         self._events, child_events = ctx.Pipe(duplex=False)
         child_control, self._control = ctx.Pipe(duplex=False)
