@@ -143,11 +143,8 @@ class TrainingProcess:
         run_id: int = 1,
         dataset_options: dict[str, Any] | None = None,
     ) -> None:
-        self.dataset, self.settings, self.run_id = (
-            dataset,
-            settings,
-            run_id,
-        )  # update_settings checks
+        # update_settings checks changes against the settings and the dataset, as the Trainer does.
+        self.dataset, self.settings, self.run_id = dataset, settings, run_id
         ctx = process_context(cpu=_runs_on_cpu(settings.device))
         self._events, child_events = ctx.Pipe(duplex=False)
         child_control, self._control = ctx.Pipe(duplex=False)
