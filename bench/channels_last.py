@@ -18,7 +18,7 @@ import torch
 
 from bench.train_throughput import CASES, PlainLoop, load_case, ratios_between
 from engine.data import Dataset
-from engine.spec import InputSpec, ModelSpec
+from engine.model.spec import InputSpec, ModelSpec
 
 
 def colour_net() -> tuple[ModelSpec, Dataset]:

@@ -32,9 +32,9 @@ from bench.train_throughput import (  # noqa: E402
     take_turns,
     training_cpu,
 )
-from engine.examples import example_path  # noqa: E402
-from engine.spec import ModelSpec  # noqa: E402
-from engine.train import TrainSettings  # noqa: E402
+from engine.model.examples import example_path  # noqa: E402
+from engine.model.spec import ModelSpec  # noqa: E402
+from engine.training.trainer import TrainSettings  # noqa: E402
 
 
 def dashboard_window(spec):
@@ -43,7 +43,7 @@ def dashboard_window(spec):
 
     from PySide6.QtCore import QSettings
 
-    from gui.document import ModelDocument
+    from gui.editor.document import ModelDocument
     from gui.main_window import MainWindow
     from gui.training.dashboard import install
 
@@ -100,7 +100,7 @@ def take_screenshots(app, folder: str) -> None:
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    from gui.document import ModelDocument
+    from gui.editor.document import ModelDocument
     from gui.main_window import MainWindow
     from gui.training.dashboard import install
 

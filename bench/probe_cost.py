@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from engine import probes
-from engine.build import build_model
-from engine.examples import example_path
-from engine.modules import LSTMBlock
-from engine.spec import ModelSpec
+from engine.model.examples import example_path
+from engine.model.spec import ModelSpec
+from engine.nn.build import build_model
+from engine.nn.modules import LSTMBlock
 
 BATCH = 64
 

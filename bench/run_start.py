@@ -12,8 +12,8 @@ import statistics
 import time
 
 from bench.train_throughput import load_case
-from engine import remote
-from engine.train import TrainSettings
+from engine.training import process as remote
+from engine.training.trainer import TrainSettings
 
 
 def first_events(spec, data, runs: int) -> list[float]:

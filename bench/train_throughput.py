@@ -29,11 +29,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.build import build_model  # noqa: E402
 from engine.data import load_builtin  # noqa: E402
-from engine.examples import example_path  # noqa: E402
-from engine.spec import ModelSpec  # noqa: E402
-from engine.train import TrainSettings  # noqa: E402
+from engine.model.examples import example_path  # noqa: E402
+from engine.model.spec import ModelSpec  # noqa: E402
+from engine.nn.build import build_model  # noqa: E402
+from engine.training.trainer import TrainSettings  # noqa: E402
 
 CASES = (  # (label, example, dataset, options)
     ("digits CNN 8×8", "digits_cnn", "digits", {}),
@@ -98,7 +98,7 @@ class PlainProcess:
     small allocations ran up to ~20 % slower than in a fresh process.)"""
 
     def __init__(self, spec, data, threads: int) -> None:
-        from engine.remote import process_context
+        from engine.training.process import process_context
 
         ctx = process_context()
         self._conn, child = ctx.Pipe()

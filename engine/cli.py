@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from engine.events import Callback, EpochMetrics, Failed, Finished, RunStarted, StepMetrics
+from engine.training.events import Callback, EpochMetrics, Failed, Finished, RunStarted, StepMetrics
 
 EXIT_BAD_INPUT = 2
 EXIT_TRAINING_FAILED = 1
@@ -143,8 +143,8 @@ def train_main(
 
 
 def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
-    from engine.optim import SettingsError
-    from engine.spec import ModelSpec, SpecError
+    from engine.model.spec import ModelSpec, SpecError
+    from engine.training.optim import SettingsError
 
     args = make_parser().parse_args(argv)
     path = Path(args.model)
@@ -162,7 +162,7 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
 
     import torch  # after the cheap checks: a typo should not wait 2 s for torch
 
-    from engine.train import Trainer, TrainSettings
+    from engine.training.trainer import Trainer, TrainSettings
 
     lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else TrainSettings.lr)
     try:
@@ -200,7 +200,7 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
 
 
 def _check_exports(paths: list[Path]) -> None:
-    from engine.export import ExportError, format_for_path
+    from engine.export.formats import ExportError, format_for_path
 
     for target in paths:
         try:
@@ -214,8 +214,8 @@ def _check_exports(paths: list[Path]) -> None:
 
 
 def _export(model, spec, target: Path) -> str:
-    # The one place the CLI writes files: engine.export owns every format.
-    from engine.export import ExportError, export_model
+    # The one place the CLI writes files: engine.export.formats owns every format.
+    from engine.export.formats import ExportError, export_model
 
     try:
         return export_model(model, spec, target, trained=True).message

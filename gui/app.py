@@ -7,8 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from engine.examples import DEFAULT_EXAMPLE, example_path
-from engine.spec import ModelSpec, SpecError
+from engine.model.examples import DEFAULT_EXAMPLE, example_path
+from engine.model.spec import ModelSpec, SpecError
 
 
 def _initial_model(model: str | None, example: str | None) -> tuple[ModelSpec, Path | None]:
@@ -35,7 +35,7 @@ def _application():
 
 
 def _window(spec: ModelSpec, path: Path | None, settings=None):
-    from gui.document import ModelDocument
+    from gui.editor.document import ModelDocument
     from gui.workbench import build_main_window
 
     document = ModelDocument(spec)
@@ -73,10 +73,10 @@ def run_gui(model: str | None = None, example: str | None = None) -> int:
     sys.excepthook = _report_unexpected_error(window)
     window.show()
     # The training process's fork server imports torch (~2 s) while the user looks
-    # at the window, so that Train starts a run in ~0.1 s (engine/remote.py).
+    # at the window, so that Train starts a run in ~0.1 s (engine/training/process.py).
     from PySide6.QtCore import QTimer
 
-    from engine.remote import warm_up
+    from engine.training.process import warm_up
 
     QTimer.singleShot(1000, warm_up)
     code = app.exec()

@@ -1,7 +1,7 @@
 """File > Export… and File > Import weights…: a file dialog, one engine call, one message box.
 
 The GUI holds weights as numpy arrays only; building the torch model, checking and writing
-happen in the engine (engine.export.export_weights, engine.weights.load_weights_into_spec).
+happen in the engine (engine.export.formats.export_weights, engine.export.weights.load_weights_into_spec).
 """
 
 from __future__ import annotations
@@ -13,13 +13,19 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
-from engine.export import ExportError, ExportFormat, ExportResult, export_formats, export_weights
-from engine.weights import WEIGHT_EXTENSIONS, WeightsError, load_weights_into_spec
+from engine.export.formats import (
+    ExportError,
+    ExportFormat,
+    ExportResult,
+    export_formats,
+    export_weights,
+)
+from engine.export.weights import WEIGHT_EXTENSIONS, WeightsError, load_weights_into_spec
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from engine.spec import ModelSpec
+    from engine.model.spec import ModelSpec
 
 DEFAULT_FORMAT = "safetensors"  # weights plus the model spec, and no pickle: the safest default
 

@@ -13,9 +13,9 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
-from engine.examples import Example, list_examples
-from engine.spec import ModelSpec, SpecError
-from gui.document import ModelDocument
+from engine.model.examples import Example, list_examples
+from engine.model.spec import ModelSpec, SpecError
+from gui.editor.document import ModelDocument
 
 MAX_RECENT = 8
 _RECENT_KEY = "recent_files"

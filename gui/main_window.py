@@ -13,11 +13,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
 
-from gui.canvas import BlockPalette, ModelScene, ModelView
-from gui.document import ModelDocument
+from gui.editor.canvas import BlockPalette, ModelScene, ModelView
+from gui.editor.document import ModelDocument
+from gui.editor.inspector import InspectorPanel
+from gui.editor.problems import ProblemsPanel
 from gui.file_actions import FileActions
-from gui.inspector import InspectorPanel
-from gui.problems import ProblemsPanel
 
 _STYLE_SHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QAction
 
-from gui.dataset_panel import DatasetPanel
-from gui.document import ModelDocument
+from gui.dataset.panel import DatasetPanel
+from gui.editor.document import ModelDocument
 from gui.main_window import MainWindow
 from gui.training.dashboard import TrainingDashboard, install
 

@@ -82,9 +82,9 @@ def workbench(qtbot, answers, window_settings):
 
 
 def _digits_document():
-    from engine.examples import example_path
-    from engine.spec import ModelSpec
-    from gui.document import ModelDocument
+    from engine.model.examples import example_path
+    from engine.model.spec import ModelSpec
+    from gui.editor.document import ModelDocument
 
     return ModelDocument(ModelSpec.load(example_path("digits_cnn")))
 

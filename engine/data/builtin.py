@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..params import Param, ParamError
+from engine.model.params import Param, ParamError
+
 from . import synthetic
 from .dataset import Dataset
 from .errors import DatasetError

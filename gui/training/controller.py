@@ -1,8 +1,8 @@
 """TrainingController: what the main window and the dashboard use to run training.
 
 One controller lives as long as the window; each ``start`` makes a new
-:class:`~engine.remote.TrainingProcess`: the Trainer runs in a child process, so the GUI's
-painting never competes with it for Python's GIL (engine/remote.py says why). A GUI-thread
+:class:`~engine.training.process.TrainingProcess`: the Trainer runs in a child process, so the GUI's
+painting never competes with it for Python's GIL (engine/training/process.py says why). A GUI-thread
 timer drains the process's events ``UPDATE_HZ`` times a second and re-emits them as signals: a
 run start first, then every step's metrics as one list (curves stay complete), then every epoch,
 settings, pause and end event in order, then the newest probe snapshot of each kind. The rate of
@@ -16,13 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.events import EpochMetrics, Failed, Finished, Paused, RunStarted, SettingsChanged
-from engine.remote import TrainingProcess
-from engine.spec import ModelSpec
+from engine.model.spec import ModelSpec
+from engine.training.events import (
+    EpochMetrics,
+    Failed,
+    Finished,
+    Paused,
+    RunStarted,
+    SettingsChanged,
+)
+from engine.training.process import TrainingProcess
 
 if TYPE_CHECKING:  # torch is imported on the first start(), not when the window opens
     from engine.data import Dataset
-    from engine.train import TrainSettings
+    from engine.training.trainer import TrainSettings
 
 STOP_TIMEOUT_MS = 2000
 UPDATE_HZ = 10
@@ -33,7 +40,7 @@ DEFAULT_GUI_TORCH_THREADS = 1
 
 def gui_settings(settings: TrainSettings | None) -> TrainSettings:
     """``settings`` with the GUI's torch thread count filled in where it was left open."""
-    from engine.train import TrainSettings
+    from engine.training.trainer import TrainSettings
 
     settings = settings or TrainSettings()
     if settings.torch_threads is None:

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import BUILTIN
-from engine.events import EpochMetrics, Failed, Finished, RunStarted, StepMetrics
+from engine.training.events import EpochMetrics, Failed, Finished, RunStarted, StepMetrics
 
-# engine.optim imports torch, so its tuple is repeated here; tests/gui/test_dashboard.py
+# engine.training.optim imports torch, so its tuple is repeated here; tests/gui/test_dashboard.py
 # checks that the two agree.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 OPTIMIZER_TITLES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -50,7 +50,7 @@ class DeviceComboBox(QComboBox):
         if self._probed:
             return
         self._probed = True
-        from engine.devices import available_devices
+        from engine.training.devices import available_devices
 
         for name in available_devices():
             if self.findData(name) < 0:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from engine.examples import list_examples
+from engine.model.examples import list_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from engine.modules import GRUBlock, LSTMBlock, RNNBlock
+from engine.nn.modules import GRUBlock, LSTMBlock, RNNBlock
 
 
 def recurrent_block(kind: str, *args, **kwargs) -> nn.RNNBase:

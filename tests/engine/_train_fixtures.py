@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.data import Dataset
-from engine.events import Callback
-from engine.spec import InputSpec, ModelSpec
+from engine.model.spec import InputSpec, ModelSpec
+from engine.training.events import Callback
 
 
 def make_spec(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.blocks import CATALOGUE, BlockRegistry, BlockType
-from engine.build import build_model
-from engine.inference import infer
-from engine.spec import InputSpec, ModelSpec
+from engine.model.catalogue import CATALOGUE, BlockRegistry, BlockType
+from engine.model.inference import infer
+from engine.model.spec import InputSpec, ModelSpec
+from engine.nn.build import build_model
 
 # (block type, params, input kind, input shape, expected output shape)
 CASES = [

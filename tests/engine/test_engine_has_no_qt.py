@@ -43,8 +43,8 @@ def test_importing_every_engine_module_loads_no_qt():
 def test_shape_inference_does_not_import_torch():
     code = (
         "import sys\n"
-        "from engine.examples import list_examples\n"
-        "from engine.inference import infer\n"
+        "from engine.model.examples import list_examples\n"
+        "from engine.model.inference import infer\n"
         "[infer(e.load()) for e in list_examples()]\n"
         "print('torch' in sys.modules)\n"
     )

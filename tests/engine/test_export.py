@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.blocks import CATALOGUE
-from engine.build import build_model
-from engine.export import ExportError, export_formats, export_model, format_for_path
-from engine.spec import ModelSpec
+from engine.export.formats import ExportError, export_formats, export_model, format_for_path
+from engine.model.catalogue import CATALOGUE
+from engine.model.spec import ModelSpec
+from engine.nn.build import build_model
 
 
 def _spec(kind: str, shape: list[int], blocks: list[tuple[str, str, dict]]) -> ModelSpec:
@@ -284,7 +284,7 @@ def test_export_formats_cover_each_extension_once():
 
 
 def test_failed_export_keeps_the_old_file_and_leaves_no_temporary(trained, tmp_path, monkeypatch):
-    import engine.export
+    import engine.export.formats
 
     path = tmp_path / "model.onnx"
     path.write_bytes(b"previous export")
@@ -293,7 +293,7 @@ def test_failed_export_keeps_the_old_file_and_leaves_no_temporary(trained, tmp_p
         tmp.write_bytes(b"half")
         raise RuntimeError("exporter crashed")
 
-    monkeypatch.setitem(engine.export._WRITERS, "onnx", broken)
+    monkeypatch.setitem(engine.export.formats._WRITERS, "onnx", broken)
     with pytest.raises(ExportError, match="model.onnx.*exporter crashed"):
         export_model(trained["cnn"], SPECS["cnn"], path)
     assert path.read_bytes() == b"previous export"
@@ -321,21 +321,21 @@ def test_export_leaves_the_live_model_and_random_stream_alone(tmp_path):
 
 
 def test_generated_code_that_would_differ_is_never_written(trained, tmp_path, monkeypatch):
-    import engine.codegen
+    import engine.export.codegen
 
-    real = engine.codegen._recurrent_constructor
+    real = engine.export.codegen._recurrent_constructor
 
     def forgets_nonlinearity(m):  # a codegen bug: relu RNNs written as tanh RNNs
         return real(m).replace("nonlinearity='relu'", "nonlinearity='tanh'")
 
-    monkeypatch.setattr(engine.codegen, "_recurrent_constructor", forgets_nonlinearity)
+    monkeypatch.setattr(engine.export.codegen, "_recurrent_constructor", forgets_nonlinearity)
     with pytest.raises(ExportError, match="does not reproduce the model"):
         export_model(trained["rnn"], SPECS["rnn"], tmp_path / "model.py")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_export_weights_from_numpy_arrays(trained, tmp_path):
-    from engine.export import export_weights
+    from engine.export.formats import export_weights
 
     arrays = {k: v.numpy() for k, v in trained["gru"].state_dict().items()}
     result = export_weights(SPECS["gru"], arrays, tmp_path / "model.pt")

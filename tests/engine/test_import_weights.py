@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.build import build_model
-from engine.export import export_model
-from engine.spec import ModelSpec
-from engine.weights import (
+from engine.export.formats import export_model
+from engine.export.weights import (
     WeightsError,
     apply_state,
     load_weights,
     load_weights_into_spec,
     read_weights,
 )
+from engine.model.spec import ModelSpec
+from engine.nn.build import build_model
 
 SPEC = ModelSpec.from_dict({
     "format": "layerlab-model", "version": 1, "name": "small",

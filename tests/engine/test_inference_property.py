@@ -6,10 +6,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.blocks import CATALOGUE
-from engine.build import build_model
-from engine.inference import infer
-from engine.spec import InputSpec, ModelSpec
+from engine.model.catalogue import CATALOGUE
+from engine.model.inference import infer
+from engine.model.spec import InputSpec, ModelSpec
+from engine.nn.build import build_model
 
 SMALL = {  # keep random models tiny so hundreds of them build in seconds
     "out_channels": (1, 4),

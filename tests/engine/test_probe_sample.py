@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from engine import probes
-from engine.events import Paused, ProbeSnapshot, SettingsChanged
-from engine.optim import SettingsError
-from engine.probe_schedule import PROBE_KINDS
-from engine.train import Trainer, TrainSettings
+from engine.probes.schedule import PROBE_KINDS
+from engine.training.events import Paused, ProbeSnapshot, SettingsChanged
+from engine.training.optim import SettingsError
+from engine.training.trainer import Trainer, TrainSettings
 from tests.engine._train_fixtures import (
     Recorder,
     cnn_spec,

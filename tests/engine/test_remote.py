@@ -13,7 +13,7 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from engine.events import (
+from engine.training.events import (
     EpochMetrics,
     Failed,
     Finished,
@@ -23,9 +23,9 @@ from engine.events import (
     SettingsChanged,
     StepMetrics,
 )
-from engine.optim import SettingsError
-from engine.remote import Drained, TrainingProcess, _send
-from engine.train import TrainSettings
+from engine.training.optim import SettingsError
+from engine.training.process import Drained, TrainingProcess, _send
+from engine.training.trainer import TrainSettings
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 
 FAST = dict(device="cpu", torch_threads=1, batch_size=8)
@@ -171,7 +171,7 @@ def test_a_probe_sample_the_parent_could_not_check_is_refused_by_the_child():
 
 
 def test_gpu_runs_spawn_a_fresh_interpreter_and_cpu_runs_fork_on_linux(monkeypatch):
-    from engine import remote
+    from engine.training import process as remote
 
     assert remote.process_context(cpu=False).get_start_method() == "spawn"
     if sys.platform.startswith("linux"):

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from engine.examples import list_examples
-from engine.inference import MAX_PARAMETERS, infer
-from engine.spec import FORMAT_NAME, InputSpec, ModelSpec, SpecError
+from engine.model.examples import list_examples
+from engine.model.inference import MAX_PARAMETERS, infer
+from engine.model.spec import FORMAT_NAME, InputSpec, ModelSpec, SpecError
 
 
 def _valid() -> dict:

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from engine.events import (
+from engine.training.events import (
     EpochMetrics,
     Failed,
     Finished,
@@ -18,8 +18,8 @@ from engine.events import (
     SettingsChanged,
     StepMetrics,
 )
-from engine.optim import SettingsError, lr_factor
-from engine.train import Trainer, TrainSettings
+from engine.training.optim import SettingsError, lr_factor
+from engine.training.trainer import Trainer, TrainSettings
 from tests.engine._train_fixtures import (
     Recorder,
     cnn_spec,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events import Finished
-from engine.examples import example_path
-from engine.spec import ModelSpec
-from engine.train import Trainer, TrainSettings
+from engine.model.examples import example_path
+from engine.model.spec import ModelSpec
+from engine.training.events import Finished
+from engine.training.trainer import Trainer, TrainSettings
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.devices import DeviceError, available_devices, resolve_device
-from engine.probe_schedule import DEFAULT_INTERVALS, ProbeScheduler
+from engine.probes.schedule import DEFAULT_INTERVALS, ProbeScheduler
+from engine.training.devices import DeviceError, available_devices, resolve_device
 
 
 class FakeClock:

@@ -8,9 +8,9 @@ from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDro
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from engine.spec import BlockSpec
-from gui.canvas import look
-from gui.canvas.scene import card_top
+from engine.model.spec import BlockSpec
+from gui.editor.canvas import look
+from gui.editor.canvas.scene import card_top
 
 
 def view_point(window, scene_y: float, scene_x: float = 0.0) -> QPoint:
@@ -235,7 +235,7 @@ def test_inspector_widgets_fit_each_parameter_kind(main_window):
 
 
 def test_input_is_edited_in_the_inspector(main_window):
-    from gui.document import INPUT_ID
+    from gui.editor.document import INPUT_ID
 
     w = main_window
     before = w.document.spec

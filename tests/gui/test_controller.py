@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from engine.events import StepMetrics
-from engine.remote import EventBuffer
-from engine.train import TrainSettings
+from engine.training.events import StepMetrics
+from engine.training.process import EventBuffer
+from engine.training.trainer import TrainSettings
 from gui.training import UPDATE_HZ, TrainingController
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 
@@ -51,7 +51,7 @@ def controller(qtbot):
 
 
 def test_buffer_keeps_every_step_and_only_the_newest_probe():
-    from engine.events import EpochMetrics, ProbeSnapshot
+    from engine.training.events import EpochMetrics, ProbeSnapshot
 
     buf = EventBuffer()
     for step in range(1, 4):

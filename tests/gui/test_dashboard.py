@@ -9,10 +9,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 
-from engine.events import ProbeSnapshot, RunStarted, StepMetrics
-from engine.examples import example_path
+from engine.model.examples import example_path
+from engine.model.spec import ModelSpec
 from engine.probes import FilterSet, Histogram
-from engine.spec import ModelSpec
+from engine.training.events import ProbeSnapshot, RunStarted, StepMetrics
 from gui.training.dashboard import install
 from gui.training.panel import OPTIMIZERS
 
@@ -39,7 +39,7 @@ def open_example(window, name):
 
 
 def test_panel_optimisers_match_the_engine():
-    from engine.optim import OPTIMIZERS as ENGINE_OPTIMIZERS
+    from engine.training.optim import OPTIMIZERS as ENGINE_OPTIMIZERS
 
     assert set(OPTIMIZERS) == set(ENGINE_OPTIMIZERS)
 

@@ -15,12 +15,12 @@ from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 
 from engine.data import load_builtin
-from engine.examples import example_path
-from engine.spec import ModelSpec
-from gui.dataset_options import OptionsForm, file_format
-from gui.dataset_panel import DatasetPanel
-from gui.dataset_preview import make_preview
-from gui.document import ModelDocument
+from engine.model.examples import example_path
+from engine.model.spec import ModelSpec
+from gui.dataset.options import OptionsForm, file_format
+from gui.dataset.panel import DatasetPanel
+from gui.dataset.preview import make_preview
+from gui.editor.document import ModelDocument
 
 TIMEOUT_MS = 10_000
 SMALL_SHAPES = {"n_samples": 60, "size": 16}
@@ -317,6 +317,6 @@ def test_closing_the_panel_while_loading_is_harmless(qtbot):
 
 def test_the_panel_does_not_wait_for_torch():
     # The window shows before torch has loaded (DESIGN.md); the dataset panel is in it.
-    code = "import sys, gui.dataset_panel; sys.exit('torch' in sys.modules)"
+    code = "import sys, gui.dataset.panel; sys.exit('torch' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0

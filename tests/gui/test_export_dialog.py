@@ -15,9 +15,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
-from engine.export import export_formats, export_weights  # noqa: E402
-from engine.spec import ModelSpec  # noqa: E402
-from engine.weights import read_weights  # noqa: E402
+from engine.export.formats import export_formats, export_weights  # noqa: E402
+from engine.export.weights import read_weights  # noqa: E402
+from engine.model.spec import ModelSpec  # noqa: E402
 from gui.export_dialog import (  # noqa: E402
     export_filters,
     export_from_window,

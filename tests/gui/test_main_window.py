@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox
 
-from engine.examples import list_examples
-from engine.spec import ModelSpec
+from engine.model.examples import list_examples
+from engine.model.spec import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,8 +182,8 @@ def test_window_opens_without_torch():
     code = (
         "import sys, os; os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen');"
         "from PySide6.QtWidgets import QApplication; app = QApplication([]);"
-        "from engine.examples import example_path; from engine.spec import ModelSpec;"
-        "from gui.document import ModelDocument; from gui.main_window import MainWindow;"
+        "from engine.model.examples import example_path; from engine.model.spec import ModelSpec;"
+        "from gui.editor.document import ModelDocument; from gui.main_window import MainWindow;"
         "w = MainWindow(ModelDocument(ModelSpec.load(example_path()))); w.show(); app.processEvents();"
         "print('torch' in sys.modules)"
     )
@@ -195,7 +195,7 @@ def test_window_opens_without_torch():
 
 
 def test_dock_layout_is_remembered(qtbot, answers, window_settings):
-    from gui.document import ModelDocument
+    from gui.editor.document import ModelDocument
     from gui.main_window import MainWindow
 
     first = MainWindow(ModelDocument(), window_settings)

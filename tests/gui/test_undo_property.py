@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.blocks import CATALOGUE
-from engine.examples import list_examples
-from engine.spec import INPUT_BOUNDS, INPUT_KINDS, ModelSpec
-from gui.canvas.scene import ModelScene
-from gui.document import INPUT_ID, ModelDocument
+from engine.model.catalogue import CATALOGUE
+from engine.model.examples import list_examples
+from engine.model.spec import INPUT_BOUNDS, INPUT_KINDS, ModelSpec
+from gui.editor.canvas.scene import ModelScene
+from gui.editor.document import INPUT_ID, ModelDocument
 
 EXAMPLES = {e.id: e.load() for e in list_examples()}
 EDITS = ("insert", "remove", "move", "duplicate", "set_params", "set_input", "fix")

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtWidgets import QGraphicsItem
 
-from engine.events import RunStarted, StepMetrics
+from engine.training.events import RunStarted, StepMetrics
 from gui.training.views import LossCurvesView, PlotCanvas
 from gui.training.views.base import StickyRange, bounds_of, merge_bounds
 from gui.training.views.curves import GrowableSeries

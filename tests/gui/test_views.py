@@ -9,7 +9,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 
-from engine.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
 from engine.probes import (
     ClassificationReport,
     FeatureMap,
@@ -20,6 +19,7 @@ from engine.probes import (
     RecurrentTrace,
     TimeGradient,
 )
+from engine.training.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
 from gui.training.views import (
     ConfusionMatrixView,
     FeatureMapView,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from engine.examples import example_path
-from engine.spec import ModelSpec
-from engine.weights import read_weights
+from engine.export.weights import read_weights
+from engine.model.examples import example_path
+from engine.model.spec import ModelSpec
 
 RUN_TIMEOUT_MS = 60_000
 
@@ -67,7 +67,7 @@ def test_trained_weights_are_kept_while_they_fit_and_exported(
 
 
 def test_import_weights_puts_them_on_the_document(workbench, monkeypatch, tmp_path):
-    from engine.export import export_weights
+    from engine.export.formats import export_weights
 
     source = tmp_path / "w.safetensors"
     export_weights(workbench.document.spec, None, source)

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from engine.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
+from engine.training.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
 from gui.training.views.base import (
     PALETTE,
     Bounds,

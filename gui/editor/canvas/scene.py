@@ -12,13 +12,13 @@ import html
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QGraphicsScene
 
-from engine.blocks import CATALOGUE, INPUT_HELP
-from engine.inference import BlockInfo
-from engine.shapes import format_shape
-from engine.spec import BlockSpec
-from gui.canvas import look
-from gui.canvas.items import BlockCard, CardContent, DropIndicator, LinkItem, OutputTerminal
-from gui.document import INPUT_ID, ModelDocument
+from engine.model.catalogue import CATALOGUE, INPUT_HELP
+from engine.model.inference import BlockInfo
+from engine.model.shapes import format_shape
+from engine.model.spec import BlockSpec
+from gui.editor.canvas import look
+from gui.editor.canvas.items import BlockCard, CardContent, DropIndicator, LinkItem, OutputTerminal
+from gui.editor.document import INPUT_ID, ModelDocument
 
 SCENE_MARGIN = 30.0  # the view fits the model with this margin, so the scene must not be taller
 _PITCH = look.BLOCK_HEIGHT + look.LINK_LENGTH  # distance from one card's top to the next one's

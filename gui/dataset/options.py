@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from engine.data import BuiltinInfo
 from engine.data.idx import IDX_NAME
 from engine.data.loaders import CSV_SUFFIXES
-from engine.params import Param
+from engine.model.params import Param
 
 _SEED_MAX = 2**31 - 1
 

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.blocks import CATALOGUE, GROUPS
-from gui.canvas import look
+from engine.model.catalogue import CATALOGUE, GROUPS
+from gui.editor.canvas import look
 
 BLOCK_MIME_TYPE = "application/x-layerlab-block-type"
 _TYPE_ROLE = Qt.ItemDataRole.UserRole

@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.blocks import CATALOGUE, INPUT_HELP
-from engine.params import Param, ParamError
-from engine.shapes import format_shape
-from engine.spec import INPUT_BOUNDS, INPUT_DIM_NAMES, INPUT_KINDS
-from gui.document import INPUT_ID, ModelDocument
+from engine.model.catalogue import CATALOGUE, INPUT_HELP
+from engine.model.params import Param, ParamError
+from engine.model.shapes import format_shape
+from engine.model.spec import INPUT_BOUNDS, INPUT_DIM_NAMES, INPUT_KINDS
+from gui.editor.document import INPUT_ID, ModelDocument
 
 _INT_LIMIT = 2_147_483_647
 # Shape offered when the Input switches kind and its old dimensions do not fit the new one.

@@ -6,7 +6,7 @@ thread cannot, and the hand-offs of the one GIL between them cost more again (RE
 Performance: with all nine views painting, training lost up to 15 % in a thread). In its own
 process the Trainer keeps its interpreter to itself, and the GUI paints at the rate it likes.
 
-The child runs an unchanged :class:`~engine.train.Trainer` whose callback is an
+The child runs an unchanged :class:`~engine.training.trainer.Trainer` whose callback is an
 :class:`EventBuffer`; a relay thread in the child sends the buffer's contents to the parent
 ``FLUSH_HZ`` times a second (one pickled :class:`Drained` each) and applies the parent's
 control messages (pause, resume, stop, settings) as they arrive. The parent side,
@@ -30,12 +30,12 @@ from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from engine.events import Callback, Event, Failed, Finished, ProbeSnapshot, StepMetrics
+from engine.training.events import Callback, Event, Failed, Finished, ProbeSnapshot, StepMetrics
 
 if TYPE_CHECKING:
     from engine.data import Dataset
-    from engine.spec import ModelSpec
-    from engine.train import Trainer, TrainSettings
+    from engine.model.spec import ModelSpec
+    from engine.training.trainer import Trainer, TrainSettings
 
 FLUSH_HZ = 10
 
@@ -114,7 +114,7 @@ def process_context(cpu: bool = True) -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["engine.train", "torch._dynamo"])
+        _context.set_forkserver_preload(["engine.training.trainer", "torch._dynamo"])
     return _context
 
 
@@ -194,7 +194,7 @@ class TrainingProcess:
 
     def update_settings(self, **changes: Any) -> None:
         """As :meth:`Trainer.update_settings`: SettingsError here, at once, for a bad value."""
-        from engine.train import check_settings_changes
+        from engine.training.trainer import check_settings_changes
 
         self._send(("settings", check_settings_changes(self.settings, self.dataset, changes)))
 
@@ -289,7 +289,7 @@ def _death_message(code: int | None) -> str:
 
 
 def _runs_on_cpu(device: str) -> bool:
-    from engine.devices import DeviceError, resolve_device
+    from engine.training.devices import DeviceError, resolve_device
 
     try:
         return resolve_device(device).type == "cpu"
@@ -310,7 +310,7 @@ def child_main(
     control: Connection,
 ) -> None:
     """The child process: run the Trainer, relay its events and the parent's controls."""
-    from engine.train import Trainer
+    from engine.training.trainer import Trainer
 
     buffer = EventBuffer()
     trainer = Trainer(
@@ -392,7 +392,7 @@ def _send(events: Connection, drained: Drained) -> None:
 
 
 def _apply(trainer: Trainer, message: tuple) -> None:
-    from engine.optim import SettingsError
+    from engine.training.optim import SettingsError
 
     kind = message[0]
     if kind == "pause":

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.spec import ModelSpec, SpecError
+from engine.model.spec import ModelSpec, SpecError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -129,7 +129,7 @@ def export_weights(
 
     ``None`` exports freshly initialised weights, and the message says they are untrained.
     """
-    from engine.weights import WeightsError, apply_state
+    from engine.export.weights import WeightsError, apply_state
 
     path = Path(path)
     model = _build(spec, path)
@@ -165,7 +165,7 @@ def _message(fmt: ExportFormat, path: Path, trained: bool) -> str:
 def _build(spec: ModelSpec, path: Path) -> nn.Module:
     import torch
 
-    from engine.build import build_model
+    from engine.nn.build import build_model
 
     try:
         # Forking the RNG keeps a running training's random stream where it was.
@@ -176,7 +176,7 @@ def _build(spec: ModelSpec, path: Path) -> nn.Module:
 
 
 def _cpu_copy(model: nn.Module, spec: ModelSpec, path: Path) -> nn.Module:
-    from engine.weights import WeightsError, apply_state
+    from engine.export.weights import WeightsError, apply_state
 
     fresh = _build(spec, path)
     state = {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
@@ -258,7 +258,7 @@ def _write_torchscript(model: nn.Module, spec: ModelSpec, tmp: Path) -> None:
 
 
 def _write_python(model: nn.Module, spec: ModelSpec, tmp: Path) -> None:
-    from engine.codegen import generate_module
+    from engine.export.codegen import generate_module
 
     source = generate_module(spec, model)  # a CodegenError names the block it cannot write
     _check_generated(source, model, spec)

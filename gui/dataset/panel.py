@@ -1,6 +1,6 @@
 """The dataset panel: pick a built-in set or a file, see what it holds, and check it fits the model.
 
-Loading runs in :class:`gui.dataset_loader.DatasetLoader`; this widget only turns the form into
+Loading runs in :class:`gui.dataset.loader.DatasetLoader`; this widget only turns the form into
 a request and draws the result. A failed load leaves the previous dataset (and its selection in
 the source list) in place and explains itself inline. The panel follows the document: when the
 spec names a dataset (an example was opened) it loads that one, and it re-checks the model
@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 
 from engine.data import BUILTIN, Dataset, DatasetError, check_compatible
 from engine.data.compat import describe_input, format_shape
-from engine.spec import SpecError
-from gui.dataset_loader import DatasetLoader, LoadRequest
-from gui.dataset_options import OptionsForm, file_format
-from gui.dataset_preview import ClassBalanceView, DatasetPreview, SamplePreviewView
+from engine.model.spec import SpecError
+from gui.dataset.loader import DatasetLoader, LoadRequest
+from gui.dataset.options import OptionsForm, file_format
+from gui.dataset.preview import ClassBalanceView, DatasetPreview, SamplePreviewView
 
 _ERROR_STYLE = "color: #B00020;"
 _WARN_STYLE = "color: #A0522D;"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.blocks import CATALOGUE
-from engine.shapes import Fix, Shape, ShapeError, format_shape, numel
-from engine.spec import ModelSpec
+from engine.model.catalogue import CATALOGUE
+from engine.model.shapes import Fix, Shape, ShapeError, format_shape, numel
+from engine.model.spec import ModelSpec
 
 # Bounds that keep a model from exhausting memory before anything is allocated (README: Limits).
 MAX_PARAMETERS = 50_000_000

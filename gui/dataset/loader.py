@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from engine.data import BUILTIN, Dataset, DatasetError, load_builtin, load_file
-from gui.dataset_preview import DatasetPreview, make_preview
+from gui.dataset.preview import DatasetPreview, make_preview
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.spec import ModelSpec
+from engine.model.spec import ModelSpec
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
 DEFAULT_EXAMPLE = "digits_cnn"
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.inference import infer
-from engine.shapes import Shape
-from engine.spec import INPUT_DIM_NAMES, ModelSpec
+from engine.model.inference import infer
+from engine.model.shapes import Shape
+from engine.model.spec import INPUT_DIM_NAMES, ModelSpec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -75,7 +75,7 @@ if __name__ == "__main__":
 def generate_module(spec: ModelSpec, model: nn.Module) -> str:
     """Python source defining ``class Model(nn.Module)`` and ``load(path)`` for ``spec``.
 
-    ``model`` is the built model (engine.build.build_model) whose modules the code describes.
+    ``model`` is the built model (engine.nn.build.build_model) whose modules the code describes.
     """
     inference = infer(spec)
     children = dict(model.named_children())

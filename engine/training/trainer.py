@@ -1,6 +1,6 @@
 """The Trainer: a plain training loop that reports through callbacks and obeys control flags.
 
-No Qt here. The GUI runs ``Trainer.run()`` in a child process (engine/remote.py), whose relay
+No Qt here. The GUI runs ``Trainer.run()`` in a child process (engine/training/process.py), whose relay
 thread calls ``request_pause``, ``request_resume``, ``request_stop`` and ``update_settings`` as
 the GUI's messages arrive; those only set flags under a lock, which the loop reads between steps
 (a new probe sample is switched to, and its probes run, outside that lock, so the relay never
@@ -20,10 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.build import build_model
 from engine.data import Dataset, DatasetError, check_compatible, load_dataset
-from engine.devices import DeviceError, describe_device, resolve_device
-from engine.events import (
+from engine.model.inference import infer
+from engine.model.spec import ModelSpec, SpecError
+from engine.nn.build import build_model
+from engine.probes import ProbeError
+from engine.probes.schedule import ProbeRunner, sample_index_problem
+from engine.training.devices import DeviceError, describe_device, resolve_device
+from engine.training.events import (
     Callback,
     EpochMetrics,
     Failed,
@@ -35,8 +39,7 @@ from engine.events import (
     StepMetrics,
     dispatch,
 )
-from engine.inference import infer
-from engine.optim import (
+from engine.training.optim import (
     LOSSES,
     TYPICAL_LR,
     SettingsError,
@@ -47,9 +50,6 @@ from engine.optim import (
     make_optimizer,
     set_lr,
 )
-from engine.probe_schedule import ProbeRunner, sample_index_problem
-from engine.probes import ProbeError
-from engine.spec import ModelSpec, SpecError
 
 # Whole datasets up to this size are copied to the GPU once; larger ones go batch by batch.
 _DEVICE_RESIDENT_BYTES = 1 << 30

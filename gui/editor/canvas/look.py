@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtGui import QColor, QFont
 
-from engine.blocks import CATALOGUE
+from engine.model.catalogue import CATALOGUE
 
 BLOCK_WIDTH = 340.0
 BLOCK_HEIGHT = 56.0

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # torch is imported when a function needs it, so the GUI can 
     import torch
     from torch import nn
 
-    from engine.spec import ModelSpec
+    from engine.model.spec import ModelSpec
 
 WEIGHT_EXTENSIONS = {
     ".safetensors": "safetensors",
@@ -69,7 +69,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> LoadReport:
 
 def load_weights_into_spec(spec: ModelSpec, path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a weights file, check it fits ``spec``'s architecture, and return it as numpy arrays."""
-    from engine.build import build_model
+    from engine.nn.build import build_model
 
     model = _fresh_model(spec, build_model)
     load_weights(model, path)

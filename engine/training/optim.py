@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from engine.probe_schedule import DEFAULT_BUDGET, PROBE_KINDS
+from engine.probes.schedule import DEFAULT_BUDGET, PROBE_KINDS
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LR_SCHEDULES = ("none", "step", "cosine")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from engine.blocks import CATALOGUE
-from engine.inference import infer
-from engine.spec import ModelSpec, SpecError
+from engine.model.catalogue import CATALOGUE
+from engine.model.inference import infer
+from engine.model.spec import ModelSpec, SpecError
 
 
 def build_model(spec: ModelSpec, *, seed: int | None = None):

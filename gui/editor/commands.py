@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
-from engine.spec import ModelSpec
+from engine.model.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from gui.document import ModelDocument
+    from gui.editor.document import ModelDocument
 
 
 class SpecCommand(QUndoCommand):

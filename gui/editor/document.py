@@ -15,10 +15,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from engine.inference import Inference, infer
-from engine.shapes import Shape
-from engine.spec import ModelSpec, SpecError
-from gui import commands
+from engine.model.inference import Inference, infer
+from engine.model.shapes import Shape
+from engine.model.spec import ModelSpec, SpecError
+from gui.editor import commands
 
 # Selection key of the Input block. Block ids match [a-z_][a-z0-9_]*, so this can never clash.
 INPUT_ID = "<input>"

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.blocks import CATALOGUE
-from engine.params import ParamError
-from engine.shapes import Fix, Shape
+from engine.model.catalogue import CATALOGUE
+from engine.model.params import ParamError
+from engine.model.shapes import Fix, Shape
 
 FORMAT_NAME = "layerlab-model"
 FORMAT_VERSION = 1

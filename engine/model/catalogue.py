@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.params import Param, ParamError
-from engine.shapes import Fix, Shape, ShapeError, describe, format_shape, shape_kind
+from engine.model.params import Param, ParamError
+from engine.model.shapes import Fix, Shape, ShapeError, describe, format_shape, shape_kind
 
 # infer(params, input_shape) -> (output_shape, parameter_count); raises ShapeError.
 ShapeRule = Callable[[dict[str, Any], Shape], tuple[Shape, int]]
@@ -458,7 +458,7 @@ def _recurrent_infer(block_id: str, title: str):
 
 def _recurrent_build(block_id: str):
     def build(p: dict[str, Any], shape: Shape):
-        from engine import modules
+        from engine.nn import modules
 
         cls = {"rnn": modules.RNNBlock, "gru": modules.GRUBlock, "lstm": modules.LSTMBlock}[
             block_id

@@ -11,7 +11,7 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from gui.document import ModelDocument
+from gui.editor.document import ModelDocument
 
 
 class ProblemRow(QFrame):

@@ -22,9 +22,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
 
-from gui.canvas import look
-from gui.canvas.palette import block_type_from_mime
-from gui.canvas.scene import SCENE_MARGIN, ModelScene
+from gui.editor.canvas import look
+from gui.editor.canvas.palette import block_type_from_mime
+from gui.editor.canvas.scene import SCENE_MARGIN, ModelScene
 
 _MIN_ZOOM, _MAX_ZOOM = 0.2, 3.0
 _GRID = 24.0

@@ -1,0 +1,1 @@
+"""Export and import: file formats, generated Python code, weights."""

@@ -1,0 +1,1 @@
+"""The torch side of a model: building an nn.Module from a spec and LayerLab's own modules."""

@@ -1,0 +1,1 @@
+"""Training: settings and optimisers, the Trainer, its events, the training process and devices."""

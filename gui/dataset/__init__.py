@@ -1,0 +1,1 @@
+"""The dataset panel: source picker, format options, background loader and preview."""

@@ -1,0 +1,1 @@
+"""The model editor: canvas, document, undo commands, inspector and problems list."""
