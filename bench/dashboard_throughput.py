@@ -34,7 +34,7 @@ from bench.train_throughput import (  # noqa: E402
 )
 from engine.model.examples import example_path  # noqa: E402
 from engine.model.spec import ModelSpec  # noqa: E402
-from engine.training.trainer import TrainSettings  # noqa: E402
+from engine.training.settings import TrainSettings  # noqa: E402
 
 
 def dashboard_window(spec):

@@ -13,7 +13,7 @@ import time
 
 from bench.train_throughput import load_case
 from engine.training import process as remote
-from engine.training.trainer import TrainSettings
+from engine.training.settings import TrainSettings
 
 
 def first_events(spec, data, runs: int) -> list[float]:

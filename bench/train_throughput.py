@@ -33,7 +33,7 @@ from engine.data import load_builtin  # noqa: E402
 from engine.model.examples import example_path  # noqa: E402
 from engine.model.spec import ModelSpec  # noqa: E402
 from engine.nn.build import build_model  # noqa: E402
-from engine.training.trainer import TrainSettings  # noqa: E402
+from engine.training.settings import TrainSettings  # noqa: E402
 
 CASES = (  # (label, example, dataset, options)
     ("digits CNN 8×8", "digits_cnn", "digits", {}),

@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.training.events import Callback, EpochMetrics, Failed, Finished, RunStarted, StepMetrics
+from engine.training.settings import (
+    CLI_TORCH_THREADS,
+    DEFAULT_LR,
+    LR_SCHEDULES,
+    OPTIMIZER_TITLES,
+    OPTIMIZERS,
+    TrainSettings,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_TRAINING_FAILED = 1
@@ -36,23 +44,31 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME_OR_PATH",
         help="a built-in dataset id or a data file/folder (default: the model file's dataset)",
     )
-    p.add_argument("--epochs", type=int, default=10, metavar="N")
+    defaults = TrainSettings()
+    p.add_argument("--epochs", type=int, default=defaults.epochs, metavar="N")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda:N or mps (default auto)")
-    p.add_argument("--batch-size", type=int, default=32, metavar="B")  # = TrainSettings'
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="B")
     p.add_argument(
         "--lr",
         type=float,
         default=None,
         metavar="LR",
-        help="learning rate (default 0.003 for Adam/AdamW/RMSprop, 0.01 for SGD)",
+        help="learning rate (default: "
+        + ", ".join(f"{OPTIMIZER_TITLES[n]} {DEFAULT_LR[n]:g}" for n in OPTIMIZERS)
+        + ")",
     )
-    p.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop"))
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--grad-clip", type=float, default=None, metavar="MAX_NORM")
-    p.add_argument("--lr-schedule", default="none", choices=("none", "step", "cosine"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--optimizer", default=defaults.optimizer, choices=OPTIMIZERS)
+    p.add_argument("--momentum", type=float, default=defaults.momentum)
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--grad-clip", type=float, default=defaults.grad_clip, metavar="MAX_NORM")
+    p.add_argument("--lr-schedule", default=defaults.lr_schedule, choices=LR_SCHEDULES)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=CLI_TORCH_THREADS,
+        help="torch threads (default: torch's own, one per core)",
+    )
     p.add_argument(
         "--export",
         action="append",
@@ -144,7 +160,7 @@ def train_main(
 
 def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     from engine.model.spec import ModelSpec, SpecError
-    from engine.training.optim import SettingsError
+    from engine.training.settings import SettingsError
 
     args = make_parser().parse_args(argv)
     path = Path(args.model)
@@ -162,9 +178,10 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
 
     import torch  # after the cheap checks: a typo should not wait 2 s for torch
 
-    from engine.training.trainer import Trainer, TrainSettings
+    from engine.training.settings import TrainSettings
+    from engine.training.trainer import Trainer
 
-    lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else TrainSettings.lr)
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     try:
         settings = TrainSettings(
             optimizer=args.optimizer,

@@ -56,29 +56,49 @@ def _quiet_offscreen_plugin() -> None:
     qInstallMessageHandler(handler)
 
 
+def open_window(model: str | None = None, example: str | None = None, settings=None):
+    """The QApplication and the main window that ``python main.py`` shows, shown.
+
+    torch is not imported on the way (tests/test_import_rules.py checks exactly this window):
+    the window appears in well under a second, and the training process's fork server imports
+    torch in its own process once the window is on screen. SpecError for a bad model file.
+    """
+    spec, path = _initial_model(model, example)
+    app = _application()
+    window = _window(spec, path, settings)
+    window.show()
+    return app, window
+
+
+def load_torch_behind(window) -> None:
+    """Once the window has painted, start the fork server, which imports torch and the
+    Trainer in its own process (~2 s) while the user looks at the model, so that Train starts
+    a run in ~0.1 s (engine/training/process.py). The window's process stays torch-free until
+    something in it needs torch (Export, the device list)."""
+    from PySide6.QtCore import QTimer
+
+    def start() -> None:
+        from engine.training.process import warm_up
+
+        warm_up()
+
+    QTimer.singleShot(0, window, start)
+
+
 def run_gui(model: str | None = None, example: str | None = None) -> int:
-    try:
-        spec, path = _initial_model(model, example)
-    except SpecError as err:
-        print(f"layerlab: {err}", file=sys.stderr)
-        return 2
     from gui.platform_check import window_problem
 
     problem = window_problem()
     if problem:
         print(f"layerlab: {problem}", file=sys.stderr)
         return 2
-    app = _application()
-    window = _window(spec, path)
+    try:
+        app, window = open_window(model, example)
+    except SpecError as err:
+        print(f"layerlab: {err}", file=sys.stderr)
+        return 2
     sys.excepthook = _report_unexpected_error(window)
-    window.show()
-    # The training process's fork server imports torch (~2 s) while the user looks
-    # at the window, so that Train starts a run in ~0.1 s (engine/training/process.py).
-    from PySide6.QtCore import QTimer
-
-    from engine.training.process import warm_up
-
-    QTimer.singleShot(1000, warm_up)
+    load_torch_behind(window)
     code = app.exec()
     _finish_background_work()
     return code

@@ -3,31 +3,51 @@
 Pure engine code (no Qt). Every probe leaves the model's weights, gradients and train/eval
 mode as it found them, works for a model on any device, and returns frozen dataclasses of
 read-only C-contiguous CPU numpy arrays.
+
+The snapshot types (engine.probes.snapshots) import no torch, so the window can import them
+while torch is still loading; the probe functions are imported from their modules on first
+use, for the same reason.
 """
 
-from engine.probes.common import ProbeError
-from engine.probes.layers import (
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from engine.probes.snapshots import (
+    GATE_NAMES,
     ClassificationReport,
     FeatureMap,
     FilterSet,
     ForecastReport,
     Histogram,
-    activation_histograms,
-    classification_report,
-    conv_filters,
-    feature_maps,
-    forecast_report,
-    layer_gradient_norms,
-    weight_histograms,
-)
-from engine.probes.recurrent import (
-    GATE_NAMES,
     LayerTrace,
+    ProbeError,
+    ProbeInput,
     RecurrentTrace,
-    recurrent_trace,
-    trace_recurrent_module,
+    TimeGradient,
 )
-from engine.probes.time_gradient import TimeGradient, recurrent_gradient_flow
+
+# The probe functions import torch: they load when first asked for.
+_FUNCTIONS = {
+    "activation_histograms": "engine.probes.layers",
+    "classification_report": "engine.probes.layers",
+    "conv_filters": "engine.probes.layers",
+    "feature_maps": "engine.probes.layers",
+    "forecast_report": "engine.probes.layers",
+    "layer_gradient_norms": "engine.probes.layers",
+    "weight_histograms": "engine.probes.layers",
+    "recurrent_trace": "engine.probes.recurrent",
+    "trace_recurrent_module": "engine.probes.recurrent",
+    "recurrent_gradient_flow": "engine.probes.time_gradient",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FUNCTIONS:
+        raise AttributeError(f"module 'engine.probes' has no attribute {name!r}")
+    return getattr(importlib.import_module(_FUNCTIONS[name]), name)
+
 
 __all__ = [
     "GATE_NAMES",
@@ -38,16 +58,8 @@ __all__ = [
     "Histogram",
     "LayerTrace",
     "ProbeError",
+    "ProbeInput",
     "RecurrentTrace",
     "TimeGradient",
-    "activation_histograms",
-    "classification_report",
-    "conv_filters",
-    "feature_maps",
-    "forecast_report",
-    "layer_gradient_norms",
-    "recurrent_gradient_flow",
-    "recurrent_trace",
-    "trace_recurrent_module",
-    "weight_histograms",
+    *sorted(_FUNCTIONS),
 ]

@@ -9,9 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-class ProbeError(ValueError):
-    """A probe cannot run on this model or input; the message names the block and the fix."""
+from engine.probes.snapshots import ProbeError
 
 
 def frozen_array(value: torch.Tensor | np.ndarray, dtype: type = np.float32) -> np.ndarray:

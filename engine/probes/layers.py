@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from engine.probes.common import ProbeError, as_input, eval_mode, freeze, frozen_array
+from engine.probes.snapshots import (
+    ClassificationReport,
+    FeatureMap,
+    FilterSet,
+    ForecastReport,
+    Histogram,
+)
 
 _POOLS = (
     nn.MaxPool2d,
@@ -24,57 +30,6 @@ _ACTIVATIONS = (
     nn.Mish, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus,
     nn.Softsign, nn.Tanhshrink, nn.LogSigmoid,
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class FilterSet:
-    """The weights (out, in, kh, kw) of one Conv2d and the symmetric colour level ±level."""
-
-    block_id: str
-    weights: np.ndarray
-    level: float
-
-
-@dataclass(frozen=True)
-class FeatureMap:
-    """One layer's output for one sample: maps (C, H, W), kind 'conv', 'activation' or 'pool'."""
-
-    block_id: str
-    block_type: str
-    kind: str
-    maps: np.ndarray
-    level: float
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """counts (bins,) int64 over edges (bins + 1,) float32; non_finite counts NaN/inf values."""
-
-    block_id: str
-    counts: np.ndarray
-    edges: np.ndarray
-    non_finite: int
-
-
-@dataclass(frozen=True)
-class ClassificationReport:
-    """confusion[true, predicted] (K, K) int64; per-sample predictions, correct flags, confidence."""
-
-    confusion: np.ndarray
-    predictions: np.ndarray
-    correct: np.ndarray
-    confidence: np.ndarray
-    accuracy: float
-
-
-@dataclass(frozen=True)
-class ForecastReport:
-    """Predicted and true values (same shape, float32) and their mean squared/absolute error."""
-
-    predicted: np.ndarray
-    target: np.ndarray
-    mse: float
-    mae: float
 
 
 def _level(value: torch.Tensor) -> float:

@@ -9,8 +9,6 @@ own outputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType, SimpleNamespace
 
 import numpy as np
@@ -19,46 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.probes.common import ProbeError, eval_mode, freeze, get_block, model_device
-
-#: What each mode's trace holds, in order; every array is (T, hidden).
-GATE_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "LSTM": ("input", "forget", "candidate", "output", "cell", "hidden"),
-        "GRU": ("reset", "update", "candidate", "hidden"),
-        "RNN_TANH": ("hidden",),
-        "RNN_RELU": ("hidden",),
-    }
-)
-
-
-@dataclass(frozen=True)
-class LayerTrace:
-    """One layer and direction (0 forward, 1 reverse) of a recurrent block.
-
-    `gates` maps each name of GATE_NAMES[mode] to a read-only float32 (T, hidden) array,
-    in the input's time order for both directions.
-    """
-
-    layer: int
-    direction: int
-    gates: Mapping[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class RecurrentTrace:
-    """Gates and states of every layer and direction of one recurrent block on one sequence."""
-
-    block_id: str
-    mode: str
-    layers: tuple[LayerTrace, ...]
-
-    def get(self, layer: int, direction: int = 0) -> LayerTrace:
-        """The trace of `layer` (0-based) in `direction` (0 forward, 1 reverse)."""
-        for trace in self.layers:
-            if trace.layer == layer and trace.direction == direction:
-                return trace
-        raise KeyError(f"{self.block_id} has no layer {layer} direction {direction}")
-
+from engine.probes.snapshots import GATE_NAMES, LayerTrace, RecurrentTrace
 
 # Cell equations written once for both array libraries; `xw` is W_ih x_t + b_ih and
 # `hw` is W_hh h_{t-1} + b_hh, so one step costs a single small matrix product.

@@ -19,22 +19,9 @@ from torch import nn
 
 from engine import probes
 from engine.probes.common import frozen_array
+from engine.probes.registry import DEFAULT_BUDGET, DEFAULT_INTERVALS, PROBE_KINDS
+from engine.probes.snapshots import ProbeInput
 
-# Seconds between two runs of each probe at its default rate. "Cheap" probes read weights or
-# gradients already there; heavy ones run extra forward/backward passes.
-DEFAULT_INTERVALS: Mapping[str, float] = {
-    "layer_gradients": 0.5,
-    "filters": 0.5,
-    "weight_histograms": 1.0,
-    "feature_maps": 1.0,
-    "gates": 1.0,
-    "time_gradients": 2.0,
-    "activation_histograms": 2.0,
-    "classification_report": 2.0,
-    "forecast_report": 2.0,
-}
-PROBE_KINDS = tuple(DEFAULT_INTERVALS)
-DEFAULT_BUDGET = 0.05
 _COST_SMOOTHING = 0.3  # weight of the newest cost in the running estimate
 _CHECK_EVERY = 0.05  # seconds between looks at the step-time probes (intervals are >= this)
 
@@ -124,16 +111,6 @@ class ProbeScheduler:
     def costs(self) -> dict[str, float]:
         """Smoothed seconds per run of every kind that has run."""
         return {k: t.cost for k, t in self.timings.items() if t.runs}
-
-
-@dataclass(frozen=True)
-class ProbeInput:
-    """The sample the probes look at (sent at the start of a run and whenever it changes)."""
-
-    index: int  # into the validation set (the training set when there is none)
-    split: str  # "val" or "train"
-    x: object  # numpy (*input_shape), read-only
-    y: object  # numpy label or targets, read-only
 
 
 class ProbeRunner:

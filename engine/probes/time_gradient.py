@@ -10,7 +10,6 @@ written, so a trainer's gradients and optimiser state are left alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,24 +25,11 @@ from engine.probes.common import (
     model_dtype,
 )
 from engine.probes.recurrent import check_recurrent, unroll
+from engine.probes.snapshots import TimeGradient
 
 # The replay and torch's fused kernels agree to ~1e-6; a larger gap means the block does
 # something the replay does not, and its gradients would describe a different network.
 _MATCH_ATOL = 1e-4
-
-
-@dataclass(frozen=True)
-class TimeGradient:
-    """||dL/dh_t|| of a recurrent block's last layer for every step t.
-
-    grad_norm (T,) is over both directions; by_direction (directions, T) splits it
-    (row 0 forward, row 1 reverse). loss is the loss value the gradients belong to.
-    """
-
-    block_id: str
-    grad_norm: np.ndarray
-    by_direction: np.ndarray
-    loss: float
 
 
 def _block_output(module: nn.RNNBase, hidden: list[list[torch.Tensor]], original):

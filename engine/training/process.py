@@ -35,7 +35,8 @@ from engine.training.events import Callback, Event, Failed, Finished, ProbeSnaps
 if TYPE_CHECKING:
     from engine.data import Dataset
     from engine.model.spec import ModelSpec
-    from engine.training.trainer import Trainer, TrainSettings
+    from engine.training.settings import TrainSettings
+    from engine.training.trainer import Trainer
 
 FLUSH_HZ = 10
 
@@ -392,7 +393,7 @@ def _send(events: Connection, drained: Drained) -> None:
 
 
 def _apply(trainer: Trainer, message: tuple) -> None:
-    from engine.training.optim import SettingsError
+    from engine.training.settings import SettingsError
 
     kind = message[0]
     if kind == "pause":

@@ -39,16 +39,13 @@ from engine.training.events import (
     StepMetrics,
     dispatch,
 )
-from engine.training.optim import (
+from engine.training.optim import apply_live_changes, lr_factor, make_optimizer, set_lr
+from engine.training.settings import (
     LOSSES,
     TYPICAL_LR,
     SettingsError,
     TrainSettings,
-    apply_live_changes,
     check_live_changes,
-    lr_factor,
-    make_optimizer,
-    set_lr,
 )
 
 # Whole datasets up to this size are copied to the GPU once; larger ones go batch by batch.

@@ -26,21 +26,20 @@ from engine.training.events import (
     SettingsChanged,
 )
 from engine.training.process import TrainingProcess
+from engine.training.settings import GUI_TORCH_THREADS
 
 if TYPE_CHECKING:  # torch is imported on the first start(), not when the window opens
     from engine.data import Dataset
-    from engine.training.trainer import TrainSettings
+    from engine.training.settings import TrainSettings
 
 STOP_TIMEOUT_MS = 2000
 UPDATE_HZ = 10
-# Measured on the 2-core development machine (README, "Torch threads"): 1 torch thread beside
-# the GUI trains as fast as a plain 1-thread script, 2 threads contend with the GUI for a core.
-DEFAULT_GUI_TORCH_THREADS = 1
+DEFAULT_GUI_TORCH_THREADS = GUI_TORCH_THREADS  # why one: engine/training/settings.py
 
 
 def gui_settings(settings: TrainSettings | None) -> TrainSettings:
     """``settings`` with the GUI's torch thread count filled in where it was left open."""
-    from engine.training.trainer import TrainSettings
+    from engine.training.settings import TrainSettings
 
     settings = settings or TrainSettings()
     if settings.torch_threads is None:

@@ -178,7 +178,7 @@ class TrainingDashboard(QObject):
             self._controller.shutdown()
 
     def _dataset_loaded(self, _request, dataset: Dataset, _preview) -> None:
-        from engine.training.optim import SettingsError, TrainSettings
+        from engine.training.settings import SettingsError, TrainSettings
 
         if self._pending_settings is None:  # stopped while loading
             return
@@ -194,7 +194,7 @@ class TrainingDashboard(QObject):
         self.controller.start(self.document.spec, dataset, settings)
 
     def _lr_edited(self, lr: float) -> None:
-        from engine.training.optim import SettingsError
+        from engine.training.settings import SettingsError
 
         try:
             self.controller.set_lr(lr)
@@ -244,7 +244,7 @@ class TrainingDashboard(QObject):
         """Show sample ``index`` in the live run's views (feature maps, gates); before a run
         starts it is simply the next run's setting. A bad index is a message, not a crash."""
         if self._controller is not None and self._controller.is_running:
-            from engine.training.optim import SettingsError  # torch is loaded: a run is live
+            from engine.training.settings import SettingsError  # torch is loaded: a run is live
 
             try:
                 self._controller.update_settings(probe_sample_index=index)

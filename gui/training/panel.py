@@ -29,11 +29,7 @@ from PySide6.QtWidgets import (
 
 from engine.data import BUILTIN
 from engine.training.events import EpochMetrics, Failed, Finished, RunStarted, StepMetrics
-
-# engine.training.optim imports torch, so its tuple is repeated here; tests/gui/test_dashboard.py
-# checks that the two agree.
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-OPTIMIZER_TITLES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+from engine.training.settings import DEFAULT_LR, OPTIMIZER_TITLES, OPTIMIZERS, TrainSettings
 
 
 class DeviceComboBox(QComboBox):
@@ -90,6 +86,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("TrainingPanel")
         self.state = "idle"  # idle | running | paused | stopping
+        self._optimizer = TrainSettings.optimizer  # whose default learning rate the spin shows
         self._total_steps = 0
         self._epochs = 0
 
@@ -103,16 +100,20 @@ class TrainingPanel(QWidget):
             index = self.dataset_combo.count() - 1
             self.dataset_combo.setItemData(index, info.description, Qt.ItemDataRole.ToolTipRole)
         self.optimizer_combo = QComboBox()
-        for name in OPTIMIZERS:
+        # Adam first: it is the default and the one that forgives a poor learning rate.
+        for name in sorted(OPTIMIZERS, key=lambda n: n != TrainSettings.optimizer):
             self.optimizer_combo.addItem(OPTIMIZER_TITLES[name], name)
-        # Defaults are TrainSettings' own (tests/gui/test_dashboard.py keeps them in step).
-        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1000.0, value=3e-3)
+        self.optimizer_combo.currentIndexChanged.connect(self._optimizer_changed)
+        # Every default is TrainSettings' own (engine/training/settings.py), as on the CLI.
+        self.lr_spin = QDoubleSpinBox(
+            decimals=6, minimum=1e-6, maximum=1000.0, value=DEFAULT_LR[TrainSettings.optimizer]
+        )
         self.lr_spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         self.lr_spin.setToolTip("Learning rate; editable during training (press Enter to apply)")
         self.lr_spin.setKeyboardTracking(False)  # one change per edit, not one per keystroke
         self.lr_spin.valueChanged.connect(self._lr_changed)
-        self.batch_spin = QSpinBox(minimum=1, maximum=65536, value=32)
-        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=10)
+        self.batch_spin = QSpinBox(minimum=1, maximum=65536, value=TrainSettings.batch_size)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=TrainSettings.epochs)
         self.sample_spin = QSpinBox(minimum=0, maximum=100000, value=0)
         self.sample_spin.setToolTip(
             "The validation sample whose feature maps and gates the views show; click one in "
@@ -280,6 +281,15 @@ class TrainingPanel(QWidget):
             self.show_status("Stopping after the current step…")
             self._update_buttons()
             self.stop_requested.emit()
+
+    def _optimizer_changed(self, _index: int) -> None:
+        """A learning rate still at the old optimiser's default follows to the new one's (SGD
+        wants a larger step than Adam); one the user typed is theirs and stays."""
+        if self.state != "idle":
+            return
+        previous, self._optimizer = self._optimizer, self.optimizer_combo.currentData()
+        if math.isclose(self.lr_spin.value(), DEFAULT_LR[previous]):
+            self.lr_spin.setValue(DEFAULT_LR[self._optimizer])
 
     def _lr_changed(self, value: float) -> None:
         if self.state in ("running", "paused"):

@@ -100,3 +100,17 @@ def test_main_dispatches_train_in_a_subprocess(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("layerlab: cannot read") and proc.stderr.count("\n") == 1
+
+
+def test_cli_defaults_are_the_training_settings_defaults():
+    """One source of defaults: the CLI trains what the window trains unless told otherwise."""
+    from engine.cli import make_parser
+    from engine.training.settings import DEFAULT_LR, TrainSettings
+
+    args = make_parser().parse_args(["m.json"])
+    defaults = TrainSettings()
+    for name in ("epochs", "batch_size", "optimizer", "momentum", "weight_decay", "seed"):
+        assert getattr(args, name) == getattr(defaults, name), name
+    assert args.lr_schedule == defaults.lr_schedule
+    assert DEFAULT_LR[defaults.optimizer] == defaults.lr
+    assert "SGD 0.01" in make_parser().format_help()

@@ -11,8 +11,8 @@ import torch
 from engine import probes
 from engine.probes.schedule import PROBE_KINDS
 from engine.training.events import Paused, ProbeSnapshot, SettingsChanged
-from engine.training.optim import SettingsError
-from engine.training.trainer import Trainer, TrainSettings
+from engine.training.settings import SettingsError, TrainSettings
+from engine.training.trainer import Trainer
 from tests.engine._train_fixtures import (
     Recorder,
     cnn_spec,

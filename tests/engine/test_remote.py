@@ -23,9 +23,8 @@ from engine.training.events import (
     SettingsChanged,
     StepMetrics,
 )
-from engine.training.optim import SettingsError
 from engine.training.process import Drained, TrainingProcess, _send
-from engine.training.trainer import TrainSettings
+from engine.training.settings import SettingsError, TrainSettings
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 
 FAST = dict(device="cpu", torch_threads=1, batch_size=8)

@@ -18,8 +18,9 @@ from engine.training.events import (
     SettingsChanged,
     StepMetrics,
 )
-from engine.training.optim import SettingsError, lr_factor
-from engine.training.trainer import Trainer, TrainSettings
+from engine.training.optim import lr_factor
+from engine.training.settings import SettingsError, TrainSettings
+from engine.training.trainer import Trainer
 from tests.engine._train_fixtures import (
     Recorder,
     cnn_spec,

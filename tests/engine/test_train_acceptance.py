@@ -7,7 +7,8 @@ import pytest
 from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
 from engine.training.events import Finished
-from engine.training.trainer import Trainer, TrainSettings
+from engine.training.settings import TrainSettings
+from engine.training.trainer import Trainer
 
 
 @pytest.mark.slow

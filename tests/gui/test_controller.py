@@ -9,7 +9,7 @@ import pytest
 
 from engine.training.events import StepMetrics
 from engine.training.process import EventBuffer
-from engine.training.trainer import TrainSettings
+from engine.training.settings import TrainSettings
 from gui.training import UPDATE_HZ, TrainingController
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 

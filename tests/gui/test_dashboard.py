@@ -14,7 +14,6 @@ from engine.model.spec import ModelSpec
 from engine.probes import FilterSet, Histogram
 from engine.training.events import ProbeSnapshot, RunStarted, StepMetrics
 from gui.training.dashboard import install
-from gui.training.panel import OPTIMIZERS
 
 FAST_PROBES = {
     kind: 0.05
@@ -38,10 +37,21 @@ def open_example(window, name):
     window.document.new(ModelSpec.load(example_path(name)))
 
 
-def test_panel_optimisers_match_the_engine():
-    from engine.training.optim import OPTIMIZERS as ENGINE_OPTIMIZERS
+def test_panel_starts_from_the_engine_defaults_and_lr_follows_the_optimiser(qtbot):
+    from engine.training.settings import DEFAULT_LR, TrainSettings
+    from gui.training.panel import TrainingPanel
 
-    assert set(OPTIMIZERS) == set(ENGINE_OPTIMIZERS)
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    defaults = TrainSettings()
+    chosen = panel.settings()
+    assert (chosen["optimizer"], chosen["lr"]) == (defaults.optimizer, defaults.lr)
+    assert (chosen["batch_size"], chosen["epochs"]) == (defaults.batch_size, defaults.epochs)
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("sgd"))
+    assert panel.settings()["lr"] == DEFAULT_LR["sgd"] == 0.01
+    panel.lr_spin.setValue(0.05)  # typed by the user: theirs, kept across a change
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
+    assert panel.settings()["lr"] == 0.05
 
 
 def test_timer_repaints_only_views_on_screen(dashboard, monkeypatch):

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.probes import FeatureMap
+from engine.probes.snapshots import FeatureMap
 from gui.training.views.base import (
     LiveView,
     PlotCanvas,

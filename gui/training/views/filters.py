@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.probes import FilterSet
+from engine.probes.snapshots import FilterSet
 from gui.training.views.base import (
     LiveView,
     PlotCanvas,

@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from engine.probes import RecurrentTrace
+from engine.probes.snapshots import RecurrentTrace
 from gui.training.views.base import (
     PALETTE,
     LiveView,

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.probes import TimeGradient
+from engine.probes.snapshots import TimeGradient
 from gui.training.views.base import (
     PALETTE,
     LiveView,

@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.probes import Histogram
+from engine.probes.snapshots import Histogram
 from gui.training.views.base import (
     PALETTE,
     LiveView,

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from engine.probes import ClassificationReport, ForecastReport
+from engine.probes.snapshots import ClassificationReport, ForecastReport
 from gui.training.views.base import (
     PALETTE,
     LiveView,

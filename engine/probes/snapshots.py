@@ -1,0 +1,132 @@
+"""What the probes hand to the views: small frozen dataclasses of read-only numpy arrays.
+
+No torch here: the window imports these to draw snapshots before torch has loaded, and they
+cross the process boundary pickled. The functions that compute them live beside this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+
+class ProbeError(ValueError):
+    """A probe cannot run on this model or input; the message names the block and the fix."""
+
+
+@dataclass(frozen=True)
+class FilterSet:
+    """The weights (out, in, kh, kw) of one Conv2d and the symmetric colour level ±level."""
+
+    block_id: str
+    weights: np.ndarray
+    level: float
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """One layer's output for one sample: maps (C, H, W), kind 'conv', 'activation' or 'pool'."""
+
+    block_id: str
+    block_type: str
+    kind: str
+    maps: np.ndarray
+    level: float
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """counts (bins,) int64 over edges (bins + 1,) float32; non_finite counts NaN/inf values."""
+
+    block_id: str
+    counts: np.ndarray
+    edges: np.ndarray
+    non_finite: int
+
+
+@dataclass(frozen=True)
+class ClassificationReport:
+    """confusion[true, predicted] (K, K) int64; per-sample predictions, correct flags, confidence."""
+
+    confusion: np.ndarray
+    predictions: np.ndarray
+    correct: np.ndarray
+    confidence: np.ndarray
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class ForecastReport:
+    """Predicted and true values (same shape, float32) and their mean squared/absolute error."""
+
+    predicted: np.ndarray
+    target: np.ndarray
+    mse: float
+    mae: float
+
+
+#: What each mode's trace holds, in order; every array is (T, hidden).
+GATE_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "LSTM": ("input", "forget", "candidate", "output", "cell", "hidden"),
+        "GRU": ("reset", "update", "candidate", "hidden"),
+        "RNN_TANH": ("hidden",),
+        "RNN_RELU": ("hidden",),
+    }
+)
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    """One layer and direction (0 forward, 1 reverse) of a recurrent block.
+
+    `gates` maps each name of GATE_NAMES[mode] to a read-only float32 (T, hidden) array,
+    in the input's time order for both directions.
+    """
+
+    layer: int
+    direction: int
+    gates: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class RecurrentTrace:
+    """Gates and states of every layer and direction of one recurrent block on one sequence."""
+
+    block_id: str
+    mode: str
+    layers: tuple[LayerTrace, ...]
+
+    def get(self, layer: int, direction: int = 0) -> LayerTrace:
+        """The trace of `layer` (0-based) in `direction` (0 forward, 1 reverse)."""
+        for trace in self.layers:
+            if trace.layer == layer and trace.direction == direction:
+                return trace
+        raise KeyError(f"{self.block_id} has no layer {layer} direction {direction}")
+
+
+@dataclass(frozen=True)
+class TimeGradient:
+    """||dL/dh_t|| of a recurrent block's last layer for every step t.
+
+    grad_norm (T,) is over both directions; by_direction (directions, T) splits it
+    (row 0 forward, row 1 reverse). loss is the loss value the gradients belong to.
+    """
+
+    block_id: str
+    grad_norm: np.ndarray
+    by_direction: np.ndarray
+    loss: float
+
+
+@dataclass(frozen=True)
+class ProbeInput:
+    """The sample the probes look at (sent at the start of a run and whenever it changes)."""
+
+    index: int  # into the validation set (the training set when there is none)
+    split: str  # "val" or "train"
+    x: object  # numpy (*input_shape), read-only
+    y: object  # numpy label or targets, read-only
