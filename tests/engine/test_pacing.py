@@ -9,7 +9,7 @@ from engine.pacing import Pacer
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 100.0
+        self.now = 64.0
 
     def __call__(self) -> float:
         return self.now
@@ -27,21 +27,21 @@ def test_cheap_runs_follow_the_interval_and_the_first_waits_one():
 
 def test_dear_runs_stretch_the_wait_to_stay_in_budget_and_the_cap_holds():
     clock = Clock()
-    pacer = Pacer(0.1, 0.1, max_wait=3.0, smoothing=0.5, clock=clock, first_run_waits=False)
+    pacer = Pacer(0.125, 0.125, max_wait=3.0, smoothing=0.5, clock=clock, first_run_waits=False)
     assert pacer.due()
 
     def job():
-        clock.now += 0.2  # a 200 ms run at a 10 % budget: wait 2 s
+        clock.now += 0.25  # a 250 ms run at a 12.5 % budget: wait 2 s
 
     pacer.run(job)
     assert pacer.wait() == pytest.approx(2.0)
-    clock.now += 1.9
+    clock.now += 1.75
     assert not pacer.due()
-    clock.now += 0.1
+    clock.now += 0.25
     assert pacer.due()
-    pacer.record(1.0)  # smoothed: (0.2 + 1.0) / 2 = 0.6 s -> 6 s, capped at 3 s
-    assert pacer.cost == pytest.approx(0.6) and pacer.wait() == 3.0
-    assert pacer.total == pytest.approx(1.2) and pacer.runs == 2
+    pacer.record(1.0)  # smoothed: (0.25 + 1.0) / 2 = 0.625 s -> 5 s, capped at 3 s
+    assert pacer.cost == pytest.approx(0.625) and pacer.wait() == 3.0
+    assert pacer.total == pytest.approx(1.25) and pacer.runs == 2
 
 
 def test_budget_must_be_a_share():
