@@ -12,6 +12,7 @@ BENCHMARKS = (
     "bench.channels_last",
     "bench.gil_contention",
     "bench.run_start",
+    "bench.startup",
 )
 
 

@@ -56,6 +56,11 @@ def _quiet_offscreen_plugin() -> None:
     qInstallMessageHandler(handler)
 
 
+# bench/startup.py sets this to a file; the app appends "<event> <time.time()>" lines to it when
+# the window first paints and when the training process's fork server has torch loaded.
+STARTUP_TRACE = "LAYERLAB_STARTUP_TRACE"
+
+
 def open_window(model: str | None = None, example: str | None = None, settings=None):
     """The QApplication and the main window that ``python main.py`` shows, shown.
 
@@ -66,23 +71,62 @@ def open_window(model: str | None = None, example: str | None = None, settings=N
     spec, path = _initial_model(model, example)
     app = _application()
     window = _window(spec, path, settings)
+    if os.environ.get(STARTUP_TRACE):
+        _FirstPaint(window)
     window.show()
     return app, window
 
 
 def load_torch_behind(window) -> None:
-    """Once the window has painted, start the fork server, which imports torch and the
-    Trainer in its own process (~2 s) while the user looks at the model, so that Train starts
-    a run in ~0.1 s (engine/training/process.py). The window's process stays torch-free until
-    something in it needs torch (Export, the device list)."""
+    """Once the window is up, start the fork server, which imports torch and the Trainer in
+    its own process (~2 s) while the user looks at the model, so that Train starts a run in
+    ~0.1 s (engine/training/process.py). The window's process stays torch-free until something
+    in it needs torch (Export, the device list)."""
     from PySide6.QtCore import QTimer
 
     def start() -> None:
         from engine.training.process import warm_up
 
         warm_up()
+        if os.environ.get(STARTUP_TRACE):
+            import threading
+
+            threading.Thread(target=_trace_torch_ready, daemon=True).start()
 
     QTimer.singleShot(0, window, start)
+
+
+def _trace(event: str) -> None:
+    import time
+
+    with open(os.environ[STARTUP_TRACE], "a", encoding="utf-8") as out:
+        out.write(f"{event} {time.time():.6f}\n")
+
+
+def _trace_torch_ready() -> None:
+    """A no-op run through the fork server: it starts only once the server has imported
+    torch and the Trainer, so Train would start a run now."""
+    from engine.training.process import process_context
+
+    child = process_context().Process(target=os.getpid)
+    child.start()
+    child.join()
+    _trace("torch_ready")
+
+
+def _FirstPaint(window):  # noqa: N802 - builds a QObject subclass on first use (Qt at import)
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint:
+                watched.removeEventFilter(self)
+                _trace("window_shown")
+            return False
+
+    watcher = FirstPaint(window)
+    window.installEventFilter(watcher)
+    return watcher
 
 
 def run_gui(model: str | None = None, example: str | None = None) -> int:
