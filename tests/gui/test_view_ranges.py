@@ -139,7 +139,9 @@ def test_confusion_labels_are_cached_and_follow_changed_cells(qtbot, monkeypatch
 
     view.set_report(report([[3, 1], [0, 4]]))
     view.repaint_now()
-    assert all(t.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache for t in view._texts)
+    assert all(
+        t.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache for t in view.cell_labels
+    )
     set_texts = []
     original = pg.TextItem.setText
     monkeypatch.setattr(
@@ -148,4 +150,4 @@ def test_confusion_labels_are_cached_and_follow_changed_cells(qtbot, monkeypatch
     view.set_report(report([[3, 1], [0, 5]]))  # one cell changed; its colour band did not
     view.repaint_now()
     assert set_texts == ["5"]
-    assert [t.toPlainText() for t in view._texts] == ["3", "1", "0", "5"]
+    assert [t.toPlainText() for t in view.cell_labels] == ["3", "1", "0", "5"]
