@@ -2,7 +2,7 @@
 
 The in-app path is bench.train_throughput's (the Trainer in its own process, probes at their
 default rates, events relayed to the GUI by the TrainingController) plus the real MainWindow with the training dashboard installed and all nine views
-floating on screen at once, so every view repaints, paced by the dashboard (PAINT_BUDGET). A
+floating on screen at once, so every view repaints, paced by the dashboard (painting.PAINT_BUDGET). A
 10 ms QTimer measures how late the GUI event loop runs. The windows start after a warm-up in
 which each view paints for the first time (creating its items costs ~0.1-0.3 s per view, once
 per run). The plain loop, the cases and the way the two take turns (P A P A ... P, the app
@@ -143,14 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--paint-budget", type=float, metavar="SHARE",
-        help="share of wall time the views may paint (default: the dashboard's PAINT_BUDGET)",
+        help="share of wall time the views may paint (default: gui.training.painting.PAINT_BUDGET)",
     )  # fmt: skip
     parser.add_argument("--screenshots", metavar="DIR", help="save dashboard screenshots, no bench")
     args = parser.parse_args(argv)
-    from gui.training import dashboard
+    from gui.training import painting
 
     if args.paint_budget is not None:
-        dashboard.PAINT_BUDGET = args.paint_budget
+        painting.PAINT_BUDGET = args.paint_budget
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
           f"thread(s), batch {BATCH}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
           f"{args.rounds} in-app windows of {args.seconds:g} s per model after {args.warmup:g} s "
           f"of warm-up, each between two plain windows of {args.seconds:g} s; paint budget "
-          f"{dashboard.PAINT_BUDGET:.0%}\n")  # fmt: skip
+          f"{painting.PAINT_BUDGET:.0%}\n")  # fmt: skip
     print("| model | plain samples/s | in-app samples/s | ratio: median (range) "
           "| GUI lateness p50 / p99 ms | training thread busy | GUI thread CPU: frames / all "
           "| paints per view |")  # fmt: skip

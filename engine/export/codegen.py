@@ -1,16 +1,18 @@
 """A standalone Python module from a ModelSpec: plain torch.nn code a person can read and keep.
 
 The generated class has one attribute per block id, so its state_dict keys are exactly those of
-LayerLab's own model and of every weights file LayerLab exports. Constructor arguments are read
-from the built torch modules, not re-derived from block parameters, so the code says what was
-trained. forward() is written out line by line, with each block's output shape as a comment and
-the recurrent blocks' last-step rule spelled out instead of hidden in a helper class.
+LayerLab's own model and of every weights file LayerLab exports. Each block's catalogue entry
+writes its constructor and its forward() lines, reading the arguments from the built torch
+module rather than re-deriving them from block parameters, so the code says what was trained.
+forward() carries each block's output shape as a comment, and the recurrent blocks' last-step
+rule is spelled out instead of hidden in a helper class.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.model.catalogue import CATALOGUE
 from engine.model.inference import infer
 from engine.model.shapes import Shape
 from engine.model.spec import INPUT_DIM_NAMES, ModelSpec
@@ -81,9 +83,17 @@ def generate_module(spec: ModelSpec, model: nn.Module) -> str:
     children = dict(model.named_children())
     init_lines, forward_lines = [], []
     for block, info in zip(spec.blocks, inference.blocks, strict=True):
-        module = children[block.id]
-        init_lines.append(f"        self.{block.id} = {_constructor(block.id, module)}")
-        forward_lines += _forward(block.id, module, info.output_shape)
+        module, block_type = children[block.id], CATALOGUE[block.type]
+        if block_type.code is None:
+            raise CodegenError(
+                f"Block '{block.id}' ({type(module).__name__}) cannot be written as Python code "
+                "yet — export the model as ONNX or TorchScript instead."
+            )
+        init_lines.append(f"        self.{block.id} = {block_type.code(module)}")
+        shape = f"# (N, {_dims(info.output_shape)})" if info.output_shape else ""
+        forward_lines += [
+            f"        {line}" for line in block_type.forward_code(block.id, module, shape)
+        ]
     dims = " × ".join(INPUT_DIM_NAMES[spec.input.kind])
     parts = [
         _HEADER.format(name=_one_line(spec.name), dims=dims, input_shape=tuple(spec.input.shape)),
@@ -101,98 +111,6 @@ def generate_module(spec: ModelSpec, model: nn.Module) -> str:
         _LOAD,
     ]
     return "\n".join(parts)
-
-
-def _constructor(block_id: str, m: nn.Module) -> str:
-    from torch import nn
-
-    if isinstance(m, nn.Conv2d):
-        args = f"{m.in_channels}, {m.out_channels}, kernel_size={_int(m.kernel_size)}, stride={_int(m.stride)}, padding={_int(m.padding)}"
-        extras = _nondefault(m, dilation=(1, 1), groups=1)
-        return f"nn.Conv2d({args}{extras}{', bias=False' if m.bias is None else ''})"
-    if isinstance(m, nn.MaxPool2d | nn.AvgPool2d):
-        return f"nn.{type(m).__name__}(kernel_size={_int(m.kernel_size)}, stride={_int(m.stride)}{_nondefault(m, padding=0)})"
-    if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
-        return f"nn.{type(m).__name__}({m.num_features}, eps={m.eps!r}, momentum={m.momentum!r})"
-    if isinstance(m, nn.Linear):
-        return f"nn.Linear({m.in_features}, {m.out_features}{', bias=False' if m.bias is None else ''})"
-    if isinstance(m, nn.Dropout):
-        return f"nn.Dropout(p={m.p!r})"
-    if isinstance(m, nn.Flatten):
-        default = (m.start_dim, m.end_dim) == (1, -1)
-        return (
-            "nn.Flatten()"
-            if default
-            else f"nn.Flatten(start_dim={m.start_dim}, end_dim={m.end_dim})"
-        )
-    if isinstance(m, nn.LeakyReLU):
-        return f"nn.LeakyReLU(negative_slope={m.negative_slope!r})"
-    if isinstance(m, nn.GELU):
-        return f"nn.GELU(approximate={m.approximate!r})"
-    if type(m) in (nn.ReLU, nn.Tanh, nn.Sigmoid):
-        return f"nn.{type(m).__name__}()"
-    if isinstance(m, nn.LSTM | nn.GRU | nn.RNN):
-        return _recurrent_constructor(m)
-    raise CodegenError(
-        f"Block '{block_id}' ({type(m).__name__}) cannot be written as Python code yet — "
-        "export the model as ONNX or TorchScript instead."
-    )
-
-
-def _recurrent_constructor(m: nn.Module) -> str:
-    from torch import nn
-
-    base = nn.LSTM if isinstance(m, nn.LSTM) else nn.GRU if isinstance(m, nn.GRU) else nn.RNN
-    args = [str(m.input_size), str(m.hidden_size), f"num_layers={m.num_layers}"]
-    if base is nn.RNN:
-        args.append(f"nonlinearity={m.nonlinearity!r}")
-    if not m.bias:
-        args.append("bias=False")
-    if m.dropout:
-        args.append(f"dropout={m.dropout!r}")
-    if getattr(m, "proj_size", 0):
-        args.append(f"proj_size={m.proj_size}")
-    args += ["batch_first=True", f"bidirectional={m.bidirectional}"]
-    return f"nn.{base.__name__}({', '.join(args)})"
-
-
-def _forward(block_id: str, m: nn.Module, out_shape: Shape | None) -> list[str]:
-    from torch import nn
-
-    shape = f"# (N, {_dims(out_shape)})" if out_shape else ""
-    if not isinstance(m, nn.LSTM | nn.GRU | nn.RNN):
-        return [f"        x = self.{block_id}(x)  {shape}".rstrip()]
-    state = "(h_n, c_n)" if isinstance(m, nn.LSTM) else "h_n"
-    if getattr(m, "return_sequence", False):
-        return [f"        x, _ = self.{block_id}(x)  # every time step: {shape[2:]}"]
-    lines = [f"        _, {state} = self.{block_id}(x)  # h_n: (layers × directions, N, hidden)"]
-    if m.bidirectional:
-        lines += [
-            "        # Last step: the final hidden states of the last layer, forward (h_n[-2]) and",
-            "        # backward (h_n[-1], which has read the sequence back to its first step), side by side.",
-            f"        x = torch.cat([h_n[-2], h_n[-1]], dim=1)  {shape}",
-        ]
-    else:
-        lines.append(
-            f"        x = h_n[-1]  # last step: the last layer's final hidden state {shape[2:]}"
-        )
-    return lines
-
-
-def _nondefault(m: nn.Module, **defaults) -> str:
-    out = ""
-    for name, default in defaults.items():
-        value = getattr(m, name)
-        if _int(value) != _int(default):
-            out += f", {name}={_int(value)}"
-    return out
-
-
-def _int(value):
-    """(3, 3) -> 3, so square kernels read as they do in hand-written code."""
-    if isinstance(value, tuple) and len(set(value)) == 1:
-        return value[0]
-    return value
 
 
 def _dims(shape: Shape) -> str:

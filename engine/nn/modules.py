@@ -10,15 +10,25 @@ import torch
 from torch import nn
 
 
-def _last_step(h_n: torch.Tensor, num_layers: int, bidirectional: bool) -> torch.Tensor:
-    # h_n is (layers * dirs, N, H); the last layer's final states, both directions side by side,
-    # are what "the last step" means for a bidirectional block (Keras does the same).
-    dirs = 2 if bidirectional else 1
-    last = h_n[-dirs:]
-    return torch.cat(list(last), dim=-1) if dirs == 2 else last[0]
+class SequenceOrLastStep:
+    """Mixed in before nn.LSTM/GRU/RNN: batch first, and returns the whole output sequence
+    (return_sequence) or the last step only."""
+
+    def __init__(self, *args, return_sequence: bool = False, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequence = return_sequence
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, state = super().forward(x)
+        if self.return_sequence:
+            return out
+        h_n = state[0] if isinstance(state, tuple) else state  # an LSTM's state is (h_n, c_n)
+        # h_n is (layers * dirs, N, H); the last layer's final states, both directions side by
+        # side, are what "the last step" means for a bidirectional block (Keras does the same).
+        return torch.cat([h_n[-2], h_n[-1]], dim=-1) if self.bidirectional else h_n[-1]
 
 
-class LSTMBlock(nn.LSTM):
+class LSTMBlock(SequenceOrLastStep, nn.LSTM):
     """nn.LSTM (batch first) that returns the whole output sequence or the last step only.
 
     ``forget_bias`` sets the initial forget-gate bias (torch's gate order is i, f, g, o): a
@@ -26,11 +36,8 @@ class LSTMBlock(nn.LSTM):
     dependencies in a few hundred steps instead of thousands.
     """
 
-    def __init__(
-        self, *args, return_sequence: bool = False, forget_bias: float | None = None, **kwargs
-    ):
-        super().__init__(*args, batch_first=True, **kwargs)
-        self.return_sequence = return_sequence
+    def __init__(self, *args, forget_bias: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
         if forget_bias is not None and self.bias:
             h = self.hidden_size
             with torch.no_grad():
@@ -40,30 +47,10 @@ class LSTMBlock(nn.LSTM):
                     elif name.startswith("bias_hh"):
                         param[h : 2 * h] = 0.0
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        out, (h_n, _) = super().forward(x)
-        return out if self.return_sequence else _last_step(h_n, self.num_layers, self.bidirectional)
 
-
-class GRUBlock(nn.GRU):
+class GRUBlock(SequenceOrLastStep, nn.GRU):
     """nn.GRU (batch first) that returns the whole output sequence or the last step only."""
 
-    def __init__(self, *args, return_sequence: bool = False, **kwargs):
-        super().__init__(*args, batch_first=True, **kwargs)
-        self.return_sequence = return_sequence
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        out, h_n = super().forward(x)
-        return out if self.return_sequence else _last_step(h_n, self.num_layers, self.bidirectional)
-
-
-class RNNBlock(nn.RNN):
+class RNNBlock(SequenceOrLastStep, nn.RNN):
     """nn.RNN (batch first) that returns the whole output sequence or the last step only."""
-
-    def __init__(self, *args, return_sequence: bool = False, **kwargs):
-        super().__init__(*args, batch_first=True, **kwargs)
-        self.return_sequence = return_sequence
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        out, h_n = super().forward(x)
-        return out if self.return_sequence else _last_step(h_n, self.num_layers, self.bidirectional)

@@ -1,18 +1,17 @@
-"""The training dashboard: the panel, the live views in docks, and the timer that paints them.
+"""The training dashboard: the panel and the live views, wired to the training controller.
 
 Events reach the views as plain data (the controller already coalesces them to ~10 updates/s);
-the views only store them. A GUI-thread timer at ~8 Hz then repaints the views that are both
-dirty and visible, so painting cost is bounded by the timer, not by the training speed, and a
-closed or tabbed-away dock costs nothing.
+the views only store them. Three parts do the rest: DockLayout (docks.py) places the views,
+ViewPainter (painting.py) repaints the dirty ones on screen at a paced rate, and ProbeRouter
+(routing.py) hands each probe snapshot to the views the probe registry names.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
 
 from engine.data import Dataset
@@ -27,7 +26,10 @@ from engine.training.events import (
 )
 from gui.dataset.loader import DatasetLoader
 from gui.editor.document import ModelDocument
+from gui.training.docks import DockLayout
+from gui.training.painting import ViewPainter
 from gui.training.panel import TrainingPanel
+from gui.training.routing import ProbeRouter
 from gui.training.views import (
     ConfusionMatrixView,
     FeatureMapView,
@@ -40,23 +42,6 @@ from gui.training.views import (
     LossCurvesView,
     PredictionGridView,
 )
-
-REPAINT_HZ = 8
-# Share of wall time the GUI thread may spend on frames of the views. Training runs in its own
-# process, so painting takes nothing from it (bench/dashboard_throughput --paint-budget: the
-# same ratio at 3 % and 15 %); the budget keeps the window answering the user. With all nine
-# views on screen, 15 % let the loss curves redraw ~7 times as often as 3 % did, with event-loop
-# lateness p99 12-17 ms (25 % reached 22 ms in a shorter run, against the 30 ms target).
-PAINT_BUDGET = 0.15
-MAX_FRAME_WAIT = 3.0  # seconds: the slowest the views ever update while they are on screen
-# The bottom dock area: three columns, each a tab group led by its first view.
-_TAB_GROUPS = {
-    "Loss curves": (),
-    "Filters": ("Feature maps", "Gates", "Histograms"),
-    "Gradient flow": ("Confusion matrix", "Predictions", "Forecast"),
-}
-_CONV_TYPES = ("conv2d",)
-_RECURRENT_TYPES = ("lstm", "gru", "rnn")
 
 
 class TrainingDashboard(QObject):
@@ -81,12 +66,14 @@ class TrainingDashboard(QObject):
             self.curves, self.filters, self.feature_maps, self.gates, self.gradients,
             self.histograms, self.confusion, self.predictions, self.forecast,
         )}  # fmt: skip
-        self.docks: dict[str, QDockWidget] = {}
+        self.dock_layout = DockLayout(self.panel, self.views, self)
+        self.painter = ViewPainter(self.views.values(), self)
+        self.router = ProbeRouter(
+            self.views, lambda message: self.panel.show_status(message, error=True)
+        )
         self.window: QMainWindow | None = None
-        self._model_kinds: tuple[bool, bool] | None = None  # (has conv, has recurrent)
         self._controller = controller
-        self._gate_traces: tuple = ()
-        self._sequence = None
+        self._wired = False  # the controller's signals are connected
         self.dataset: Dataset | None = None
         self._pending_settings: dict[str, Any] | None = None
         # TrainSettings fields the panel has no control for (tests, benchmarks: probe_intervals).
@@ -99,15 +86,6 @@ class TrainingDashboard(QObject):
         self.loader = DatasetLoader(self)
         self.loader.dataset_loaded.connect(self._dataset_loaded)
         self.loader.load_failed.connect(lambda _req, error: self._fail(str(error)))
-        self._next_paint = self._last_frame = self._frame_cost = 0.0
-        self._frame_cpu: float | None = None  # GUI-thread CPU time when the open frame began
-        # The GUI thread's CPU clock; tests replace it to simulate dear frames.
-        self.cpu_clock: Callable[[], float] = time.thread_time
-        self.paint_seconds = 0.0  # GUI CPU time the frames cost, for the benchmark
-        self.timer = QTimer(self)
-        self.timer.setInterval(1000 // REPAINT_HZ)
-        self.timer.timeout.connect(self.repaint_views)
-        self.timer.start()
 
         self.panel.train_requested.connect(self.train)
         self.panel.pause_requested.connect(lambda: self.controller.pause())
@@ -127,7 +105,7 @@ class TrainingDashboard(QObject):
             from gui.training.controller import TrainingController
 
             self._controller = TrainingController(self)
-        if not getattr(self, "_wired", False):
+        if not self._wired:
             self._wired = True
             c = self._controller
             c.run_started.connect(self.on_run_started)
@@ -171,8 +149,8 @@ class TrainingDashboard(QObject):
         self.controller.stop()
 
     def shutdown(self) -> None:
-        """Stop a run and wait for its thread (window closing, tests)."""
-        self.timer.stop()
+        """Stop painting, wait for a dataset load and stop a run (window closing, tests)."""
+        self.painter.stop()
         self.loader.wait(10.0)
         if self._controller is not None:
             self._controller.shutdown()
@@ -212,11 +190,10 @@ class TrainingDashboard(QObject):
         for view in (self.filters, self.feature_maps, self.gates, self.histograms,
                      self.confusion, self.predictions, self.forecast):  # fmt: skip
             view.clear()
-        self._gate_traces, self._sequence = (), None
         self.curves.start_run(event)
         self.gradients.new_run(f"run {event.run_id}")
         self.panel.run_started(event)
-        self._raise_relevant_views()
+        self.dock_layout.raise_relevant()
         self._status(f"Training {event.model_name} on {event.dataset_name} ({event.device})")
 
     def on_steps(self, steps: list) -> None:
@@ -255,53 +232,8 @@ class TrainingDashboard(QObject):
             self._pending_settings["probe_sample_index"] = index
 
     def on_probe(self, snapshot: ProbeSnapshot) -> None:
-        """Route a probe's newest snapshot to the view that shows it."""
-        kind, data = snapshot.kind, snapshot.data
-        if snapshot.error and kind == "probe_input":  # a probe sample the run could not show
-            self.panel.show_status(snapshot.error, error=True)
-            return
-        if snapshot.error or data is None:
-            view = self._view_for(kind)
-            if view is not None:
-                view.show_problem(snapshot.error or f"The {kind} probe returned nothing.")
-            return
-        if kind == "probe_input":
-            x = getattr(data, "x", None)
-            where = f"{getattr(data, 'split', 'val')} sample {getattr(data, 'index', 0)}"
-            if x is not None and x.ndim == 3:
-                self.feature_maps.set_input(x, where)
-            elif x is not None and x.ndim == 2:
-                self._sequence = x
-                if self._gate_traces:
-                    self.gates.set_traces(self._gate_traces, x)
-        elif kind == "filters":
-            self.filters.set_filters(data)
-        elif kind == "feature_maps":
-            self.feature_maps.set_maps(data)
-        elif kind == "gates":
-            self._gate_traces = tuple(data) if isinstance(data, tuple | list) else (data,)
-            self.gates.set_traces(self._gate_traces, self._sequence)
-        elif kind == "time_gradients":
-            self.gradients.set_time_gradients(data)
-        elif kind == "layer_gradients":
-            self.gradients.add_layer_gradients(snapshot.step, data)
-        elif kind == "weight_histograms":
-            self.histograms.set_histograms("weights", data)
-        elif kind == "activation_histograms":
-            self.histograms.set_histograms("activations", data)
-        elif kind == "classification_report":
-            self.confusion.set_report(data)
-            self.predictions.set_report(data)
-        elif kind == "forecast_report":
-            self.forecast.set_report(data)
-
-    def _view_for(self, kind: str) -> LiveView | None:
-        return {
-            "filters": self.filters, "feature_maps": self.feature_maps, "gates": self.gates,
-            "time_gradients": self.gradients, "layer_gradients": self.gradients,
-            "weight_histograms": self.histograms, "activation_histograms": self.histograms,
-            "classification_report": self.confusion, "forecast_report": self.forecast,
-        }.get(kind)  # fmt: skip
+        """Hand a probe's newest snapshot to the views that show it."""
+        self.router.route(snapshot)
 
     def on_finished(self, event: Finished) -> None:
         self.panel.run_finished(event)
@@ -318,40 +250,32 @@ class TrainingDashboard(QObject):
             )
         self._status(f"Training failed: {event.message}")
 
-    # ------------------------------------------------------------ painting
+    # ------------------------------------------------------------ painting and docks
+
+    @property
+    def docks(self) -> dict[str, QDockWidget]:
+        return self.dock_layout.docks
+
+    @property
+    def paint_seconds(self) -> float:
+        return self.painter.paint_seconds
 
     def repaint_views(self) -> int:
-        """Timer tick: repaint the dirty views that can be seen; returns how many painted.
-
-        Paced so that painting stays within PAINT_BUDGET of the wall time. A frame's cost is
-        the GUI thread's CPU time from the tick that updated the views to the next tick: the
-        updates, the paint events that follow, and the scene and layout work pyqtgraph does
-        outside them. A frame that cost c seconds delays the next one to c / PAINT_BUDGET
-        after it (at most MAX_FRAME_WAIT); cheap frames run at REPAINT_HZ.
-        """
-        now, cpu = time.perf_counter(), self.cpu_clock()
-        if self._frame_cpu is not None:
-            cost, self._frame_cpu = max(0.0, cpu - self._frame_cpu), None
-            # Smoothed: one slow frame (the first paint of a new layout) must not freeze the
-            # views for long, and one cheap frame must not let a run of dear ones through.
-            self._frame_cost = cost if not self._frame_cost else 0.5 * (self._frame_cost + cost)
-            wait = min(self._frame_cost / PAINT_BUDGET, MAX_FRAME_WAIT)
-            self._next_paint = max(self._next_paint, self._last_frame + wait)
-            self.paint_seconds += cost
-        if now < self._next_paint:
-            return 0
-        painted = sum(view.repaint_if_needed() for view in self.views.values())
-        if painted:
-            self._last_frame, self._frame_cpu = now, cpu
-        return painted
+        """Repaint the dirty views on screen if a frame is due; returns how many painted."""
+        return self.painter.repaint_views()
 
     def repaint_all(self) -> None:
         """Paint every view with data now, on screen or not (screenshots, exports)."""
-        for view in self.views.values():
-            if view.has_data:
-                view.repaint_now()
+        self.painter.repaint_all()
 
-    # ------------------------------------------------------------ window
+    def add_to(self, window: QMainWindow) -> None:
+        """Dock the panel on the right and the views along the bottom in three tab groups."""
+        self.window = window
+        self.dock_layout.add_to(window)
+        window.train_action.triggered.connect(self._train_from_action)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
 
     def _status(self, text: str) -> None:
         if self.window is not None:
@@ -360,90 +284,10 @@ class TrainingDashboard(QObject):
     def _spec_changed(self) -> None:
         if self.panel.state == "idle":
             self.panel.set_dataset(self.document.spec.dataset)
-        # When the model turns from a CNN into an RNN (an example opened, say), bring forward
-        # the views that can show it; ordinary edits leave the user's chosen tabs alone.
-        kinds = (bool(self._block_types() & set(_CONV_TYPES)),
-                 bool(self._block_types() & set(_RECURRENT_TYPES)))  # fmt: skip
-        if kinds != self._model_kinds:
-            self._model_kinds = kinds
-            if self.window is not None:
-                self._raise_relevant_views()
-
-    def _block_types(self) -> set[str]:
-        return {block.type for block in self.document.spec.blocks}
-
-    def _raise_relevant_views(self) -> None:
-        """Bring forward the tabs that show what this model is about (filters or gates)."""
-        types = self._block_types()
-        wanted = ["Loss curves"]
-        if types & set(_CONV_TYPES):
-            wanted += ["Feature maps", "Filters"]  # the last raised of a tab group shows
-        if types & set(_RECURRENT_TYPES):
-            wanted += ["Gates", "Gradient flow"]
-        for title in wanted:
-            dock = self.docks.get(title)
-            if dock is not None and dock.isVisible():
-                dock.raise_()
-
-    def add_to(self, window: QMainWindow) -> None:
-        """Dock the panel on the right and the views along the bottom in three tab groups."""
-        self.window = window
-        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        self.docks["Training"] = window.add_dock("Training", self.panel,
-                                                 Qt.DockWidgetArea.RightDockWidgetArea)  # fmt: skip
-        for title in _TAB_GROUPS:
-            self.docks[title] = window.add_dock(title, self.views[title], bottom)
-        for others in _TAB_GROUPS.values():
-            for title in others:
-                self.docks[title] = window.add_dock(title, self.views[title], bottom)
-        if window.isVisible():
-            self._tabify()
-        else:
-            window.installEventFilter(self)
-        window.train_action.triggered.connect(self._train_from_action)
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        # Tabbing docks before the window is first shown leaves a stale tab bar floating over
-        # the canvas (Qt 6.11). The filter runs before the window's own showEvent, which then
-        # restores a remembered layout over this default one.
-        if watched is self.window and event.type() == QEvent.Type.Show:
-            watched.removeEventFilter(self)
-            self._tabify()
-            settings = getattr(watched, "settings", None)
-            if settings is None or settings.value("window/state") is None:
-                QTimer.singleShot(0, self.default_sizes)  # sizes need the window's real size
-        return False
-
-    def _tabify(self) -> None:
-        for anchor, others in _TAB_GROUPS.items():
-            for title in others:
-                self.window.tabifyDockWidget(self.docks[anchor], self.docks[title])
-            self.docks[anchor].raise_()
-        # After the tabbing has settled: raising a tab inside the Show event leaves stale tab
-        # bars behind (Qt 6.11), like tabbing before the first show does.
-        QTimer.singleShot(0, self._raise_relevant_views)
-
-    def default_sizes(self) -> None:
-        """Views take the lower ~28 % of the window (the model canvas stays the larger part), in
-        three columns of similar width."""
-        window, d = self.window, self.docks
-        if window is None:
-            return
-        window.resizeDocks(
-            [d["Loss curves"]], [int(window.height() * 0.28)], Qt.Orientation.Vertical
-        )
-        third = window.width() // 3
-        window.resizeDocks([d["Loss curves"], d["Filters"], d["Gradient flow"]],
-                           [third, third + 40, third - 40], Qt.Orientation.Horizontal)  # fmt: skip
+        self.dock_layout.model_changed(self.document.spec)
 
     def _train_from_action(self) -> None:
-        dock = self.docks.get("Training")
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        self.dock_layout.show_panel()
         self.train()
 
 

@@ -9,6 +9,7 @@ from engine.model.catalogue import CATALOGUE, BlockRegistry, BlockType
 from engine.model.inference import infer
 from engine.model.spec import InputSpec, ModelSpec
 from engine.nn.build import build_model
+from engine.probes.registry import PROBES
 
 # (block type, params, input kind, input shape, expected output shape)
 CASES = [
@@ -81,6 +82,38 @@ def test_shape_rule_matches_torch_and_round_trips(type_id, params, kind, in_shap
 def test_block_declares_help_and_valid_defaults(block: BlockType):
     assert len(block.help) > 60
     assert block.validate_params({}) == block.defaults()
+
+
+@pytest.mark.parametrize("block", list(CATALOGUE), ids=lambda b: b.id)
+def test_block_declares_its_code_summary_and_known_probes(block: BlockType):
+    assert block.code is not None  # the Python export can write every block
+    assert block.summarise(block.defaults())
+    assert set(block.probes) <= set(PROBES.kinds())
+
+
+@pytest.mark.parametrize(
+    ("type_id", "params", "summary"),
+    [
+        ("conv2d", {}, "16 filters · 3×3 · stride 1 · pad 1"),
+        ("maxpool2d", {}, "2×2 window · stride 2"),
+        ("dense", {"units": 1, "bias": False}, "1 unit · no bias"),
+        ("rnn", {"num_layers": 2, "nonlinearity": "relu"}, "64 hidden · 2 layers · relu · last step"),
+        ("lstm", {"bidirectional": True, "return_sequence": True},
+         "64 hidden · bidirectional · all steps"),
+        ("leaky_relu", {}, "negative slope 0.01"),
+        ("flatten", {}, "lays an image's feature maps (or a sequence) out as one long vector, so "
+         "that a fully-connected (Dense) layer can read every value"),
+    ],
+)  # fmt: skip
+def test_summaries_read_in_words(type_id, params, summary):
+    block = CATALOGUE[type_id]
+    assert block.summarise(block.validate_params(params)) == summary
+
+
+def test_the_probes_that_look_inside_a_block_are_its_entry():
+    assert CATALOGUE["conv2d"].probes == ("feature_maps", "filters")
+    assert all(CATALOGUE[r].probes == ("gates", "time_gradients") for r in ("rnn", "lstm", "gru"))
+    assert CATALOGUE["dense"].probes == ()
 
 
 def test_registry_refuses_duplicate_ids():

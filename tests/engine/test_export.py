@@ -323,12 +323,12 @@ def test_export_leaves_the_live_model_and_random_stream_alone(tmp_path):
 def test_generated_code_that_would_differ_is_never_written(trained, tmp_path, monkeypatch):
     import engine.export.codegen
 
-    real = engine.export.codegen._recurrent_constructor
+    real = engine.export.codegen.generate_module
 
-    def forgets_nonlinearity(m):  # a codegen bug: relu RNNs written as tanh RNNs
-        return real(m).replace("nonlinearity='relu'", "nonlinearity='tanh'")
+    def forgets_nonlinearity(spec, model):  # a codegen bug: relu RNNs written as tanh RNNs
+        return real(spec, model).replace("nonlinearity='relu'", "nonlinearity='tanh'")
 
-    monkeypatch.setattr(engine.export.codegen, "_recurrent_constructor", forgets_nonlinearity)
+    monkeypatch.setattr(engine.export.codegen, "generate_module", forgets_nonlinearity)
     with pytest.raises(ExportError, match="does not reproduce the model"):
         export_model(trained["rnn"], SPECS["rnn"], tmp_path / "model.py")
     assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,5 @@
-"""The training dashboard in the real main window: docks, the repaint timer, and real runs."""
+"""The training dashboard in the real main window: docks, the paced repaints, probe routing and
+real runs."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import itertools
+
 import numpy as np
 import pytest
 
 from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
-from engine.probes import FilterSet, Histogram
+from engine.probes import FilterSet, Histogram, ProbeInput, TimeGradient
+from engine.probes.registry import PROBES
 from engine.training.events import ProbeSnapshot, RunStarted, StepMetrics
 from gui.training.dashboard import install
+from gui.training.docks import relevant_views
+from gui.training.views import LossCurvesView
 
 FAST_PROBES = {
     kind: 0.05
@@ -54,9 +60,9 @@ def test_panel_starts_from_the_engine_defaults_and_lr_follows_the_optimiser(qtbo
     assert panel.settings()["lr"] == 0.05
 
 
-def test_timer_repaints_only_views_on_screen(dashboard, monkeypatch):
-    monkeypatch.setattr("gui.training.dashboard.MAX_FRAME_WAIT", 0.0)  # no pacing here
+def test_timer_repaints_only_views_on_screen(dashboard):
     board = dashboard
+    board.painter.pacer.clock = itertools.count(0.0, 100.0).__next__  # every tick is due
     board.on_run_started(RunStarted(1, "CNN", "digits", "cpu", 1, 10, {}))
     board.on_steps([StepMetrics(1, s, 1, 1.0 / s, 1e-3, 100.0, 1.0) for s in range(1, 6)])
     weights = np.zeros((4, 1, 3, 3), np.float32)
@@ -76,32 +82,106 @@ def test_timer_repaints_only_views_on_screen(dashboard, monkeypatch):
     assert board.repaint_views() == 1 and board.histograms.paint_count == 1
 
 
-def test_repaints_are_paced_by_their_cost(dashboard):
-    from gui.training.dashboard import MAX_FRAME_WAIT, PAINT_BUDGET
+def test_repaints_are_paced_by_their_cost(qtbot):
+    from gui.training.painting import MAX_FRAME_WAIT, PAINT_BUDGET, REPAINT_HZ, ViewPainter
 
-    board = dashboard
-    cpu = [10.0]
-    board.cpu_clock = lambda: cpu[0]
-    board.on_run_started(RunStarted(1, "CNN", "digits", "cpu", 1, 10, {}))
-    board.on_steps([StepMetrics(1, 1, 1, 1.0, 1e-3, 100.0, 1.0)])
-    assert board.repaint_views() == 1
-    cpu[0] += 0.02  # as if that frame (updates, paint events, layout) took 20 ms of GUI CPU
-    board.on_steps([StepMetrics(1, 2, 1, 0.9, 1e-3, 100.0, 1.0)])
-    assert board.repaint_views() == 0  # too soon: 20 ms of painting buys 0.5 s of training
-    wait = board._next_paint - board._last_frame
-    assert wait == pytest.approx(0.02 / PAINT_BUDGET) and wait <= MAX_FRAME_WAIT
-    assert board.paint_seconds == pytest.approx(0.02)
+    view = LossCurvesView()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(view.is_on_screen)
+    wall, cpu = [100.0], [10.0]
+    painter = ViewPainter([view], cpu_clock=lambda: cpu[0], clock=lambda: wall[0])
+    painter.stop()  # the test ticks it
+    tick = 1 / REPAINT_HZ
+    view.start_run(RunStarted(1, "CNN", "digits", "cpu", 1, 10, {}))
+
+    def frame_with_new_data(step):
+        view.add_steps([StepMetrics(1, step, 1, 1.0 / step, 1e-3, 100.0, 1.0)])
+        return painter.repaint_views()
+
+    assert frame_with_new_data(1) == 1  # the first frame at once
+    cpu[0] += 0.03  # as if that frame (updates, paint events, layout) took 30 ms of GUI CPU
+    wall[0] += tick
+    assert frame_with_new_data(2) == 0  # too soon: 30 ms of painting buys 0.2 s of other work
+    assert painter.pacer.wait() == pytest.approx(0.03 / PAINT_BUDGET)
+    assert painter.paint_seconds == pytest.approx(0.03)
+    wall[0] = 100.0 + 0.03 / PAINT_BUDGET
+    assert painter.repaint_views() == 1
     # A frame dearer than MAX_FRAME_WAIT * PAINT_BUDGET still lets the views update that often.
-    board._next_paint = 0.0
-    assert board.repaint_views() == 1
     cpu[0] += 1.0
-    board.repaint_views()
-    assert board._next_paint - board._last_frame == pytest.approx(MAX_FRAME_WAIT)
-    # Ticks that painted nothing are not charged to a frame.
-    board._next_paint, before = 0.0, board.paint_seconds
+    wall[0] += tick
+    assert frame_with_new_data(3) == 0
+    assert painter.pacer.wait() == MAX_FRAME_WAIT
+    wall[0] = painter.pacer.next_run()
+    assert painter.repaint_views() == 1
+    # Ticks that paint nothing are not charged to a frame; cheap frames come every tick.
+    wall[0] += MAX_FRAME_WAIT
+    assert painter.repaint_views() == 0  # nothing dirty: no frame was opened
+    before = painter.paint_seconds
     cpu[0] += 5.0
-    assert board.repaint_views() == 0  # nothing dirty
-    assert board.paint_seconds == before
+    wall[0] += tick
+    assert painter.repaint_views() == 0 and painter.paint_seconds == before
+
+
+def test_snapshots_reach_the_views_the_probe_registry_names(dashboard):
+    board = dashboard
+    for entry in PROBES:  # every view a probe names is on the dashboard
+        assert all(title in board.views for title in entry.views)
+    vanishing = np.geomspace(1e-6, 1.0, 8).astype(np.float32)
+    board.on_probe(
+        ProbeSnapshot(
+            1, 3, "time_gradients", (TimeGradient("rnn1", vanishing, vanishing[None], 0.5),)
+        )
+    )
+    board.on_probe(ProbeSnapshot(1, 3, "layer_gradients", {"rnn1": 0.5}))
+    assert list(board.gradients.time_gradients) == ["rnn1"]
+    assert board.gradients.layer_series["rnn1"].x.tolist() == [3]
+    # A probe that failed says so in each of its views.
+    board.on_probe(ProbeSnapshot(1, 4, "classification_report", None, "No labels to compare."))
+    assert board.confusion.empty_label.text() == "No labels to compare."
+    assert board.predictions.empty_label.text() == "No labels to compare."
+    # The probe sample goes to the views that draw it: an image to the feature maps...
+    image = np.zeros((1, 8, 8), np.float32)
+    board.on_probe(ProbeSnapshot(1, 0, "probe_input", ProbeInput(7, "val", image, 3)))
+    assert board.feature_maps.sample_text == "val sample 7"
+    # ...a sequence above the gates, whichever of the two comes first.
+    trace = lstm_trace(steps=6)
+    board.on_probe(ProbeSnapshot(1, 5, "gates", (trace,)))
+    board.on_probe(
+        ProbeSnapshot(1, 5, "probe_input", ProbeInput(2, "val", np.ones((6, 1), np.float32), 0))
+    )
+    board.gates.repaint_now()
+    assert board.gates.input_curves[0].xData.shape == (6,)
+    assert board.feature_maps.sample_text == "val sample 7"  # a sequence is no image
+
+
+def lstm_trace(steps, units=3):
+    from engine.probes import LayerTrace, RecurrentTrace
+
+    names = ("input", "forget", "candidate", "output", "cell", "hidden")
+    gates = {name: np.full((steps, units), 0.5, np.float32) for name in names}
+    return RecurrentTrace("lstm1", "LSTM", (LayerTrace(0, 0, gates),))
+
+
+def test_a_view_refuses_a_kind_it_does_not_show(dashboard):
+    with pytest.raises(ValueError, match="Filters view does not show gates"):
+        dashboard.filters.take_snapshot(ProbeSnapshot(1, 1, "gates", ()))
+
+
+@pytest.mark.parametrize(
+    ("example", "relevant", "on_top"),
+    [("digits_cnn", ("Loss curves", "Feature maps", "Filters"), "Filters"),
+     ("memory_lstm", ("Loss curves", "Gates", "Gradient flow"), "Gates")],
+)  # fmt: skip
+def test_opening_a_model_brings_its_views_forward(dashboard, qtbot, example, relevant, on_top):
+    open_example(dashboard.window, "sine_lstm" if example == "digits_cnn" else "digits_cnn")
+    open_example(dashboard.window, example)
+    assert relevant_views(dashboard.document.spec) == relevant
+    docks = dashboard.docks
+    # The last raised of each tab group is the one on top.
+    qtbot.waitUntil(lambda: docks[on_top].widget().is_on_screen(), timeout=5000)
+    assert docks["Loss curves"].widget().is_on_screen()
+    assert not any(docks[t].widget().is_on_screen() for t in ("Histograms", "Feature maps"))
 
 
 def test_cnn_run_from_the_panel_fills_the_views(dashboard, qtbot):
@@ -109,9 +189,15 @@ def test_cnn_run_from_the_panel_fills_the_views(dashboard, qtbot):
     board.panel.epochs_spin.setValue(3)
     with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         qtbot.mouseClick(board.panel.train_button, qt_left_button())
-    event = finished.args[0]
-    qtbot.wait(200)  # the last coalesced updates
-    steps = event.step
+    steps = finished.args[0].step
+    qtbot.waitUntil(  # the last coalesced updates
+        lambda: (
+            board.curves.runs[-1].train_loss.size == steps
+            and len(board.curves.runs[-1].val_loss.x) == 3
+            and board.confusion.matrix is not None
+        ),
+        timeout=10_000,
+    )
     for view in board.views.values():
         view.repaint_now()
     assert board.curves.runs[-1].train_loss.size == steps
@@ -158,7 +244,7 @@ def test_lstm_run_pause_lr_change_resume_stop(dashboard, qtbot):
     steps = board.document.spec.dataset_options["seq_len"]
     units = next(b for b in board.document.spec.blocks if b.type == "lstm").params["hidden_size"]
     assert board.gates.heatmaps["forget"].shape == (steps, units)
-    assert board.gates._input_curves[0].xData.shape == (steps,)  # the input, on the same t axis
+    assert board.gates.input_curves[0].xData.shape == (steps,)  # the input, on the same t axis
     with qtbot.waitSignal(board.controller.run_finished, timeout=10_000) as finished:
         qtbot.mouseClick(board.panel.stop_button, qt_left_button())
     assert finished.args[0].stopped_early

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 from engine.training.events import RunStarted, StepMetrics
 from gui.training.views import LossCurvesView, PlotCanvas
@@ -108,7 +108,8 @@ def test_loss_curves_do_not_redraw_their_axes_while_the_range_holds(qtbot, monke
             [StepMetrics(1, s, 1, 1.0 + 0.01 * (s % 7), 0.01, 1e3, None, 0.5) for s in range(first, first + count)]
         )  # fmt: skip
         view.repaint_now()
-        qtbot.wait(30)
+        QApplication.processEvents()  # the scene's queued update reaches the viewport
+        view.repaint()  # and the view paints it now
 
     feed(1, 400)
     painted = []
@@ -139,7 +140,9 @@ def test_confusion_labels_are_cached_and_follow_changed_cells(qtbot, monkeypatch
 
     view.set_report(report([[3, 1], [0, 4]]))
     view.repaint_now()
-    assert all(t.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache for t in view._texts)
+    assert all(
+        t.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache for t in view.cell_labels
+    )
     set_texts = []
     original = pg.TextItem.setText
     monkeypatch.setattr(
@@ -148,4 +151,4 @@ def test_confusion_labels_are_cached_and_follow_changed_cells(qtbot, monkeypatch
     view.set_report(report([[3, 1], [0, 5]]))  # one cell changed; its colour band did not
     view.repaint_now()
     assert set_texts == ["5"]
-    assert [t.toPlainText() for t in view._texts] == ["3", "1", "0", "5"]
+    assert [t.toPlainText() for t in view.cell_labels] == ["3", "1", "0", "5"]

@@ -171,13 +171,13 @@ def test_gate_heatmaps_are_time_by_units_and_hover_reads_values(qtbot, tmp_path)
     assert set(view.heatmaps) == {"input", "forget", "candidate", "output", "cell", "hidden"}
     for name, values in view.heatmaps.items():
         assert values.shape == (12, 5)
-        assert view._plots[name][1].image.shape == (5, 12)  # rows = units, columns = time
-    assert view._input_curves[0].xData.shape == (12,)
+        assert view.gate_plots[name][1].image.shape == (5, 12)  # rows = units, columns = time
+    assert view.input_curves[0].xData.shape == (12,)
     forget = trace.layers[0].gates["forget"]
     assert view.value_at("forget", 3, 2) == pytest.approx(float(forget[3, 2]))
-    plot = view._plots["forget"][0]
+    plot = view.gate_plots["forget"][0]
     plot.vb.setRange(xRange=(0, 12), yRange=(0, 5), padding=0)
-    view._mouse_moved(plot.vb.mapViewToScene(pg_point(3.5, 2.5)))
+    view.graphics.scene().sigMouseMoved.emit(plot.vb.mapViewToScene(pg_point(3.5, 2.5)))
     assert "t = 3, unit 2" in view.hover_label.text()
     # A GRU trace rebuilds the layout with its own gates.
     gru = RecurrentTrace(
@@ -207,7 +207,7 @@ def test_gradient_flow_keeps_previous_run(qtbot, tmp_path):
     vanishing = np.geomspace(1e-6, 1.0, 20).astype(np.float32)
     view.set_time_gradients(TimeGradient("rnn", vanishing, vanishing[None], 0.5))
     view.repaint_now()
-    assert len(view._layer_curves["rnn"].xData) == 5
+    assert len(view.layer_curves["rnn"].xData) == 5
     assert "1.00e-06" in view.caption.text()
     view.new_run("run 2: LSTM")
     view.set_time_gradients(TimeGradient("rnn", np.ones(20, np.float32), np.ones((1, 20)), 0.5))
@@ -250,8 +250,8 @@ def test_confusion_matrix_is_k_by_k(qtbot, tmp_path):
     view.set_report(report)
     view.repaint_now()
     assert view.item.image.shape == (4, 4)
-    assert len(view._texts) == 16
-    assert sum(int(t.toPlainText()) for t in view._texts) == 30
+    assert len(view.cell_labels) == 16
+    assert sum(int(t.toPlainText()) for t in view.cell_labels) == 30
     view.export_csv(tmp_path / "cm.csv")
     assert (tmp_path / "cm.csv").read_text().splitlines()[0] == "true \\ predicted,a,b,c,d"
 

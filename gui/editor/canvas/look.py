@@ -63,36 +63,4 @@ def format_count(n: int) -> str:
 
 def param_summary(type_id: str, params: dict[str, Any]) -> str:
     """The parameters worth reading at a glance, in words a student knows ('16 filters, 3×3')."""
-    p = params
-    if type_id == "conv2d":
-        return f"{p['out_channels']} filters · {p['kernel_size']}×{p['kernel_size']} · stride {p['stride']} · pad {p['padding']}"
-    if type_id in ("maxpool2d", "avgpool2d"):
-        return f"{p['kernel_size']}×{p['kernel_size']} window · stride {p['stride']}"
-    if type_id == "dense":
-        return ("1 unit" if p["units"] == 1 else f"{p['units']} units") + (
-            "" if p["bias"] else " · no bias"
-        )
-    if type_id in ("rnn", "lstm", "gru"):
-        parts = [f"{p['hidden_size']} hidden"]
-        if p["num_layers"] > 1:
-            parts.append(f"{p['num_layers']} layers")
-        if p["bidirectional"]:
-            parts.append("bidirectional")
-        if "nonlinearity" in p and p["nonlinearity"] != "tanh":
-            parts.append(p["nonlinearity"])
-        parts.append("all steps" if p["return_sequence"] else "last step")
-        return " · ".join(parts)
-    # Any other block (including ones added to the catalogue later): its parameters as title value,
-    # or, for a block without parameters, what it does (the first clause of its help text).
-    block_type = CATALOGUE[type_id]
-    if not block_type.params:
-        return block_type.help.split(":", 1)[-1].split(". ")[0].strip().rstrip(".")
-    return " · ".join(f"{prm.title.lower()} {_value(p[prm.name])}" for prm in block_type.params)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return CATALOGUE[type_id].summarise(params)

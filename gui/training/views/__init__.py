@@ -1,6 +1,6 @@
 """The dashboard's live views: each stores the newest snapshot and paints when the timer asks."""
 
-from gui.training.views.base import LiveView, PlotCanvas
+from gui.training.views.base import SAMPLE_KIND, LiveView, PlotCanvas
 from gui.training.views.curves import GrowableSeries, LossCurvesView
 from gui.training.views.feature_maps import FeatureMapView
 from gui.training.views.filters import FilterGridView
@@ -10,6 +10,7 @@ from gui.training.views.histograms import HistogramView
 from gui.training.views.predictions import ConfusionMatrixView, ForecastView, PredictionGridView
 
 __all__ = [
+    "SAMPLE_KIND",
     "ConfusionMatrixView",
     "FeatureMapView",
     "FilterGridView",

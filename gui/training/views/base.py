@@ -1,15 +1,18 @@
 """What every live view shares: newest-snapshot storage, timer-driven painting, empty state, export.
 
-Views never paint when data arrives. ``set_*`` methods store the newest snapshot and mark the
-view dirty; the dashboard's timer calls :meth:`LiveView.repaint_if_needed`, which paints only a
-visible, dirty view. That keeps painting at a bounded rate whatever the training speed, and a
-hidden dock costs nothing until it is shown again.
+Views never paint when data arrives. Probe snapshots come in through
+:meth:`LiveView.take_snapshot` (the probe registry names the views of each kind), which stores
+the newest one and marks the view dirty; the dashboard's timer calls
+:meth:`LiveView.repaint_if_needed`, which paints only a visible, dirty view. That keeps painting
+at a bounded rate whatever the training speed, and a hidden dock costs nothing until it is
+shown again.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +30,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from engine.training.events import ProbeSnapshot
+
+# The pseudo-kind of the sample the probes look at (a ProbeInput): not a probe of the registry,
+# it reaches every view, and the views that draw the sample beside their data take it.
+SAMPLE_KIND = "probe_input"
 
 # Colours for runs and layers: distinguishable on a white background, colour-blind friendly
 # first (Okabe-Ito), then tab10's remaining hues.
@@ -63,7 +73,7 @@ def cache_axes(plot: pg.PlotItem) -> None:
     """Let Qt keep each axis (with its grid lines) as a pixmap until its range or labels change.
 
     Without it every repaint of a plot replays every axis's tick text and grid lines from
-    Python (~1 ms an axis at dashboard sizes), under the GIL the training thread waits for;
+    Python (~1 ms an axis at dashboard sizes), time the window cannot answer the user in;
     with it an unchanged axis is a C++ pixmap copy. pyqtgraph invalidates the cache itself
     (update()) whenever the axis must be redrawn.
     """
@@ -213,7 +223,7 @@ def show_grid(plot: pg.PlotItem, alpha: float) -> None:
 
     pyqtgraph's default third tick level adds ~35 near-invisible lines per axis (alpha ~10/255
     at dashboard sizes) and made a plot's repaint ~3x slower (16 ms against 6 ms at 480x330,
-    offscreen); painting holds the GIL, so that time is taken from the training thread.
+    offscreen), time taken from the GUI thread's paint budget.
     """
     plot.showGrid(x=True, y=True, alpha=alpha)
     for name in ("left", "bottom"):
@@ -312,6 +322,15 @@ class LiveView(QWidget):
             self.export_button.setEnabled(True)
         self.paint()
         self.paint_count += 1
+
+    def take_snapshot(self, snapshot: ProbeSnapshot) -> None:
+        """Store a probe's newest snapshot; views override this for the kinds they show.
+
+        Every view is offered the probe sample (SAMPLE_KIND) and may ignore it; any other kind
+        that reaches a view which does not show it is a wiring error.
+        """
+        if snapshot.kind != SAMPLE_KIND:
+            raise ValueError(f"The {self.title} view does not show {snapshot.kind} snapshots.")
 
     def show_problem(self, text: str) -> None:
         """A probe cannot run on this model: say why, in place of the empty state or the caption."""

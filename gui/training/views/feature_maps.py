@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.probes.snapshots import FeatureMap
 from gui.training.views.base import (
+    SAMPLE_KIND,
     LiveView,
     PlotCanvas,
     configure_image_item,
@@ -104,6 +105,16 @@ class FeatureMapView(LiveView):
         self.maps = tuple(maps)
         if self.maps:
             self._got_data()
+
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == "feature_maps":
+            self.set_maps(snapshot.data)
+        elif snapshot.kind == SAMPLE_KIND:  # an image sample is the first row; others are not
+            sample = snapshot.data
+            if np.ndim(sample.x) == 3:
+                self.set_input(sample.x, f"{sample.split} sample {sample.index}")
+        else:
+            super().take_snapshot(snapshot)
 
     def rows(self) -> list[tuple[str, np.ndarray, float]]:
         rows = []

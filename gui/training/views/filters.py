@@ -94,6 +94,12 @@ class FilterGridView(LiveView):
         if sets:
             self._got_data()
 
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == "filters":
+            self.set_filters(snapshot.data)
+        else:
+            super().take_snapshot(snapshot)
+
     @property
     def current(self) -> FilterSet | None:
         return self._sets.get(self.layer_combo.currentText())

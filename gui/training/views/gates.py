@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 from engine.probes.snapshots import RecurrentTrace
 from gui.training.views.base import (
     PALETTE,
+    SAMPLE_KIND,
     LiveView,
     PlotCanvas,
     configure_image_item,
@@ -56,9 +57,13 @@ class GateHeatmapView(LiveView):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gates", parent)
         self._traces: dict[str, RecurrentTrace] = {}
+        # The newest gates snapshot and probe sequence: either may come first, and a new
+        # sequence redraws the traces above it.
+        self._latest: tuple[RecurrentTrace, ...] = ()
+        self._sequence: np.ndarray | None = None
         self._sequences: dict[str, np.ndarray] = {}
-        self._plots: dict[str, tuple[pg.PlotItem, pg.ImageItem]] = {}
-        self._input_curves: list[pg.PlotDataItem] = []
+        self.gate_plots: dict[str, tuple[pg.PlotItem, pg.ImageItem]] = {}
+        self.input_curves: list[pg.PlotDataItem] = []
         self._layout_key: tuple = ()
         self.heatmaps: dict[str, np.ndarray] = {}  # gate -> (T, units), as last painted
 
@@ -112,7 +117,20 @@ class GateHeatmapView(LiveView):
         for trace in traces:
             self.set_trace(trace, sequence)
 
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == "gates":
+            data = snapshot.data
+            self._latest = tuple(data) if isinstance(data, tuple | list) else (data,)
+            self.set_traces(self._latest, self._sequence)
+        elif snapshot.kind == SAMPLE_KIND:  # a sequence sample is drawn above the gates
+            if np.ndim(snapshot.data.x) == 2:
+                self._sequence = snapshot.data.x
+                self.set_traces(self._latest, self._sequence)
+        else:
+            super().take_snapshot(snapshot)
+
     def forget(self) -> None:
+        self._latest, self._sequence = (), None
         self._traces.clear()
         self._sequences.clear()
         self.heatmaps = {}
@@ -151,7 +169,7 @@ class GateHeatmapView(LiveView):
         for name, values in layer.gates.items():
             values = np.asarray(values, np.float32)
             self.heatmaps[name] = values
-            plot, item = self._plots[name]
+            plot, item = self.gate_plots[name]
             levels, _ = gate_levels(name, trace.mode, values)
             # (T, units) -> rows = units, columns = time, so x is t and y is the unit.
             item.setImage(np.ascontiguousarray(values.T), levels=levels, autoLevels=False)
@@ -166,27 +184,27 @@ class GateHeatmapView(LiveView):
     def _paint_input(self, block_id: str) -> None:
         seq = self._sequences.get(block_id)
         if seq is None:
-            for curve in self._input_curves:
+            for curve in self.input_curves:
                 curve.setData([], [])
             return
         seq = seq.reshape(len(seq), -1)[:, :MAX_INPUT_CURVES]
-        while len(self._input_curves) < seq.shape[1]:
-            colour = PALETTE[len(self._input_curves) % len(PALETTE)]
-            self._input_curves.append(self.input_plot.plot(pen=pg.mkPen(colour, width=2)))
+        while len(self.input_curves) < seq.shape[1]:
+            colour = PALETTE[len(self.input_curves) % len(PALETTE)]
+            self.input_curves.append(self.input_plot.plot(pen=pg.mkPen(colour, width=2)))
         # Centred on each step (t + 0.5) so a point sits over the middle of its heatmap column.
         t = np.arange(len(seq)) + 0.5
-        for i, curve in enumerate(self._input_curves):
+        for i, curve in enumerate(self.input_curves):
             if i < seq.shape[1]:
                 curve.setData(t, seq[:, i], symbol="o", symbolSize=4)
             else:
                 curve.setData([], [])
 
     def _rebuild(self, mode: str, names: tuple[str, ...]) -> None:
-        for plot, _ in self._plots.values():
+        for plot, _ in self.gate_plots.values():
             self.graphics.removeItem(plot)
         for label in self._row_labels:
             self.graphics.removeItem(label)
-        self._plots.clear()
+        self.gate_plots.clear()
         self._row_labels = []
         for row, name in enumerate(names, start=1):
             label = self.graphics.addLabel(
@@ -203,9 +221,9 @@ class GateHeatmapView(LiveView):
             _, diverging = gate_levels(name, mode, np.zeros(0))
             item.setColorMap(diverging_colormap() if diverging else sequential_colormap())
             plot.addItem(item)
-            self._plots[name] = (plot, item)
+            self.gate_plots[name] = (plot, item)
         if names:
-            last = self._plots[names[-1]][0]
+            last = self.gate_plots[names[-1]][0]
             last.showAxis("bottom")
             last.setLabel("bottom", "time step t")
         self._layout_key = (mode, names)
@@ -219,7 +237,7 @@ class GateHeatmapView(LiveView):
         return float(values[t, unit])
 
     def _mouse_moved(self, pos: QPointF) -> None:
-        for name, (plot, _) in self._plots.items():
+        for name, (plot, _) in self.gate_plots.items():
             if not plot.vb.sceneBoundingRect().contains(pos):
                 continue
             point = plot.vb.mapSceneToView(pos)

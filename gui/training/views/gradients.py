@@ -44,7 +44,7 @@ class GradientFlowView(LiveView):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gradient flow", parent)
         self.layer_series: dict[str, GrowableSeries] = {}
-        self._layer_curves: dict[str, pg.PlotDataItem] = {}
+        self.layer_curves: dict[str, pg.PlotDataItem] = {}
         self.time_gradients: dict[str, TimeGradient] = {}
         self._time_curves: dict[str, pg.PlotDataItem] = {}
         self._previous: list[pg.PlotDataItem] = []
@@ -100,14 +100,14 @@ class GradientFlowView(LiveView):
                 self.previous_time_gradients[name] = values
         for curve in self._time_curves.values():
             self.time_plot.removeItem(curve)
-        for curve in self._layer_curves.values():
+        for curve in self.layer_curves.values():
             self.layer_plot.removeItem(curve)
         self.time_legend.clear()
         for curve in self._previous:
             self.time_legend.addItem(curve, curve.name())
         self.layer_legend.clear()
         self._time_curves.clear()
-        self._layer_curves.clear()
+        self.layer_curves.clear()
         self.layer_series.clear()
         self.time_gradients.clear()
         self._run_label = label
@@ -125,18 +125,26 @@ class GradientFlowView(LiveView):
         if items:
             self._got_data()
 
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == "layer_gradients":
+            self.add_layer_gradients(snapshot.step, snapshot.data)
+        elif snapshot.kind == "time_gradients":
+            self.set_time_gradients(snapshot.data)
+        else:
+            super().take_snapshot(snapshot)
+
     # ------------------------------------------------------------ painting
 
     def paint(self) -> None:
         for index, (name, series) in enumerate(self.layer_series.items()):
-            curve = self._layer_curves.get(name)
+            curve = self.layer_curves.get(name)
             if curve is None:
                 # Width 1: Qt's fast path; a 2-px pen costs ~1.4 ms more per curve and frame.
                 pen = pg.mkPen(PALETTE[index % len(PALETTE)], width=1)
                 curve = self.layer_plot.plot(pen=pen, name=name, connect="finite")
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
-                self._layer_curves[name] = curve
+                self.layer_curves[name] = curve
             curve.setData(series.x, positive(series.y))
         for index, (block_id, tg) in enumerate(self.time_gradients.items()):
             curve = self._time_curves.get(block_id)

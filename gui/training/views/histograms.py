@@ -27,6 +27,10 @@ from gui.training.views.base import (
 KINDS = ("weights", "activations")
 
 
+# The probe kinds this view shows, and which of its KINDS each one fills.
+_SNAPSHOT_KINDS = {"weight_histograms": "weights", "activation_histograms": "activations"}
+
+
 class HistogramView(LiveView):
     empty_text = "Train a model to see the distribution of each layer's weights and activations."
 
@@ -75,6 +79,13 @@ class HistogramView(LiveView):
                 self.layer_combo.addItem(h.block_id)
         if histograms:
             self._got_data()
+
+    def take_snapshot(self, snapshot) -> None:
+        kind = _SNAPSHOT_KINDS.get(snapshot.kind)
+        if kind is not None:
+            self.set_histograms(kind, snapshot.data)
+        else:
+            super().take_snapshot(snapshot)
 
     def forget(self) -> None:
         for kind in KINDS:

@@ -40,7 +40,7 @@ class ConfusionMatrixView(LiveView):
         super().__init__("Confusion matrix", parent)
         self.report: ClassificationReport | None = None
         self.class_names: tuple[str, ...] = ()
-        self._texts: list[pg.TextItem] = []
+        self.cell_labels: list[pg.TextItem] = []
         self._ticks: list = []
         self.graphics = PlotCanvas()
         self.plot = self.graphics.addPlot()
@@ -61,6 +61,12 @@ class ConfusionMatrixView(LiveView):
     def set_report(self, report: ClassificationReport) -> None:
         self.report = report
         self._got_data()
+
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == "classification_report":
+            self.set_report(snapshot.data)
+        else:
+            super().take_snapshot(snapshot)
 
     def forget(self) -> None:
         self.report = None
@@ -91,13 +97,13 @@ class ConfusionMatrixView(LiveView):
     def _paint_texts(self, cm: np.ndarray, fraction: np.ndarray) -> None:
         k = cm.shape[0]
         wanted = k * k if k <= MAX_CELL_TEXT else 0
-        while len(self._texts) > wanted:
-            self.plot.removeItem(self._texts.pop())
-        while len(self._texts) < wanted:
+        while len(self.cell_labels) > wanted:
+            self.plot.removeItem(self.cell_labels.pop())
+        while len(self.cell_labels) < wanted:
             text = cached(pg.TextItem(anchor=(0.5, 0.5)))
             self.plot.addItem(text)
-            self._texts.append(text)
-        for index, text in enumerate(self._texts):
+            self.cell_labels.append(text)
+        for index, text in enumerate(self.cell_labels):
             r, c = divmod(index, k)
             # Dark text on the bright (yellow) end of viridis, light text elsewhere.
             state = ("#111" if fraction[r, c] > 0.6 else "#eee", str(int(cm[r, c])), c, r)
@@ -177,6 +183,12 @@ class PredictionGridView(LiveView):
     def set_report(self, report: ClassificationReport) -> None:
         self.report = report
         self._got_data()
+
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == "classification_report":
+            self.set_report(snapshot.data)
+        else:
+            super().take_snapshot(snapshot)
 
     def forget(self) -> None:
         self.report = None
@@ -307,6 +319,12 @@ class ForecastView(LiveView):
         width = int(np.prod(report.target.shape[1:])) if report.target.ndim > 1 else 1
         self.step_spin.setMaximum(max(1, width))
         self._got_data()
+
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == "forecast_report":
+            self.set_report(snapshot.data)
+        else:
+            super().take_snapshot(snapshot)
 
     def series(self) -> tuple[np.ndarray, np.ndarray]:
         """(true, predicted) for the chosen horizon step, at most MAX_POINTS samples."""
