@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine import probes
-from engine.probes.schedule import PROBE_KINDS
+from engine.probes.registry import PROBE_KINDS
 from engine.training.events import Paused, ProbeSnapshot, SettingsChanged
 from engine.training.settings import SettingsError, TrainSettings
 from engine.training.trainer import Trainer
