@@ -195,7 +195,7 @@ class TrainingProcess:
 
     def update_settings(self, **changes: Any) -> None:
         """As :meth:`Trainer.update_settings`: SettingsError here, at once, for a bad value."""
-        from engine.training.trainer import check_settings_changes
+        from engine.training.control import check_settings_changes
 
         self._send(("settings", check_settings_changes(self.settings, self.dataset, changes)))
 
@@ -407,4 +407,4 @@ def _apply(trainer: Trainer, message: tuple) -> None:
             trainer.update_settings(**message[1])
         except SettingsError as error:
             # Only a probe sample the parent could not check (its dataset was loaded here).
-            trainer._emit_probe("probe_input", None, str(error))
+            trainer.report_probe("probe_input", None, str(error))
