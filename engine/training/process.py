@@ -6,9 +6,9 @@ thread cannot, and the hand-offs of the one GIL between them cost more again (RE
 Performance: with all nine views painting, training lost up to 15 % in a thread). In its own
 process the Trainer keeps its interpreter to itself, and the GUI paints at the rate it likes.
 
-The child runs an unchanged :class:`~engine.training.trainer.Trainer` whose callback is an
-:class:`EventBuffer`; a relay thread in the child sends the buffer's contents to the parent
-``FLUSH_HZ`` times a second (one pickled :class:`Drained` each) and applies the parent's
+The child runs the same :class:`~engine.training.trainer.Trainer` as the command line, with an
+:class:`EventBuffer` as its callback; a relay thread in the child sends the buffer's contents to the parent
+``UPDATE_HZ`` times a second (one pickled :class:`Drained` each) and applies the parent's
 control messages (pause, resume, stop, settings) as they arrive. The parent side,
 :class:`TrainingProcess`, is the Trainer's control surface plus :meth:`TrainingProcess.drain`.
 
@@ -30,7 +30,15 @@ from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from engine.training.events import Callback, Event, Failed, Finished, ProbeSnapshot, StepMetrics
+from engine.training.events import (
+    Callback,
+    Event,
+    Failed,
+    Finished,
+    ProbeSnapshot,
+    StepMetrics,
+    keep_newest,
+)
 
 if TYPE_CHECKING:
     from engine.data import Dataset
@@ -38,7 +46,11 @@ if TYPE_CHECKING:
     from engine.training.settings import TrainSettings
     from engine.training.trainer import Trainer
 
-FLUSH_HZ = 10
+# How many times a second a run's events reach the window: the child's relay sends what it has
+# buffered, and the window's TrainingController delivers what has arrived, at this one rate.
+# Ten a second is as often as a curve or a view can usefully change for a person watching, and
+# it keeps the window's signal and repaint rate bounded whatever the speed of training.
+UPDATE_HZ = 10
 
 
 def _read_only(mapping: dict) -> MappingProxyType:
@@ -65,9 +77,7 @@ class Drained:
     def then(self, later: Drained) -> Drained:
         """Both, in order; a newer probe snapshot of a kind replaces the older one."""
         probes = dict(self.probes)
-        for kind, snapshot in later.probes.items():
-            probes.pop(kind, None)  # re-insert: dict order = arrival order
-            probes[kind] = snapshot
+        keep_newest(probes, later.probes.values())
         return Drained(self.steps + later.steps, self.events + later.events, probes)
 
 
@@ -86,8 +96,7 @@ class EventBuffer(Callback):
             if isinstance(event, StepMetrics):
                 self._steps.append(event)
             elif isinstance(event, ProbeSnapshot):
-                self._probes.pop(event.kind, None)  # re-insert: dict order = arrival order
-                self._probes[event.kind] = event
+                keep_newest(self._probes, (event,))
             else:
                 self._events.append(event)
 
@@ -131,7 +140,7 @@ def warm_up() -> None:
 class TrainingProcess:
     """One Trainer run in a child process: the Trainer's controls, and its events by drain().
 
-    Starts at once. ``drain()`` never blocks; ``wait()`` drains while it waits, so a child
+    Starts at once. ``drain()`` waits only when asked to; ``wait()`` drains while it waits, so a child
     that is sending its last (large) events is never stuck on a full pipe.
     """
 
@@ -146,7 +155,7 @@ class TrainingProcess:
     ) -> None:
         # update_settings checks changes against the settings and the dataset, as the Trainer does.
         self.dataset, self.settings, self.run_id = dataset, settings, run_id
-        ctx = process_context(cpu=_runs_on_cpu(settings.device))
+        ctx = process_context(cpu=runs_on_cpu(settings.device))
         self._events, child_events = ctx.Pipe(duplex=False)
         child_control, self._control = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
@@ -205,9 +214,10 @@ class TrainingProcess:
 
     # ------------------------------------------------------------ events
 
-    def drain(self) -> Drained:
-        """Everything received since the last drain (never blocks)."""
-        self._receive()
+    def drain(self, wait: float = 0.0) -> Drained:
+        """Everything received since the last drain. When nothing has come yet, waits up to
+        ``wait`` seconds for the next batch (the window's timer never waits)."""
+        self._receive(wait if self._pending.empty else 0.0)
         out, self._pending = self._pending, Drained()
         return out
 
@@ -289,7 +299,8 @@ def _death_message(code: int | None) -> str:
     return f"The training process {why}. The weights of this run are lost. {advice}"
 
 
-def _runs_on_cpu(device: str) -> bool:
+def runs_on_cpu(device: str) -> bool:
+    """Whether a run on ``device`` trains on the CPU (which decides how its process starts)."""
     from engine.training.devices import DeviceError, resolve_device
 
     try:
@@ -336,7 +347,7 @@ def child_main(
         last = buffer.drain()
         with contextlib.suppress(OSError):  # nobody is listening any more
             if not last.empty:
-                _send(events, last)
+                send_drained(events, last)
             events.close()
 
 
@@ -347,8 +358,8 @@ def _relay(
     control: Connection | None,
     done: threading.Event,
 ) -> None:
-    """Send the buffer FLUSH_HZ times a second; apply control messages as soon as they come."""
-    period = 1.0 / FLUSH_HZ
+    """Send the buffer UPDATE_HZ times a second; apply control messages as soon as they come."""
+    period = 1.0 / UPDATE_HZ
     next_flush = time.monotonic() + period
     while not done.is_set():
         left = max(0.0, next_flush - time.monotonic())
@@ -366,14 +377,14 @@ def _relay(
         drained = buffer.drain()
         try:
             if not drained.empty:
-                _send(events, drained)
+                send_drained(events, drained)
         except OSError:  # the window has closed its end: stop, and let the process end
             trainer.request_stop()
             return
         next_flush = time.monotonic() + period
 
 
-def _send(events: Connection, drained: Drained) -> None:
+def send_drained(events: Connection, drained: Drained) -> None:
     """Send one batch; a probe result that cannot be pickled becomes that view's message
     instead of ending the run."""
     try:
