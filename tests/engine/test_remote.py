@@ -22,6 +22,7 @@ from engine.training.events import (
     RunStarted,
     SettingsChanged,
     StepMetrics,
+    keep_newest,
 )
 from engine.training.process import Drained, TrainingProcess, send_drained
 from engine.training.settings import SettingsError, TrainSettings
@@ -151,6 +152,13 @@ def test_drained_batches_keep_order_and_the_newest_probe_of_a_kind():
     merged = first.then(second)
     assert [s.step for s in merged.steps] == [1, 2] and len(merged.events) == 1
     assert list(merged.probes) == ["b", "a"] and merged.probes["a"].data == 3
+
+
+def test_keep_newest_replaces_a_kind_and_moves_it_to_the_end():
+    probes = {}
+    keep_newest(probes, [ProbeSnapshot(1, 1, "a", 1), ProbeSnapshot(1, 1, "b", 2)])
+    keep_newest(probes, [ProbeSnapshot(1, 2, "a", 3)])
+    assert list(probes) == ["b", "a"] and probes["a"].data == 3
 
 
 def test_a_probe_sample_the_parent_could_not_check_is_refused_by_the_child():
