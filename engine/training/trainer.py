@@ -1,9 +1,9 @@
 """The Trainer: one training run that reports through callbacks and obeys control requests.
 
 No Qt here. In the window's runs the Trainer runs in a child process
-(engine/training/process.py), whose relay thread calls ``request_pause``, ``request_resume``,
-``request_stop`` and ``update_settings`` as the window's messages arrive; the headless command
-line calls ``run()`` directly. A run is three parts: its setup, made once
+(engine/training/process.py), whose relay thread (engine/training/relay.py) calls
+``request_pause``, ``request_resume``, ``request_stop`` and ``update_settings`` as the window's
+messages arrive; the headless command line calls ``run()`` directly. A run is three parts: its setup, made once
 (engine/training/setup.py), its controls (engine/training/control.py) and its loop
 (engine/training/loop.py); the probes are a callback (engine/training/probe_callback.py),
 added when ``settings.probes`` is on.

@@ -24,7 +24,8 @@ from engine.training.events import (
     StepMetrics,
     keep_newest,
 )
-from engine.training.process import Drained, TrainingProcess, send_drained
+from engine.training.process import TrainingProcess
+from engine.training.relay import Drained, send_drained
 from engine.training.settings import SettingsError, TrainSettings
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 

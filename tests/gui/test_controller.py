@@ -8,7 +8,7 @@ import time
 import pytest
 
 from engine.training.events import StepMetrics
-from engine.training.process import EventBuffer
+from engine.training.relay import EventBuffer
 from engine.training.settings import TrainSettings
 from gui.training import UPDATE_HZ, TrainingController
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
