@@ -15,8 +15,9 @@ from engine.probes.snapshots import ProbeError
 def frozen_array(value: torch.Tensor | np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """C-contiguous CPU numpy copy of `value` in `dtype`, marked read-only.
 
-    Read-only because probe snapshots are shared between the training thread and the views;
-    a view that wants to edit one must copy it first.
+    Read-only because a snapshot is shared: by every callback that receives it in the
+    training process, and by every view that shows it in the window; a reader that wants to
+    edit one must copy it first.
     """
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()

@@ -7,7 +7,7 @@ CPU numpy copies, never live tensors, so a view can keep a snapshot as long as i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,11 +114,27 @@ Event = (
 )
 
 
+def keep_newest(probes: dict[str, ProbeSnapshot], snapshots: Iterable[ProbeSnapshot]) -> None:
+    """Add ``snapshots`` to ``probes`` (by kind, in place): a newer snapshot of a kind replaces
+    the older one and moves to the end, so the order is that of the newest arrivals. Views
+    show only the newest snapshot, so this is how every batch of them is thinned."""
+    for snapshot in snapshots:
+        probes.pop(snapshot.kind, None)
+        probes[snapshot.kind] = snapshot
+
+
 class Callback:
-    """No-op hooks, Lightning-style: subclass and override what you need."""
+    """No-op hooks, Lightning-style: subclass and override what you need.
+
+    Every event goes to ``on_event`` and then to its own hook. ``on_after_backward`` is the one
+    hook without an event: the Trainer calls it between backward and the optimiser step, where
+    the step's gradients are there to look at, and only on callbacks that override it (it is
+    on the hot path)."""
 
     def on_event(self, event: Event) -> None:
         """Called for every event, before the specific hook."""
+
+    def on_after_backward(self) -> None: ...
 
     def on_run_start(self, event: RunStarted) -> None: ...
     def on_step_end(self, event: StepMetrics) -> None: ...
@@ -140,6 +156,11 @@ _HOOKS = {
     Finished: "on_finish",
     Failed: "on_fail",
 }
+
+
+def overrides_after_backward(callback: Callback) -> bool:
+    """True when ``callback`` does something in ``on_after_backward``."""
+    return type(callback).on_after_backward is not Callback.on_after_backward
 
 
 def dispatch(callbacks: list[Callback], event: Event) -> None:

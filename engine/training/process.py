@@ -6,11 +6,10 @@ thread cannot, and the hand-offs of the one GIL between them cost more again (RE
 Performance: with all nine views painting, training lost up to 15 % in a thread). In its own
 process the Trainer keeps its interpreter to itself, and the GUI paints at the rate it likes.
 
-The child runs an unchanged :class:`~engine.training.trainer.Trainer` whose callback is an
-:class:`EventBuffer`; a relay thread in the child sends the buffer's contents to the parent
-``FLUSH_HZ`` times a second (one pickled :class:`Drained` each) and applies the parent's
-control messages (pause, resume, stop, settings) as they arrive. The parent side,
-:class:`TrainingProcess`, is the Trainer's control surface plus :meth:`TrainingProcess.drain`.
+The child runs the same :class:`~engine.training.trainer.Trainer` as the command line, and
+relays its events and the parent's controls (engine/training/relay.py). This is the parent's
+side: :class:`TrainingProcess`, the Trainer's control surface plus
+:meth:`TrainingProcess.drain`, and how the child is started.
 
 No Qt here, and no torch at import: the GUI imports this module when its window opens.
 """
@@ -19,87 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import pickle
 import sys
 import threading
 import time
-import traceback
-from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
-from multiprocessing.reduction import ForkingPickler
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from engine.training.events import Callback, Event, Failed, Finished, ProbeSnapshot, StepMetrics
+from engine.training.events import Failed, Finished
+from engine.training.relay import Drained, child_main
 
 if TYPE_CHECKING:
     from engine.data import Dataset
     from engine.model.spec import ModelSpec
     from engine.training.settings import TrainSettings
-    from engine.training.trainer import Trainer
-
-FLUSH_HZ = 10
-
-
-def _read_only(mapping: dict) -> MappingProxyType:
-    return MappingProxyType(mapping)
-
-
-# Probe results are read-only mappings (MappingProxyType), which pickle cannot copy by itself.
-ForkingPickler.register(MappingProxyType, lambda m: (_read_only, (dict(m),)))
-
-
-@dataclass(frozen=True)
-class Drained:
-    """What arrived since the last drain: every step's metrics, the other events in arrival
-    order, and the newest probe snapshot of each kind."""
-
-    steps: list[StepMetrics] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    probes: dict[str, ProbeSnapshot] = field(default_factory=dict)
-
-    @property
-    def empty(self) -> bool:
-        return not self.steps and not self.events and not self.probes
-
-    def then(self, later: Drained) -> Drained:
-        """Both, in order; a newer probe snapshot of a kind replaces the older one."""
-        probes = dict(self.probes)
-        for kind, snapshot in later.probes.items():
-            probes.pop(kind, None)  # re-insert: dict order = arrival order
-            probes[kind] = snapshot
-        return Drained(self.steps + later.steps, self.events + later.events, probes)
-
-
-class EventBuffer(Callback):
-    """Thread-safe inbox the Trainer writes and the relay drains; nothing is lost except
-    older probe snapshots of a kind, which a newer one replaces."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._steps: list[StepMetrics] = []
-        self._events: list[Event] = []
-        self._probes: dict[str, ProbeSnapshot] = {}
-
-    def on_event(self, event: Event) -> None:
-        with self._lock:
-            if isinstance(event, StepMetrics):
-                self._steps.append(event)
-            elif isinstance(event, ProbeSnapshot):
-                self._probes.pop(event.kind, None)  # re-insert: dict order = arrival order
-                self._probes[event.kind] = event
-            else:
-                self._events.append(event)
-
-    def drain(self) -> Drained:
-        with self._lock:
-            out = Drained(self._steps, self._events, self._probes)
-            self._steps, self._events, self._probes = [], [], {}
-        return out
-
-
-# ---------------------------------------------------------------- the parent's side
-
 
 _context: multiprocessing.context.BaseContext | None = None
 
@@ -131,7 +62,7 @@ def warm_up() -> None:
 class TrainingProcess:
     """One Trainer run in a child process: the Trainer's controls, and its events by drain().
 
-    Starts at once. ``drain()`` never blocks; ``wait()`` drains while it waits, so a child
+    Starts at once. ``drain()`` waits only when asked to; ``wait()`` drains while it waits, so a child
     that is sending its last (large) events is never stuck on a full pipe.
     """
 
@@ -146,7 +77,7 @@ class TrainingProcess:
     ) -> None:
         # update_settings checks changes against the settings and the dataset, as the Trainer does.
         self.dataset, self.settings, self.run_id = dataset, settings, run_id
-        ctx = process_context(cpu=_runs_on_cpu(settings.device))
+        ctx = process_context(cpu=runs_on_cpu(settings.device))
         self._events, child_events = ctx.Pipe(duplex=False)
         child_control, self._control = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
@@ -195,7 +126,7 @@ class TrainingProcess:
 
     def update_settings(self, **changes: Any) -> None:
         """As :meth:`Trainer.update_settings`: SettingsError here, at once, for a bad value."""
-        from engine.training.trainer import check_settings_changes
+        from engine.training.control import check_settings_changes
 
         self._send(("settings", check_settings_changes(self.settings, self.dataset, changes)))
 
@@ -205,9 +136,10 @@ class TrainingProcess:
 
     # ------------------------------------------------------------ events
 
-    def drain(self) -> Drained:
-        """Everything received since the last drain (never blocks)."""
-        self._receive()
+    def drain(self, wait: float = 0.0) -> Drained:
+        """Everything received since the last drain. When nothing has come yet, waits up to
+        ``wait`` seconds for the next batch (the window's timer never waits)."""
+        self._receive(wait if self._pending.empty else 0.0)
         out, self._pending = self._pending, Drained()
         return out
 
@@ -289,122 +221,11 @@ def _death_message(code: int | None) -> str:
     return f"The training process {why}. The weights of this run are lost. {advice}"
 
 
-def _runs_on_cpu(device: str) -> bool:
+def runs_on_cpu(device: str) -> bool:
+    """Whether a run on ``device`` trains on the CPU (which decides how its process starts)."""
     from engine.training.devices import DeviceError, resolve_device
 
     try:
         return resolve_device(device).type == "cpu"
     except DeviceError:  # the run reports it, with the same message, from either kind of start
         return True
-
-
-# ---------------------------------------------------------------- the child's side
-
-
-def child_main(
-    spec: ModelSpec,
-    dataset: Dataset | str,
-    settings: TrainSettings,
-    run_id: int,
-    dataset_options: dict[str, Any] | None,
-    events: Connection,
-    control: Connection,
-) -> None:
-    """The child process: run the Trainer, relay its events and the parent's controls."""
-    from engine.training.trainer import Trainer
-
-    buffer = EventBuffer()
-    trainer = Trainer(
-        spec, dataset, settings, [buffer], run_id=run_id, dataset_options=dataset_options
-    )
-    done = threading.Event()
-    relay = threading.Thread(
-        target=_relay, args=(trainer, buffer, events, control, done), name="layerlab-relay"
-    )
-    relay.start()
-    try:
-        trainer.run()  # reports its own failures as a Failed event
-    except BaseException as exc:  # a bug in the Trainer itself: still a visible failure
-        buffer.on_event(Failed(
-            run_id, trainer.step,
-            f"Training stopped because of an internal error ({type(exc).__name__}: {exc}).",
-            details=traceback.format_exc(),
-        ))  # fmt: skip
-    finally:
-        done.set()
-        relay.join()
-        last = buffer.drain()
-        with contextlib.suppress(OSError):  # nobody is listening any more
-            if not last.empty:
-                _send(events, last)
-            events.close()
-
-
-def _relay(
-    trainer: Trainer,
-    buffer: EventBuffer,
-    events: Connection,
-    control: Connection | None,
-    done: threading.Event,
-) -> None:
-    """Send the buffer FLUSH_HZ times a second; apply control messages as soon as they come."""
-    period = 1.0 / FLUSH_HZ
-    next_flush = time.monotonic() + period
-    while not done.is_set():
-        left = max(0.0, next_flush - time.monotonic())
-        if control is None:
-            done.wait(left)
-        else:
-            try:
-                if control.poll(left):
-                    _apply(trainer, control.recv())
-                    if time.monotonic() < next_flush:
-                        continue
-            except (EOFError, OSError):  # the window is gone: nobody will see this run
-                control = None
-                trainer.request_stop()
-        drained = buffer.drain()
-        try:
-            if not drained.empty:
-                _send(events, drained)
-        except OSError:  # the window has closed its end: stop, and let the process end
-            trainer.request_stop()
-            return
-        next_flush = time.monotonic() + period
-
-
-def _send(events: Connection, drained: Drained) -> None:
-    """Send one batch; a probe result that cannot be pickled becomes that view's message
-    instead of ending the run."""
-    try:
-        events.send(drained)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        probes = {}
-        for kind, snapshot in drained.probes.items():
-            try:
-                ForkingPickler.dumps(snapshot)
-            except (pickle.PicklingError, TypeError, AttributeError) as exc:
-                snapshot = replace(snapshot, data=None, error=(
-                    f"The {kind.replace('_', ' ')} view cannot show this run: its data could "
-                    f"not be passed to the window ({exc})."
-                ))  # fmt: skip
-            probes[kind] = snapshot
-        events.send(replace(drained, probes=probes))
-
-
-def _apply(trainer: Trainer, message: tuple) -> None:
-    from engine.training.settings import SettingsError
-
-    kind = message[0]
-    if kind == "pause":
-        trainer.request_pause()
-    elif kind == "resume":
-        trainer.request_resume()
-    elif kind == "stop":
-        trainer.request_stop()
-    elif kind == "settings":
-        try:
-            trainer.update_settings(**message[1])
-        except SettingsError as error:
-            # Only a probe sample the parent could not check (its dataset was loaded here).
-            trainer._emit_probe("probe_input", None, str(error))

@@ -1,12 +1,13 @@
 """TrainingController: what the main window and the dashboard use to run training.
 
 One controller lives as long as the window; each ``start`` makes a new
-:class:`~engine.training.process.TrainingProcess`: the Trainer runs in a child process, so the GUI's
-painting never competes with it for Python's GIL (engine/training/process.py says why). A GUI-thread
-timer drains the process's events ``UPDATE_HZ`` times a second and re-emits them as signals: a
-run start first, then every step's metrics as one list (curves stay complete), then every epoch,
-settings, pause and end event in order, then the newest probe snapshot of each kind. The rate of
-GUI updates is therefore bounded by the timer, whatever the speed of training.
+:class:`~engine.training.process.TrainingProcess`: the Trainer runs in a child process, so the
+GUI's painting never competes with it for Python's GIL (engine/training/process.py says why).
+A GUI-thread timer drains the process's events ``UPDATE_HZ`` times a second (the rate at which
+the child sends them; engine/training/relay.py) and re-emits them as signals: a run start
+first, then every step's metrics as one list (curves stay complete), then every epoch,
+settings, pause and end event in order, then the newest probe snapshot of each kind. The rate
+of GUI updates is therefore bounded by the timer, whatever the speed of training.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from engine.training.events import (
     SettingsChanged,
 )
 from engine.training.process import TrainingProcess
+from engine.training.relay import UPDATE_HZ
 from engine.training.settings import GUI_TORCH_THREADS
 
 if TYPE_CHECKING:  # torch is imported on the first start(), not when the window opens
@@ -33,7 +35,6 @@ if TYPE_CHECKING:  # torch is imported on the first start(), not when the window
     from engine.training.settings import TrainSettings
 
 STOP_TIMEOUT_MS = 2000
-UPDATE_HZ = 10
 DEFAULT_GUI_TORCH_THREADS = GUI_TORCH_THREADS  # why one: engine/training/settings.py
 
 

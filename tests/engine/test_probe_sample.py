@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine import probes
-from engine.probes.schedule import PROBE_KINDS
+from engine.probes.registry import PROBE_KINDS
 from engine.training.events import Paused, ProbeSnapshot, SettingsChanged
 from engine.training.settings import SettingsError, TrainSettings
 from engine.training.trainer import Trainer
@@ -123,7 +123,7 @@ def test_gates_and_time_gradients_follow_the_new_sequence_even_while_paused():
 
 
 def test_a_bad_index_is_a_settings_error_at_once():
-    trainer = Trainer(cnn_spec(), image_data(), TrainSettings(**FAST))
+    trainer = Trainer(cnn_spec(), image_data(), TrainSettings(**{**FAST, "epochs": 1}))
     with pytest.raises(SettingsError, match="outside the 12 samples of the validation set"):
         trainer.update_settings(probe_sample_index=12)
     with pytest.raises(SettingsError, match="outside"):
@@ -135,9 +135,14 @@ def test_a_bad_index_is_a_settings_error_at_once():
     # Nothing was queued: a bad change in one call leaves the others out too.
     with pytest.raises(SettingsError):
         trainer.update_settings(lr=0.1, probe_sample_index=99)
-    assert trainer._pending == {}
     trainer.update_settings(probe_sample_index=np.int64(11))
-    assert trainer._pending == {"probe_sample_index": 11}
+    rec = Recorder()
+    trainer.callbacks.append(rec)
+    trainer.run()
+    changes = [dict(c.changes) for c in rec.of(SettingsChanged)]
+    assert changes == [{"probe_sample_index": 11}]
+    assert type(changes[0]["probe_sample_index"]) is int  # plain, so it pickles and prints
+    assert [e.data.index for e in probe_events(rec, "probe_input")] == [0, 11]
 
 
 def test_an_index_for_data_not_loaded_yet_is_checked_when_applied():

@@ -22,8 +22,10 @@ from engine.training.events import (
     RunStarted,
     SettingsChanged,
     StepMetrics,
+    keep_newest,
 )
-from engine.training.process import Drained, TrainingProcess, _send
+from engine.training.process import TrainingProcess
+from engine.training.relay import Drained, send_drained
 from engine.training.settings import SettingsError, TrainSettings
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 
@@ -36,8 +38,7 @@ def collect(run: TrainingProcess, until, timeout: float = 20.0) -> Drained:
     deadline = time.monotonic() + timeout
     while not until(got):
         assert time.monotonic() < deadline, f"timed out; got {[type(e) for e in got.events]}"
-        got = got.then(run.drain())
-        time.sleep(0.01)
+        got = got.then(run.drain(wait=0.05))
     return got
 
 
@@ -75,17 +76,18 @@ def test_probe_results_with_read_only_mappings_cross_the_boundary():
 
 def test_pause_settings_resume_and_stop_reach_the_child():
     run = TrainingProcess(mlp_spec(), vector_data(n=4000), TrainSettings(epochs=50, **FAST))
-    collect(run, lambda g: len(g.steps) > 0)
+    got = collect(run, lambda g: len(g.steps) > 0)
     run.request_pause()
-    got = collect(run, lambda g: any(isinstance(e, Paused) for e in g.events))
+    got = got.then(collect(run, lambda g: any(isinstance(e, Paused) for e in g.events)))
+    paused = next(e for e in got.events if isinstance(e, Paused))
     run.update_settings(lr=0.05)
     got = got.then(collect(run, lambda g: any(isinstance(e, SettingsChanged) for e in g.events)))
-    steps_while_paused = len(got.steps) + len(run.drain().steps)
-    time.sleep(0.3)
-    assert not run.drain().steps  # paused means paused
+    # Paused means paused: the change was applied at the step the run paused at, no later.
+    change = next(e for e in got.events if isinstance(e, SettingsChanged))
+    assert change.step == paused.step == got.steps[-1].step
     run.request_resume()
     later = collect(run, lambda g: len(g.steps) > 3)
-    assert later.steps[-1].lr == 0.05 and steps_while_paused > 0
+    assert later.steps[0].step == paused.step + 1 and later.steps[-1].lr == 0.05
     run.request_stop()
     last = collect(run, ended)
     assert last.events[-1].stopped_early
@@ -132,7 +134,7 @@ def test_an_unpicklable_probe_result_becomes_that_views_message():
             "gates": ProbeSnapshot(1, 1, "gates", lambda: None),  # pickle refuses a lambda
         },
     )
-    _send(sender, batch)
+    send_drained(sender, batch)
     got = receiver.recv()
     assert got.steps == batch.steps and got.probes["filters"].data.shape == (3,)
     assert got.probes["gates"].data is None
@@ -151,6 +153,13 @@ def test_drained_batches_keep_order_and_the_newest_probe_of_a_kind():
     merged = first.then(second)
     assert [s.step for s in merged.steps] == [1, 2] and len(merged.events) == 1
     assert list(merged.probes) == ["b", "a"] and merged.probes["a"].data == 3
+
+
+def test_keep_newest_replaces_a_kind_and_moves_it_to_the_end():
+    probes = {}
+    keep_newest(probes, [ProbeSnapshot(1, 1, "a", 1), ProbeSnapshot(1, 1, "b", 2)])
+    keep_newest(probes, [ProbeSnapshot(1, 2, "a", 3)])
+    assert list(probes) == ["b", "a"] and probes["a"].data == 3
 
 
 def test_a_probe_sample_the_parent_could_not_check_is_refused_by_the_child():
@@ -176,7 +185,7 @@ def test_gpu_runs_spawn_a_fresh_interpreter_and_cpu_runs_fork_on_linux(monkeypat
     if sys.platform.startswith("linux"):
         assert remote.process_context(cpu=True).get_start_method() == "forkserver"
     # The spawn path (GPU runs; every run on macOS and Windows) trains for real too.
-    monkeypatch.setattr(remote, "_runs_on_cpu", lambda device: False)
+    monkeypatch.setattr(remote, "runs_on_cpu", lambda device: False)
     run = TrainingProcess(mlp_spec(), vector_data(), TrainSettings(epochs=1, **FAST))
     got = collect(run, ended, timeout=60.0)
     assert isinstance(got.events[-1], Finished) and got.events[-1].epochs_done == 1

@@ -262,3 +262,30 @@ def test_conv_nets_train_channels_last_on_the_cpu_and_hand_out_c_ordered_weights
     assert kernel.is_contiguous(memory_format=torch.channels_last) and kernel.stride()[1] == 1
     assert result.weights["conv1.weight"].flags.c_contiguous
     np.testing.assert_array_equal(result.weights["conv1.weight"], kernel.detach().numpy())
+
+
+def test_a_callback_sees_each_steps_gradients_after_backward():
+    class GradientWatcher(Recorder):
+        def __init__(self):
+            super().__init__()
+            self.norms = []
+
+        def on_after_backward(self):
+            grads = [p.grad for p in self.trainer.model.parameters()]
+            self.norms.append(sum(float(g.norm()) for g in grads if g is not None))
+
+    watcher = GradientWatcher()
+    trainer = Trainer(mlp_spec(), vector_data(), TrainSettings(**{**FAST, "epochs": 2}), [watcher])
+    watcher.trainer = trainer
+    result = trainer.run()
+    assert len(watcher.norms) == result.step == 10 and all(n > 0 for n in watcher.norms)
+
+
+def test_report_probe_reaches_the_callbacks_at_the_current_step():
+    def report(trainer, event):
+        if event.step == 2:
+            trainer.report_probe("gates", None, "not for this model")
+
+    _, rec, _ = train(mlp_spec(), vector_data(), report, epochs=1)
+    snapshot = rec.of(ProbeSnapshot)[0]
+    assert (snapshot.step, snapshot.kind, snapshot.error) == (2, "gates", "not for this model")

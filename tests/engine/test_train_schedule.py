@@ -1,11 +1,14 @@
-"""Probe scheduling is bounded by time and by a share of the wall time; device choice."""
+"""Probe scheduling is bounded by time and by a share of the wall time and reads the probe
+registry for everything about a kind; device choice."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
-from engine.probes.schedule import DEFAULT_INTERVALS, ProbeScheduler
+from engine.probes.registry import DEFAULT_INTERVALS, ModelTraits, ProbeKind, ProbeRegistry
+from engine.probes.schedule import ProbeRunner, ProbeScheduler
 from engine.training.devices import DeviceError, available_devices, resolve_device
 
 
@@ -46,9 +49,9 @@ def test_a_slow_probe_is_stretched_to_its_share_of_the_budget():
     assert spent / 60 <= 0.05
 
 
-def test_run_measures_and_disable_removes():
+def test_run_measures_and_disable_removes_and_re_shares_the_budget():
     clock = FakeClock()
-    sched = ProbeScheduler(["filters"], clock=clock)
+    sched = ProbeScheduler(["filters", "gates"], budget=0.1, clock=clock)
 
     def probe():
         clock.now += 0.5
@@ -56,13 +59,57 @@ def test_run_measures_and_disable_removes():
 
     assert sched.run("filters", probe) == "data"
     assert sched.costs() == {"filters": 0.5}
+    sched.record("gates", 0.2)
+    assert sched.interval("gates") == pytest.approx(4.0)  # 0.2 s at a 5 % share
     sched.disable("filters")
-    assert sched.kinds == ()
+    assert sched.kinds == ("gates",) and not sched.due("filters", 1e9)
+    assert sched.interval("gates") == pytest.approx(2.0)  # the whole 10 % now
 
 
 def test_unknown_probe_interval_is_refused():
     with pytest.raises(ValueError, match="unknown probe kind"):
         ProbeScheduler(["filters"], intervals={"filterz": 1.0})
+
+
+def fake_registry():
+    """Two made-up kinds: one every step that applies to any model, one for conv nets only."""
+    registry = ProbeRegistry()
+    registry.register(ProbeKind(
+        "mean_weight", 0.0, "step", True, lambda traits: True, ("Made up",),
+        lambda ctx: len(list(ctx.model.parameters())) + float(ctx.x_one.sum()),
+    ))  # fmt: skip
+    registry.register(ProbeKind(
+        "conv_only", 0.0, "step", False, lambda traits: traits.has_conv, ("Made up",),
+        lambda ctx: None,
+    ))  # fmt: skip
+    registry.register(ProbeKind(
+        "broken", 0.0, "epoch", False, lambda traits: True, ("Made up",),
+        lambda ctx: 1 / 0,
+    ))  # fmt: skip
+    return registry
+
+
+def test_the_runner_takes_kinds_timing_and_computation_from_the_registry():
+    clock = FakeClock()
+    emitted = []
+    model = nn.Sequential(nn.Linear(2, 3))
+    x, y = torch.ones(4, 2), torch.zeros(4, dtype=torch.long)
+    runner = ProbeRunner(
+        model, task="classification", num_classes=3, loss_fn=None,
+        x_val=x, y_val=y, x_train=x, y_train=y, budget=1.0, clock=clock,
+        registry=fake_registry(), emit=lambda kind, data, error: emitted.append((kind, error)),
+    )  # fmt: skip
+    assert runner.traits == ModelTraits(False, (), "classification")
+    assert runner.scheduler.kinds == ("mean_weight", "broken")  # conv_only does not apply
+    runner.after_backward()  # no kind runs at backward time
+    assert emitted == []
+    clock.now = 1.0
+    assert runner.between_steps() and emitted == [("mean_weight", None)]
+    runner.after_epoch(final=False)  # a failing probe is reported once and switched off
+    assert emitted[-1][0] == "broken" and "broken view is off" in emitted[-1][1]
+    assert runner.scheduler.kinds == ("mean_weight",)
+    runner.set_sample(2)  # the kinds that look at the sample run again at once
+    assert [k for k, _ in emitted[-2:]] == ["probe_input", "mean_weight"]
 
 
 def test_devices_resolve_on_this_machine():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
-from engine.probes.schedule import PROBE_KINDS
+from engine.probes.registry import PROBE_KINDS
 
 RUN_TIMEOUT_MS = 60_000
 # Far longer than the test: feature maps seen after a change come from the change itself.

@@ -1,0 +1,269 @@
+"""The training loop of one run: epochs of shuffled batches, validation, and its events.
+
+Between steps it looks at the run's :class:`~engine.training.control.RunControl` (one flag read
+per step) and applies what was asked for. Everything an event carries is a CPU numpy copy or a
+Python number, so no receiver ever holds a live tensor. This is the hot path: it binds what it
+reads every step to its own attributes, once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.training.control import RunControl
+from engine.training.devices import describe_device
+from engine.training.events import (
+    EpochMetrics,
+    Event,
+    Failed,
+    Finished,
+    Paused,
+    RunStarted,
+    SettingsChanged,
+    StepMetrics,
+)
+from engine.training.optim import apply_live_changes, lr_factor, set_lr
+from engine.training.probe_callback import ProbeCallback
+from engine.training.settings import TYPICAL_LR
+from engine.training.setup import RunSetup
+
+
+class _NonFinite(Exception):
+    """The loss or the gradient norm stopped being a finite number."""
+
+    def __init__(self, what: str, value: float) -> None:
+        super().__init__(what)
+        self.what, self.value = what, value
+
+
+class TrainingLoop:
+    """Trains ``setup`` to the end, a Stop, or a non-finite loss; reports through ``emit``.
+
+    ``after_backward`` are called between backward and the optimiser step; ``probes`` (when
+    on) is told when the probe sample changes. ``started``: when the run began (perf_counter),
+    for the run's total seconds."""
+
+    def __init__(
+        self,
+        setup: RunSetup,
+        control: RunControl,
+        *,
+        run_id: int,
+        model_name: str,
+        emit: Callable[[Event], None],
+        after_backward: tuple[Callable[[], None], ...] = (),
+        probes: ProbeCallback | None = None,
+        started: float,
+    ) -> None:
+        self.setup, self.control, self.run_id, self.model_name = setup, control, run_id, model_name
+        self.emit, self.after_backward, self.probes, self.started = (
+            emit, after_backward, probes, started,
+        )  # fmt: skip
+        self.model, self.optimizer, self.loss_fn = setup.model, setup.optimizer, setup.loss_fn
+        self.x_train, self.y_train, self.device = setup.x_train, setup.y_train, setup.device
+        self.classify = setup.classify
+        s = setup.settings
+        self.base_lr, self.grad_clip = s.lr, s.grad_clip  # both change with live settings
+        self.steps_per_epoch = math.ceil(len(self.x_train) / s.batch_size)
+        self.total_steps = self.steps_per_epoch * s.epochs
+        self.step = 0  # optimiser steps done
+        self.epoch = 0  # the epoch in progress, from 1
+        self.samples = 0
+        self.loop_started = started
+        # One copy per epoch, kept in case a step leaves the weights non-finite.
+        self.good_state: tuple[int, dict[str, torch.Tensor]] | None = None
+
+    def run(self) -> Finished | Failed:
+        try:
+            return self._epochs()
+        except _NonFinite as bad:
+            return self._non_finite_failure(bad)
+
+    def _epochs(self) -> Finished:
+        s, model, control = self.setup.settings, self.model, self.control
+        n = len(self.x_train)
+        self.emit(RunStarted(
+            self.run_id, self.model_name, self.setup.data.name, describe_device(self.device),
+            s.epochs, self.steps_per_epoch, s.to_dict(),
+        ))  # fmt: skip
+        final: EpochMetrics | None = None
+        self.loop_started = time.perf_counter()
+        for epoch in range(s.epochs):
+            self.epoch = epoch + 1
+            self.good_state = (self.step, _state_copy(model))
+            set_lr(self.optimizer, self.base_lr * self._factor())
+            order = (
+                torch.randperm(n, generator=self.setup.shuffle_rng)
+                if s.shuffle
+                else torch.arange(n)
+            )
+            losses, correct = 0.0, 0
+            epoch_t0 = time.perf_counter()
+            model.train()
+            for b in range(self.steps_per_epoch):
+                if control.attention and control.between_steps(
+                    self._apply_changes, self._switch_probe_sample, self._paused_changed
+                ):
+                    return self._finish(final, stopped=True)
+                idx = order[b * s.batch_size : (b + 1) * s.batch_size]
+                loss, hits = self._train_step(*self._batch(idx))
+                losses += loss * len(idx)
+                correct += hits
+                self._step_event(loss, hits / len(idx) if self.classify else None, len(idx))
+            final = self._epoch_event(
+                losses / n, correct / n if self.classify else None, time.perf_counter() - epoch_t0
+            )
+        return self._finish(final, stopped=False)
+
+    def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.x_train[idx], self.y_train[idx]
+        if x.device != self.device:
+            x = x.pin_memory() if self.device.type == "cuda" else x
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return x, y
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+        out = self.model(x)
+        loss = self.loss_fn(out, y)
+        parts = [loss.detach().float()]
+        if self.classify:
+            parts.append((out.detach().argmax(1) == y).sum().float())
+        values = torch.stack(parts).tolist()  # one host sync per step, needed for the NaN check
+        if not math.isfinite(values[0]):
+            # Checked before the optimiser step, so the weights are still the last good ones.
+            raise _NonFinite("loss", values[0])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            if not math.isfinite(float(norm)):
+                raise _NonFinite("gradient norm", float(norm))
+        for hook in self.after_backward:
+            hook()
+        self.optimizer.step()
+        self.step += 1
+        return values[0], int(values[1]) if self.classify else 0
+
+    def _step_event(self, loss: float, accuracy: float | None, batch: int) -> None:
+        self.samples += batch
+        elapsed = self._active_seconds()
+        rate = self.samples / elapsed
+        eta = (self.total_steps - self.step) * elapsed / self.step
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.emit(StepMetrics(self.run_id, self.step, self.epoch, loss, lr, rate, eta, accuracy))
+
+    def _epoch_event(
+        self, train_loss: float, train_acc: float | None, seconds: float
+    ) -> EpochMetrics:
+        val_loss, val_acc, val_mae = self._validate()
+        event = EpochMetrics(
+            self.run_id, self.epoch, self.step, train_loss, val_loss, train_acc, val_acc, val_mae,
+            seconds,
+        )  # fmt: skip
+        self.emit(event)
+        return event
+
+    def _validate(self) -> tuple[float, float | None, float | None]:
+        setup = self.setup
+        n = len(setup.x_val)
+        if n == 0:
+            return float("nan"), None, None
+        total = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, hits, abs error
+        size = setup.settings.val_batch_size
+        self.model.eval()
+        with torch.no_grad():
+            for i in range(0, n, size):
+                x, y = setup.x_val[i : i + size], setup.y_val[i : i + size]
+                x, y = x.to(self.device), y.to(self.device)
+                out = self.model(x)
+                total[0] += self.loss_fn(out, y).double() * len(x)
+                if self.classify:
+                    total[1] += (out.argmax(1) == y).sum()
+                else:
+                    err = (out.reshape(y.shape) - y).abs()
+                    scale = setup.y_scale
+                    total[2] += (err * scale if scale is not None else err).mean(1).sum()
+        self.model.train()
+        loss, hits, abs_err = (v / n for v in total.tolist())
+        return loss, (hits if self.classify else None), (None if self.classify else abs_err)
+
+    # ------------------------------------------------------------ what RunControl applies
+
+    def _apply_changes(self, changes: dict[str, Any]) -> None:
+        if "lr" in changes:
+            # The change is the learning rate now; the schedule goes on from it.
+            self.base_lr = changes["lr"] / self._factor()
+            set_lr(self.optimizer, changes["lr"])
+        if "grad_clip" in changes:
+            self.grad_clip = changes["grad_clip"]
+        apply_live_changes(self.optimizer, self.setup.settings.optimizer, changes)
+        self.emit(SettingsChanged(self.run_id, self.step, dict(changes)))
+
+    def _switch_probe_sample(self, index: int) -> None:
+        if self.probes is not None and not self.probes.set_sample(index):
+            return
+        # Its own marker, apart from the optimiser's settings, so the curves tell them apart.
+        self.emit(SettingsChanged(self.run_id, self.step, {"probe_sample_index": index}))
+
+    def _paused_changed(self, paused: bool) -> None:
+        self.emit(Paused(self.run_id, self.step, paused))
+
+    def _factor(self) -> float:
+        s = self.setup.settings
+        return lr_factor(s.lr_schedule, self.epoch - 1, s.epochs, s.lr_step_epochs, s.lr_gamma)
+
+    # ------------------------------------------------------------ the end
+
+    def _active_seconds(self) -> float:
+        """Seconds of training so far, pauses left out."""
+        now = time.perf_counter()
+        return max(now - self.loop_started - self.control.paused_seconds, 1e-9)
+
+    def _finish(self, final: EpochMetrics | None, *, stopped: bool) -> Finished:
+        return Finished(
+            self.run_id,
+            self.step,
+            final.epoch if final is not None else 0,
+            stopped,
+            time.perf_counter() - self.started,
+            self.samples / self._active_seconds(),
+            final,
+            self.setup.weights(),
+            self.probes.costs() if self.probes is not None else {},
+        )
+
+    def _non_finite_failure(self, bad: _NonFinite) -> Failed:
+        word = "NaN" if math.isnan(bad.value) else "infinite"
+        lr = self.optimizer.param_groups[0]["lr"]
+        typical = TYPICAL_LR[self.setup.settings.optimizer]
+        if lr > typical:
+            advice = f"the learning rate {lr:g} is probably too high; try {min(lr / 10, typical):g}"
+        else:
+            advice = f"try a lower learning rate ({lr / 10:g}) or gradient clipping"
+        weights = self.setup.weights()
+        if weights and all(np.isfinite(w).all() for w in weights.values() if w.dtype.kind == "f"):
+            kept = (
+                f"The weights from step {self.step} are kept."
+                if self.step
+                else "The initial weights are kept."
+            )
+        else:
+            good_step, state = self.good_state
+            weights = {k: v.detach().cpu().numpy().copy() for k, v in state.items()}
+            kept = f"The weights from the start of epoch {self.epoch} (step {good_step}) are kept."
+        subject = "loss" if bad.what == "loss" else "gradient norm"
+        message = (
+            f"The {subject} became {word} at step {self.step + 1} (epoch {self.epoch}) — "
+            f"{advice}. {kept}"
+        )
+        return Failed(self.run_id, self.step, message, weights)
+
+
+def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
