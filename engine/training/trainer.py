@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.data import Dataset, DatasetError, check_compatible, load_dataset
+from engine.data import Dataset, DatasetError, DataSource, check_compatible
 from engine.model.inference import infer
 from engine.model.spec import ModelSpec, SpecError
 from engine.nn.build import build_model
@@ -63,7 +63,7 @@ class _NonFinite(Exception):
 
 
 class Trainer:
-    """Trains ``spec`` on ``dataset`` (a Dataset, or a built-in name / path loaded in ``run``).
+    """Trains ``spec`` on ``dataset`` (a Dataset, or a DataSource or name loaded in ``run``).
 
     ``run()`` blocks until the run ends and returns the Finished or Failed event it emitted
     last. The control methods may be called from any thread.
@@ -72,7 +72,7 @@ class Trainer:
     def __init__(
         self,
         spec: ModelSpec,
-        dataset: Dataset | str,
+        dataset: Dataset | DataSource | str,
         settings: TrainSettings | None = None,
         callbacks: list[Callback] | tuple[Callback, ...] = (),
         *,
@@ -161,10 +161,7 @@ class Trainer:
         self.device = resolve_device(s.device)
         ds = self.dataset
         if not isinstance(ds, Dataset):
-            options = self.dataset_options or (
-                self.spec.dataset_options if ds == self.spec.dataset else {}
-            )
-            ds = load_dataset(ds, **options)
+            ds = DataSource.of(ds, self.spec, self.dataset_options).load()
         self.data = ds
         self._check_fit(ds)
         self.model = build_model(self.spec, seed=s.seed).to(self.device)
