@@ -1,7 +1,7 @@
 """The inspector: edits the selected block's parameters, or the Input's kind and shape.
 
-Each parameter gets the widget its declaration asks for (a spin box bounded by its range, a
-check box, a combo box of its choices), so nothing out of range can be typed. Edits go through
+Each parameter gets the widget its declaration asks for (gui/editor/param_widgets.py, shared
+with the Dataset panel's options), so nothing out of range can be typed. Edits go through
 the document, one undoable step each; the widgets are rebuilt only when another block is
 selected and otherwise just follow the spec, so a spin box keeps its focus while it is edited.
 """

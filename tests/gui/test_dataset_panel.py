@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 
 from engine.data import DataSource, load_builtin
 from engine.model.examples import example_path
@@ -153,15 +153,13 @@ def test_a_newer_choice_wins_over_a_load_still_running(qtbot, panel):
 def test_clicking_a_preview_tile_selects_that_sample(qtbot, panel):
     load(qtbot, panel, "shapes", SMALL_SHAPES)
     view = panel.sample_view
-    col, row = panel.preview.tile_origin(3)
-    h, w = panel.preview.tile_shape
-    scene_point = view._box.mapViewToScene(QPointF(col + w / 2, row + h / 2))
-    widget_point = view.graphics.mapFromScene(scene_point)
+    assert not view.highlight_shown
+    widget_point = view.viewport_point_of(3)
     with qtbot.waitSignal(panel.sample_selected, timeout=2000) as blocker:
         qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
     assert blocker.args == [3]
     assert panel.selected_sample_index == 3 and view.selected_position == 3
-    assert view._highlight.isVisible()
+    assert view.highlight_shown
 
 
 # ------------------------------------------------------------------ bad input
