@@ -42,7 +42,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         metavar="NAME_OR_PATH",
-        help="a built-in dataset id or a data file/folder (default: the model file's dataset)",
+        help="a built-in dataset id or a data file/folder (default: the model file's dataset, "
+        "a relative path read from the model file's folder)",
     )
     defaults = TrainSettings()
     p.add_argument("--epochs", type=int, default=defaults.epochs, metavar="N")
@@ -159,6 +160,7 @@ def train_main(
 
 
 def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
+    from engine.data.session import DataSource
     from engine.model.spec import ModelSpec, SpecError
     from engine.training.settings import SettingsError
 
@@ -170,8 +172,9 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
         spec = ModelSpec.load(path)
     except (SpecError, OSError) as exc:
         raise _UsageError(f"cannot read '{path}': {exc}") from None
-    dataset = args.dataset or spec.dataset
-    if not dataset:
+    # A relative path in the model file is read next to it; one on the command line, from here.
+    source = DataSource.for_model(spec, path, name=args.dataset)
+    if source is None:
         raise _UsageError(f"'{path.name}' names no dataset; pass --dataset NAME_OR_PATH")
     exports = [Path(p) for p in args.export]
     _check_exports(exports)
@@ -199,9 +202,8 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
         ).checked()
     except SettingsError as exc:
         raise _UsageError(str(exc)) from None
-    options = spec.dataset_options if dataset == spec.dataset else {}
     printer = ProgressPrinter(out, tty=out.isatty(), quiet=args.quiet)
-    trainer = Trainer(spec, dataset, settings, [printer], dataset_options=options)
+    trainer = Trainer(spec, source, settings, [printer])
     result = trainer.run()
     if isinstance(result, Failed):
         err.write(f"layerlab: {result.message}\n")

@@ -211,7 +211,7 @@ def take_screenshot(
     window.resize(width, height)
     panel = getattr(window, "dataset_panel", None)
     if panel is not None:  # show the example's dataset preview, as a user would see it
-        panel.loader.wait(60.0)
+        panel.session.wait(60.0)
         for _ in range(5):
             app.processEvents()
     prepare = getattr(window, "prepare_screenshot", None)

@@ -13,27 +13,31 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QAction
 
 from gui.dataset.panel import DatasetPanel
+from gui.dataset.session import WindowDatasetSession
 from gui.editor.document import ModelDocument
 from gui.main_window import MainWindow
 from gui.training.dashboard import TrainingDashboard, install
 
 
 def build_main_window(document: ModelDocument, settings: QSettings | None = None) -> MainWindow:
-    """The main window with every panel; ``window.dataset_panel`` and ``window.dashboard``."""
+    """The main window with every panel; ``window.dataset_session``, ``window.dataset_panel``
+    and ``window.dashboard``."""
     window = MainWindow(document, settings)
-    panel = DatasetPanel(document)
+    # One dataset session: the Dataset panel picks and shows it, Train uses it.
+    session = WindowDatasetSession(document, window)
+    window.dataset_session = session
+    panel = DatasetPanel(document, session)
     window.dataset_panel = panel
     window.dataset_dock = window.add_dock("Dataset", panel, Qt.DockWidgetArea.LeftDockWidgetArea)
     # Blocks and Dataset share the left column as tabs, so neither is squeezed to a few rows.
     # Tabbing waits for the first show: tabbed before it, Qt 6.11 leaves a stale tab bar.
     _FirstShow(window, lambda: _tab_left_column(window))
     # Choosing data in the Dataset panel is an edit of the model (its `dataset` field), so it is
-    # saved with the model and undoable; the panel follows the spec, so this cannot loop.
-    panel.dataset_chosen.connect(document.set_dataset)
+    # saved with the model and undoable; the session follows the spec, so this cannot loop.
+    session.dataset_chosen.connect(document.set_dataset)
 
-    dashboard = install(window, document)
+    dashboard = install(window, document, session=session)
     window.dashboard = dashboard
-    dashboard.dataset_provider = lambda source, options: _loaded(panel, source, options)
     # A clicked preview sample becomes the probe sample: for the next run when idle, at once
     # (within a step) during a run.
     panel.sample_selected.connect(dashboard.panel.sample_spin.setValue)
@@ -61,13 +65,6 @@ class _FirstShow(QObject):
 def _tab_left_column(window: MainWindow) -> None:
     window.tabifyDockWidget(window.palette_dock, window.dataset_dock)
     window.palette_dock.raise_()
-
-
-def _loaded(panel: DatasetPanel, source: str, options: dict):
-    """The panel's dataset when it is exactly the one asked for (no second load)."""
-    if panel.current_dataset is not None and panel.current_source == (source, dict(options)):
-        return panel.current_dataset
-    return None
 
 
 def _add_weight_actions(window: MainWindow, document: ModelDocument) -> None:

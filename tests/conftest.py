@@ -78,7 +78,7 @@ def workbench(qtbot, answers, window_settings):
     window = _shown(qtbot, build_main_window(_digits_document(), window_settings), 1300)
     yield window
     window.dashboard.shutdown()
-    window.dataset_panel.loader.wait(10)
+    window.dataset_session.wait(10)
 
 
 def _digits_document():

@@ -1,8 +1,7 @@
-"""Entry points: a built-in id or a path in, a Dataset out; dispatch on suffix or folder."""
+"""Entry points: a built-in id or a path in, a Dataset out; the format decides the loader."""
 
 from __future__ import annotations
 
-import importlib
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -11,15 +10,9 @@ from typing import Any
 from .builtin import BUILTIN, load_builtin
 from .dataset import Dataset
 from .errors import DatasetError
-from .images import IMAGE_SUFFIXES
+from .formats import detect_format
 from .prepare import check_val_fraction
 from .resources import Progress
-
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-FORMATS = (
-    "a folder of MNIST-format IDX files, a .npz file with x and y arrays, a .csv file, "
-    "or a folder with one sub-folder of images per class"
-)
 
 
 def load_file(
@@ -36,7 +29,7 @@ def load_file(
     val_fraction = check_val_fraction(val_fraction)
     report = Progress(progress)
     report(0.0)
-    loader = _pick_loader(path)
+    loader = detect_format(path).loader()
     try:
         dataset = loader(path, seed=seed, val_fraction=val_fraction, progress=report, **options)
     except DatasetError:
@@ -69,46 +62,3 @@ def load_dataset(name_or_path: str | Path, **kw: Any) -> Dataset:
             path=text,
         )
     return load_file(path, **kw)
-
-
-def _loader(module: str, function: str) -> Callable[..., Dataset]:
-    # Format modules are imported on first use: keeps `import engine.data` light.
-    return getattr(importlib.import_module(f"{__package__}.{module}"), function)
-
-
-def _pick_loader(path: Path) -> Callable[..., Dataset]:
-    from .idx import IDX_NAME, find_idx_files
-
-    if not path.exists():
-        raise DatasetError(
-            f"'{path}' does not exist. Check the path, or pick the file or folder again.",
-            path=str(path),
-        )
-    if path.is_dir():
-        if find_idx_files(path):
-            return _loader("idx", "load_idx")
-        if any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir()):
-            return _loader("images", "load_image_folder")
-        raise DatasetError(
-            f"The folder '{path}' holds neither MNIST-format IDX files nor one sub-folder of "
-            f"images per class. LayerLab reads {FORMATS}.",
-            path=str(path),
-        )
-    name = path.name.lower()
-    if name.endswith(".npz"):
-        return _loader("npz", "load_npz")
-    if name.endswith(CSV_SUFFIXES):
-        return _loader("tabular", "load_csv")
-    if IDX_NAME.search(path.name):
-        return _loader("idx", "load_idx")  # one of the four files: read the folder it is in
-    if name.endswith(IMAGE_SUFFIXES):
-        raise DatasetError(
-            f"'{path}' is a single image. Pick the folder that holds one sub-folder of images "
-            "per class instead.",
-            path=str(path),
-        )
-    raise DatasetError(
-        f"LayerLab cannot read '{path.name}': the format is not known from its name. "
-        f"It reads {FORMATS}.",
-        path=str(path),
-    )

@@ -141,6 +141,8 @@ def _column(spec: Any, names: list[str], path: Path) -> int:
     """A column by name, or by 0-based index (negative counts from the end)."""
     if isinstance(spec, str) and spec in names:
         return names.index(spec)
+    if isinstance(spec, str) and spec.strip().isdigit():
+        spec = int(spec)  # typed into the panel's text field: a column number, not a name
     if isinstance(spec, int) and not isinstance(spec, bool) and -len(names) <= spec < len(names):
         return spec % len(names)
     shown = ", ".join(f"'{n}'" for n in names[:12]) + (", …" if len(names) > 12 else "")

@@ -17,7 +17,9 @@ class ParamError(ValueError):
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a block: ``kind`` is "int", "float", "bool" or "choice"."""
+    """One parameter of a block or a dataset: ``kind`` is "int", "float", "bool", "choice" or
+    "text". With ``none_label`` the value may also be None, "not given", and the label says
+    what happens then (a dataset option left to the loader)."""
 
     name: str
     kind: str
@@ -27,11 +29,12 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    none_label: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("int", "float", "bool", "choice"):
+        if self.kind not in ("int", "float", "bool", "choice", "text"):
             raise ValueError(f"Parameter {self.name!r} has unknown kind {self.kind!r}.")
-        if self.kind == "choice" and self.default not in self.choices:
+        if self.kind == "choice" and self.default not in (*self.choices, *self._none):
             raise ValueError(f"Default of {self.name!r} is not one of its choices.")
         self.validate(self.default)
 
@@ -41,6 +44,12 @@ class Param:
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ParamError."""
+        if value is None and self.none_label:
+            return None
+        if self.kind == "text":
+            if not isinstance(value, str):
+                raise ParamError(f"must be text, not {value!r}")
+            return value
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise ParamError(f"must be true or false, not {value!r}")
@@ -66,6 +75,10 @@ class Param:
         if self.maximum is not None and value > self.maximum:
             raise ParamError(f"must be at most {_fmt(self.maximum)}, not {_fmt(value)}")
         return value
+
+    @property
+    def _none(self) -> tuple[None, ...]:
+        return (None,) if self.none_label else ()
 
 
 def _fmt(number: float) -> str:

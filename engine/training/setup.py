@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.data import Dataset, DatasetError, check_compatible, load_dataset
+from engine.data import Dataset, DatasetError, DataSource, check_compatible
 from engine.model.inference import infer
 from engine.model.spec import ModelSpec, SpecError
 from engine.nn.build import build_model
@@ -101,14 +101,13 @@ def prepare_run(
 
 
 def load_run_dataset(
-    spec: ModelSpec, dataset: Dataset | str, dataset_options: dict[str, Any]
+    spec: ModelSpec, dataset: Dataset | DataSource | str, dataset_options: dict[str, Any]
 ) -> Dataset:
-    """``dataset`` itself, or the built-in set or file it names, loaded with
-    ``dataset_options`` (or the spec's own options when it is the spec's dataset)."""
+    """``dataset`` itself, or the source it names loaded (engine/data/session.py decides
+    which options apply and where a relative path is read from)."""
     if isinstance(dataset, Dataset):
         return dataset
-    options = dataset_options or (spec.dataset_options if dataset == spec.dataset else {})
-    return load_dataset(dataset, **options)
+    return DataSource.of(dataset, spec, dataset_options).load()
 
 
 def check_fit(spec: ModelSpec, ds: Dataset) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from engine.data import Dataset, DatasetError
+from engine.data import Dataset, DatasetError, DataSource
 from engine.model.spec import ModelSpec, SpecError
 from engine.probes import ProbeError
 from engine.training.control import RunControl, check_settings_changes
@@ -41,7 +41,7 @@ _USER_ERRORS = (SpecError, DatasetError, SettingsError, DeviceError, ProbeError)
 
 
 class Trainer:
-    """Trains ``spec`` on ``dataset`` (a Dataset, or a built-in name / path loaded in ``run``).
+    """Trains ``spec`` on ``dataset`` (a Dataset, or a DataSource or name loaded in ``run``).
 
     ``run()`` blocks until the run ends and returns the Finished or Failed event it emitted
     last. The control methods and ``report_probe`` may be called from any thread.
@@ -50,7 +50,7 @@ class Trainer:
     def __init__(
         self,
         spec: ModelSpec,
-        dataset: Dataset | str,
+        dataset: Dataset | DataSource | str,
         settings: TrainSettings | None = None,
         callbacks: list[Callback] | tuple[Callback, ...] = (),
         *,

@@ -1,10 +1,10 @@
 """The dataset panel: pick a built-in set or a file, see what it holds, and check it fits the model.
 
-Loading runs in :class:`gui.dataset.loader.DatasetLoader`; this widget only turns the form into
-a request and draws the result. A failed load leaves the previous dataset (and its selection in
-the source list) in place and explains itself inline. The panel follows the document: when the
-spec names a dataset (an example was opened) it loads that one, and it re-checks the model
-against the loaded data on every spec change.
+The window's dataset session (:mod:`gui.dataset.session`) loads and follows the document; this
+widget only turns the form into a request and draws whatever the session loads, whoever asked
+for it. A failed load leaves the previous dataset (and its selection in the source list) in
+place and explains itself inline. The panel re-checks the model against the loaded data on
+every spec change.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data import BUILTIN, Dataset, DatasetError, check_compatible
+from engine.data import BUILTIN, Dataset, DatasetError, DataSource, check_compatible
 from engine.data.compat import describe_input, format_shape
 from engine.model.spec import SpecError
-from gui.dataset.loader import DatasetLoader, LoadRequest
-from gui.dataset.options import OptionsForm, file_format
+from gui.dataset.options import OptionsForm
 from gui.dataset.preview import ClassBalanceView, DatasetPreview, SamplePreviewView
+from gui.dataset.session import WindowDatasetSession
 
 _ERROR_STYLE = "color: #B00020;"
 _WARN_STYLE = "color: #A0522D;"
@@ -40,43 +40,42 @@ _FILE_FILTER = "Datasets (*.npz *.csv *.tsv *.txt *.gz *-ubyte);;All files (*)"
 
 class DatasetPanel(QWidget):
     dataset_loaded = Signal(object)  # Dataset: a load finished and is now current
-    dataset_chosen = Signal(str, dict)  # the user's choice loaded: built-in id or path, options
     load_failed = Signal(str)  # a load failed; the message shown in the panel
     sample_selected = Signal(int)  # a preview sample was clicked: its index in preview.split
 
-    def __init__(self, document, parent: QWidget | None = None):
+    def __init__(self, document, session: WindowDatasetSession | None = None, parent=None):
         super().__init__(parent)
         self.setObjectName("DatasetPanel")
         self.document = document
-        self.current_dataset: Dataset | None = None
-        self.current_source: tuple[str, dict[str, Any]] | None = None
-        self.preview: DatasetPreview | None = None
+        self.session = session or WindowDatasetSession(document, self)
         self.selected_sample_index: int | None = None
-        self._file_path: str | None = None
-        self._failed_request: LoadRequest | None = None
-        self._user_requests: set[int] = set()  # serials of loads the user (not the spec) asked for
-        self._followed_spec: tuple[str | None, dict] = (None, {})
+        self._file_source: DataSource | None = None  # the file entry: name as written, folder
+        self._failed: tuple[DataSource, bool] | None = None  # source, chosen by the user
+        self._loading_chosen = False
 
-        self.loader = DatasetLoader(self)
-        self.loader.load_started.connect(self._on_load_started)
-        self.loader.load_progressed.connect(self._on_progressed)
-        self.loader.dataset_loaded.connect(self._on_loaded)
-        self.loader.load_failed.connect(self._on_failed)
+        self.session.load_started.connect(self._on_load_started)
+        self.session.load_progressed.connect(self._on_progressed)
+        self.session.dataset_loaded.connect(self._on_loaded)
+        self.session.load_failed.connect(self._on_failed)
         self._build_ui()
         self._on_source_changed()
-        # new()/open() replace the spec before they set the file path a relative dataset path is
-        # read against, so following the spec waits until the event loop's next turn.
-        self._follow_timer = QTimer(self, singleShot=True, interval=0)
-        self._follow_timer.timeout.connect(self._follow_spec)
-        document.spec_changed.connect(self._on_spec_changed)
-        document.path_changed.connect(self._follow_timer.start)
-        self._on_spec_changed()
+        document.spec_changed.connect(self._refresh_compatibility)
+        if self.session.dataset is not None:  # loaded before the panel was made
+            self._on_loaded(self.session.source, self.session.dataset, self.session.preview)
 
     # ------------------------------------------------------------ public API
 
     @property
+    def current_dataset(self) -> Dataset | None:
+        return self.session.dataset
+
+    @property
+    def preview(self) -> DatasetPreview | None:
+        return self.session.preview
+
+    @property
     def is_loading(self) -> bool:
-        return self.loader.is_loading
+        return self.session.is_loading
 
     def load_builtin(self, name: str, options: dict[str, Any] | None = None) -> None:
         """Load built-in ``name`` as if the user had picked it (the form shows ``options``)."""
@@ -87,7 +86,7 @@ class DatasetPanel(QWidget):
 
     def load_path(self, path: str | Path, options: dict[str, Any] | None = None) -> None:
         """Load a file or folder as if the user had opened it."""
-        self._set_file_entry(str(path))
+        self._set_file_entry(DataSource(str(path)))
         if options is not None:
             self.options_form.set_values(options)
         self._request_from_form()
@@ -176,9 +175,15 @@ class DatasetPanel(QWidget):
 
     # ------------------------------------------------------------ choosing a source
 
-    def _selected_source(self) -> str | None:
-        data = self.source_combo.currentData()
-        return data if data is not None else self._file_path
+    def _selected_source(self) -> DataSource | None:
+        key = self.source_combo.currentData()
+        options = self.options_form.values()
+        if key is not None:
+            return DataSource(key, options)
+        if self._file_source is None:
+            return None
+        # The name as written (maybe relative to the model file) stays, so the model keeps it.
+        return DataSource(self._file_source.name, options, self._file_source.folder)
 
     def _on_source_changed(self, _index: int | None = None) -> None:
         key = self.source_combo.currentData()
@@ -186,10 +191,10 @@ class DatasetPanel(QWidget):
             info = BUILTIN[key]
             self.description.setText(info.description)
             self.options_form.show_builtin(info)
-        elif self._file_path is not None:
-            fmt = file_format(Path(self._file_path))
-            self.description.setText(self._file_path)
-            self.options_form.show_file(fmt)
+        elif self._file_source is not None:
+            location = self._file_source.location
+            self.description.setText(location)
+            self.options_form.show_file(Path(location))
 
     def _select_builtin(self, name: str) -> None:
         index = self.source_combo.findData(name)
@@ -197,16 +202,17 @@ class DatasetPanel(QWidget):
             raise KeyError(f"no built-in dataset {name!r}")
         self.source_combo.setCurrentIndex(index)
 
-    def _set_file_entry(self, path: str) -> None:
-        """Show ``path`` as the last entry of the source list and select it."""
-        self._file_path = path
-        label = f"File: {Path(path).name or path}"
+    def _set_file_entry(self, source: DataSource) -> None:
+        """Show ``source`` as the last entry of the source list and select it."""
+        self._file_source = source
+        location = source.location
+        label = f"File: {Path(location).name or location}"
         last = len(BUILTIN)  # the one file entry sits after the built-ins
         if self.source_combo.count() > last:
             self.source_combo.setItemText(last, label)
         else:
             self.source_combo.addItem(label, None)
-        self.source_combo.setItemData(last, path, Qt.ItemDataRole.ToolTipRole)
+        self.source_combo.setItemData(last, location, Qt.ItemDataRole.ToolTipRole)
         if self.source_combo.currentIndex() == last:
             self._on_source_changed()  # same entry, new path: the form depends on the format
         else:
@@ -222,39 +228,39 @@ class DatasetPanel(QWidget):
         if path:
             self.load_path(path)
 
-    def _show_source(self, source: str, options: dict[str, Any]) -> None:
-        """Put the form back to ``source`` without loading (after a failure, or to follow the spec)."""
+    def _show_source(self, source: DataSource) -> None:
+        """Put the form back to ``source`` without loading (after a failure, or a load the
+        user did not ask for here: the model's own dataset)."""
         self.source_combo.blockSignals(True)
         try:
-            if source in BUILTIN:
-                self._select_builtin(source)
+            if source.is_builtin:
+                self._select_builtin(source.name)
             else:
                 self._set_file_entry(source)
         finally:
             self.source_combo.blockSignals(False)
         self._on_source_changed()
-        self.options_form.set_values(options)
+        self.options_form.set_values(source.options)
 
     # ------------------------------------------------------------ loading
 
     def _request_from_form(self) -> None:
         source = self._selected_source()
-        if source is None:
-            return
-        request = self.loader.load(source, self.options_form.values())
-        self._user_requests.add(request.serial)
+        if source is not None:
+            self.session.load(source, chosen=True)
 
     def _load_skipping_corrupt(self) -> None:
-        failed = self._failed_request
-        if failed is not None:
-            request = self.loader.load(failed.source, {**failed.options, "skip_corrupt": True})
-            if failed.serial in self._user_requests:
-                self._user_requests.add(request.serial)
+        if self._failed is not None:
+            source, chosen = self._failed
+            self.session.load(source.with_options(skip_corrupt=True), chosen=chosen)
 
-    def _on_load_started(self, request: LoadRequest) -> None:
+    def _on_load_started(self, source: DataSource, chosen: bool) -> None:
+        self._loading_chosen = chosen
+        if not chosen:
+            self._show_source(source)
         self.progress.setRange(0, 0)  # busy until the loader reports a fraction
         self.progress.show()
-        self._set_message(f"Loading {self._title(request.source)}…", "")
+        self._set_message(f"Loading {source.title}…", "")
         self.skip_button.hide()
 
     def _on_progressed(self, fraction: float) -> None:
@@ -262,11 +268,9 @@ class DatasetPanel(QWidget):
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(fraction * 1000))
 
-    def _on_loaded(self, request: LoadRequest, dataset: Dataset, preview: DatasetPreview) -> None:
+    def _on_loaded(self, _source: DataSource, dataset: Dataset, preview: DatasetPreview) -> None:
         self.progress.hide()
-        self._failed_request = None
-        self.current_dataset, self.preview = dataset, preview
-        self.current_source = (request.source, dict(request.options))
+        self._failed = None
         skipped = len(dataset.skipped)
         note = f"{skipped} unreadable image{'s' * (skipped != 1)} skipped." if skipped else ""
         self._set_message(note, _WARN_STYLE)
@@ -279,21 +283,17 @@ class DatasetPanel(QWidget):
         self.selected_sample_index = None
         self._refresh_compatibility()
         self.dataset_loaded.emit(dataset)
-        if request.serial in self._user_requests:
-            self.dataset_chosen.emit(request.source, dict(request.options))
-        self._user_requests.discard(request.serial)
 
-    def _on_failed(self, request: LoadRequest, error: DatasetError) -> None:
+    def _on_failed(self, source: DataSource, error: DatasetError) -> None:
         self.progress.hide()
-        self._user_requests.discard(request.serial)
-        self._failed_request = request
+        self._failed = (source, self._loading_chosen)
         self._set_message(str(error), _ERROR_STYLE)
         n = len(error.skippable)
-        if n and not request.options.get("skip_corrupt"):
+        if n and not source.options.get("skip_corrupt"):
             self.skip_button.setText(f"Skip {n} unreadable image{'s' * (n != 1)} and load the rest")
             self.skip_button.show()
-        if self.current_source is not None:
-            self._show_source(*self.current_source)  # the previous dataset stays selected
+        if self.session.source is not None:
+            self._show_source(self.session.source)  # the previous dataset stays selected
         self.load_failed.emit(str(error))
 
     def _set_message(self, text: str, style: str) -> None:
@@ -301,42 +301,15 @@ class DatasetPanel(QWidget):
         self.message.setStyleSheet(style)
         self.message.setVisible(bool(text))
 
-    def _title(self, source: str) -> str:
-        info = BUILTIN.get(source)
-        return info.title if info else f"'{Path(source).name or source}'"
-
     def _describe(self, ds: Dataset) -> str:
         kind = {"classification": f"{ds.num_outputs} classes", "regression": "regression"}
         task = kind.get(ds.task, "forecasting")
         return (
-            f"<b>{self._title(ds.source or ds.name)}</b>: {describe_input(ds)}, {task}.<br>"
+            f"<b>{DataSource(ds.source or ds.name).title}</b>: {describe_input(ds)}, {task}.<br>"
             f"{ds.num_train:,} training and {ds.num_val:,} validation samples."
         )
 
     # ------------------------------------------------------------ model/dataset link
-
-    def _on_spec_changed(self) -> None:
-        self._refresh_compatibility()
-        self._follow_timer.start()
-
-    def _follow_spec(self) -> None:
-        """Load the dataset the spec names, once per change of that name or its options."""
-        spec = self.document.spec
-        source = self._resolve(spec.dataset) if spec.dataset else None
-        wanted = (source, dict(spec.dataset_options))
-        # spec_changed fires on every edit; only a change of the spec's dataset is a request.
-        if wanted == self._followed_spec:
-            return
-        self._followed_spec = wanted
-        if source is not None and self.current_source != wanted:
-            self._show_source(*wanted)
-            self.loader.load(*wanted)
-
-    def _resolve(self, name: str) -> str:
-        """A relative dataset path in a model file is relative to that file's folder."""
-        if name in BUILTIN or Path(name).expanduser().is_absolute() or self.document.path is None:
-            return name
-        return str(Path(self.document.path).parent / name)
 
     def _refresh_compatibility(self) -> None:
         ds = self.current_dataset

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Signal
 from PySide6.QtGui import QFont, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
@@ -268,6 +268,21 @@ class SamplePreviewView(QWidget):
         item.setPen(pen)
         item.setVisible(False)
         return item
+
+    @property
+    def highlight_shown(self) -> bool:
+        return self._highlight is not None and self._highlight.isVisible()
+
+    def viewport_point_of(self, position: int) -> QPoint | None:
+        """Where the tile of ``position`` is drawn in ``graphics.viewport()`` (mosaics), for
+        clicking it; None for other kinds."""
+        p = self.preview
+        if p is None or p.kind != "mosaic" or self._box is None:
+            return None
+        col, row = p.tile_origin(position)
+        h, w = p.tile_shape
+        scene = self._box.mapViewToScene(QPointF(col + w / 2, row + h / 2))
+        return self.graphics.mapFromScene(scene)
 
     def position_at(self, x: float, y: float) -> int | None:
         """Which drawn sample lies under view coordinates (x, y), for mosaics and curves."""

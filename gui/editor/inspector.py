@@ -1,7 +1,7 @@
 """The inspector: edits the selected block's parameters, or the Input's kind and shape.
 
-Each parameter gets the widget its declaration asks for (a spin box bounded by its range, a
-check box, a combo box of its choices), so nothing out of range can be typed. Edits go through
+Each parameter gets the widget its declaration asks for (gui/editor/param_widgets.py, shared
+with the Dataset panel's options), so nothing out of range can be typed. Edits go through
 the document, one undoable step each; the widgets are rebuilt only when another block is
 selected and otherwise just follow the spec, so a spin box keeps its focus while it is edited.
 """
@@ -12,9 +12,7 @@ import html
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QPushButton,
@@ -25,64 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine.model.catalogue import CATALOGUE, INPUT_HELP
-from engine.model.params import Param, ParamError
+from engine.model.params import ParamError
 from engine.model.shapes import format_shape
 from engine.model.spec import INPUT_BOUNDS, INPUT_DIM_NAMES, INPUT_KINDS
 from gui.editor.document import INPUT_ID, ModelDocument
+from gui.editor.param_widgets import editor_for, on_edited, set_editor_value
 
-_INT_LIMIT = 2_147_483_647
 # Shape offered when the Input switches kind and its old dimensions do not fit the new one.
 _DEFAULT_SHAPES = {"image": (1, 28, 28), "sequence": (50, 1), "vector": (2,)}
-
-
-def editor_for(param: Param) -> QWidget:
-    """A widget that can only hold values ``param`` accepts."""
-    if param.kind == "int":
-        spin = QSpinBox()
-        spin.setRange(
-            int(param.minimum) if param.minimum is not None else -_INT_LIMIT,
-            int(param.maximum) if param.maximum is not None else _INT_LIMIT,
-        )
-        spin.setKeyboardTracking(False)  # commit on Enter / focus-out, not on every digit
-        spin.setAccelerated(True)
-        return spin
-    if param.kind == "float":
-        spin = QDoubleSpinBox()
-        spin.setDecimals(3)
-        spin.setRange(
-            param.minimum if param.minimum is not None else -1e9,
-            param.maximum if param.maximum is not None else 1e9,
-        )
-        span = spin.maximum() - spin.minimum()
-        spin.setSingleStep(0.05 if span <= 1.0 else 0.1)
-        spin.setKeyboardTracking(False)
-        return spin
-    if param.kind == "bool":
-        return QCheckBox()
-    combo = QComboBox()
-    combo.addItems(list(param.choices))
-    return combo
-
-
-def set_editor_value(widget: QWidget, value: Any) -> None:
-    widget.blockSignals(True)
-    try:
-        if isinstance(widget, QCheckBox):
-            widget.setChecked(bool(value))
-        elif isinstance(widget, QComboBox):
-            widget.setCurrentText(str(value))
-        else:
-            widget.setValue(value)
-    finally:
-        widget.blockSignals(False)
-
-
-def _changed_signal(widget: QWidget):
-    if isinstance(widget, QCheckBox):
-        return widget.toggled
-    if isinstance(widget, QComboBox):
-        return widget.currentTextChanged
-    return widget.valueChanged
 
 
 class InspectorPanel(QWidget):
@@ -171,10 +119,7 @@ class InspectorPanel(QWidget):
             self.help.setText(block_type.help)
             for param in block_type.params:
                 widget = editor_for(param)
-                widget.setToolTip(param.help)
-                _changed_signal(widget).connect(
-                    lambda value, name=param.name: self._commit_param(name, value)
-                )
+                on_edited(widget, lambda value, name=param.name: self._commit_param(name, value))
                 label = QLabel(param.title)
                 label.setToolTip(param.help)
                 self.form.addRow(label, widget)
@@ -195,7 +140,8 @@ class InspectorPanel(QWidget):
 
     def _build_input_form(self) -> None:
         kind_combo = QComboBox()
-        kind_combo.addItems(list(INPUT_KINDS))
+        for kind_name in INPUT_KINDS:
+            kind_combo.addItem(kind_name, kind_name)
         kind_combo.currentTextChanged.connect(self._commit_input_kind)
         self.form.addRow("Kind", kind_combo)
         self.editors["kind"] = kind_combo

@@ -8,7 +8,6 @@ ViewPainter (painting.py) repaints the dirty ones on screen at a paced rate, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -24,7 +23,7 @@ from engine.training.events import (
     SettingsChanged,
     StepMetrics,
 )
-from gui.dataset.loader import DatasetLoader
+from gui.dataset.session import WindowDatasetSession
 from gui.editor.document import ModelDocument
 from gui.training.docks import DockLayout
 from gui.training.painting import ViewPainter
@@ -49,9 +48,17 @@ class TrainingDashboard(QObject):
 
     run_requested = Signal()  # Train pressed and accepted; the dataset is loading
 
-    def __init__(self, document: ModelDocument, controller=None, parent: QObject | None = None):
+    def __init__(
+        self,
+        document: ModelDocument,
+        controller=None,
+        parent: QObject | None = None,
+        session: WindowDatasetSession | None = None,
+    ):
         super().__init__(parent)
         self.document = document
+        # The window's one dataset session (the Dataset panel's); a dashboard alone makes its own.
+        self.session = session or WindowDatasetSession(document, self)
         self.panel = TrainingPanel()
         self.curves = LossCurvesView()
         self.filters = FilterGridView()
@@ -78,21 +85,16 @@ class TrainingDashboard(QObject):
         self._pending_settings: dict[str, Any] | None = None
         # TrainSettings fields the panel has no control for (tests, benchmarks: probe_intervals).
         self.settings_overrides: dict[str, Any] = {}
-        # Returns an already loaded Dataset for (source, options), or None; the Dataset panel
-        # provides one so that Train does not load the same data twice.
-        self.dataset_provider: Callable[[str, dict], Dataset | None] | None = None
         self.last_step: StepMetrics | None = None
 
-        self.loader = DatasetLoader(self)
-        self.loader.dataset_loaded.connect(self._dataset_loaded)
-        self.loader.load_failed.connect(lambda _req, error: self._fail(str(error)))
+        self.session.dataset_loaded.connect(self._dataset_loaded)
+        self.session.load_failed.connect(self._dataset_failed)
 
         self.panel.train_requested.connect(self.train)
         self.panel.pause_requested.connect(lambda: self.controller.pause())
         self.panel.resume_requested.connect(lambda: self.controller.resume())
         self.panel.stop_requested.connect(self.stop)
         self.panel.lr_edited.connect(self._lr_edited)
-        self.panel.dataset_picked.connect(self._dataset_picked)
         document.spec_changed.connect(self._spec_changed)
         self._spec_changed()
 
@@ -121,29 +123,25 @@ class TrainingDashboard(QObject):
     # ------------------------------------------------------------ commands
 
     def train(self) -> None:
-        """Load the chosen dataset off the GUI thread, then start a run on it."""
+        """Start a run on the session's dataset, once it has loaded (off the GUI thread)."""
         if self.panel.state != "idle":
             return
         problem = self.document.inference.problem
         if problem:
             self._fail(f"The model cannot be trained yet: {problem}")
             return
-        spec = self.document.spec
-        source = spec.dataset or self.panel.dataset_id
-        options = dict(spec.dataset_options) if source == spec.dataset else {}
+        source = self.session.training_source()
+        if source is None:
+            self._fail("Choose a dataset in the Dataset panel, then press Train.")
+            return
         self._pending_settings = {**self.panel.settings(), **self.settings_overrides}
         self.panel.run_requested()
         self.run_requested.emit()
-        loaded = self.dataset_provider(source, options) if self.dataset_provider else None
+        loaded = self.session.ensure_loaded(source)
         if loaded is not None:
-            self._dataset_loaded(None, loaded, None)
-            return
-        self.panel.show_status(f"Loading the {source} dataset…")
-        self.loader.load(source, options)
-
-    def _dataset_picked(self, source: str) -> None:
-        if source != self.document.spec.dataset:
-            self.document.set_dataset(source, {})
+            self._dataset_loaded(source, loaded, None)
+        else:
+            self.panel.show_status(f"Loading the {source.title} dataset…")
 
     def stop(self) -> None:
         self.controller.stop()
@@ -151,14 +149,14 @@ class TrainingDashboard(QObject):
     def shutdown(self) -> None:
         """Stop painting, wait for a dataset load and stop a run (window closing, tests)."""
         self.painter.stop()
-        self.loader.wait(10.0)
+        self.session.wait(10.0)
         if self._controller is not None:
             self._controller.shutdown()
 
-    def _dataset_loaded(self, _request, dataset: Dataset, _preview) -> None:
+    def _dataset_loaded(self, _source, dataset: Dataset, _preview) -> None:
         from engine.training.settings import SettingsError, TrainSettings
 
-        if self._pending_settings is None:  # stopped while loading
+        if self._pending_settings is None:  # no Train waiting for it
             return
         self.dataset = dataset
         self.predictions.set_samples(dataset.x_val, dataset.y_val, dataset.class_names)
@@ -170,6 +168,10 @@ class TrainingDashboard(QObject):
             return
         self._pending_settings = None
         self.controller.start(self.document.spec, dataset, settings)
+
+    def _dataset_failed(self, _source, error) -> None:
+        if self._pending_settings is not None:  # Train was waiting for this load
+            self._fail(str(error))
 
     def _lr_edited(self, lr: float) -> None:
         from engine.training.settings import SettingsError
@@ -291,8 +293,13 @@ class TrainingDashboard(QObject):
         self.train()
 
 
-def install(window: QMainWindow, document: ModelDocument, controller=None) -> TrainingDashboard:
+def install(
+    window: QMainWindow,
+    document: ModelDocument,
+    controller=None,
+    session: WindowDatasetSession | None = None,
+) -> TrainingDashboard:
     """Add the training panel and views to ``window`` and wire its Train action."""
-    dashboard = TrainingDashboard(document, controller, parent=window)
+    dashboard = TrainingDashboard(document, controller, parent=window, session=session)
     dashboard.add_to(window)
     return dashboard

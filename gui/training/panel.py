@@ -1,4 +1,5 @@
-"""The training panel: dataset and optimiser settings, Train / Pause / Resume / Stop, progress.
+"""The training panel: the dataset it trains on (read-only), optimiser settings, Train / Pause /
+Resume / Stop, progress.
 
 The panel knows nothing of the training process. It turns clicks into request signals and shows
 what the dashboard tells it (run started, steps, epochs, paused, finished, failed), so it can be
@@ -78,7 +79,6 @@ class TrainingPanel(QWidget):
     pause_requested = Signal()
     resume_requested = Signal()
     stop_requested = Signal()
-    dataset_picked = Signal(str)  # the user chose another dataset in the combo box
     lr_edited = Signal(float)  # the user changed the learning rate while a run is live
     probe_sample_changed = Signal(int)  # the probe sample changed while a run is live
 
@@ -90,15 +90,10 @@ class TrainingPanel(QWidget):
         self._total_steps = 0
         self._epochs = 0
 
-        self.dataset_combo = QComboBox()
-        self.dataset_combo.setToolTip(
-            "The data to train on; the Dataset panel shows it and opens your own files"
-        )
-        self.dataset_combo.activated.connect(lambda _i: self.dataset_picked.emit(self.dataset_id))
-        for info in BUILTIN.values():
-            self.dataset_combo.addItem(info.title, info.id)
-            index = self.dataset_combo.count() - 1
-            self.dataset_combo.setItemData(index, info.description, Qt.ItemDataRole.ToolTipRole)
+        self._dataset_id: str | None = None
+        # Read-only: the Dataset panel is the one place to pick the data.
+        self.dataset_label = QLabel("—")
+        self.dataset_label.setToolTip("The data to train on; choose it in the Dataset panel")
         self.optimizer_combo = QComboBox()
         # Adam first: it is the default and the one that forgives a poor learning rate.
         for name in sorted(OPTIMIZERS, key=lambda n: n != TrainSettings.optimizer):
@@ -124,7 +119,7 @@ class TrainingPanel(QWidget):
         self.device_combo = DeviceComboBox()
 
         form = QFormLayout()
-        form.addRow("Dataset", self.dataset_combo)
+        form.addRow("Dataset", self.dataset_label)
         form.addRow("Optimiser", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Batch size", self.batch_spin)
@@ -164,19 +159,21 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------ settings out
 
     @property
-    def dataset_id(self) -> str:
-        return self.dataset_combo.currentData()
+    def dataset_id(self) -> str | None:
+        """The dataset shown: the model's built-in id or path."""
+        return self._dataset_id
 
     def set_dataset(self, dataset_id: str | None) -> None:
         """Show the model's dataset: a built-in id, or a file the Dataset panel opened."""
-        if not dataset_id:
-            return
-        index = self.dataset_combo.findData(dataset_id)
-        if index < 0:
-            self.dataset_combo.addItem(f"File: {Path(dataset_id).name}", dataset_id)
-            index = self.dataset_combo.count() - 1
-            self.dataset_combo.setItemData(index, dataset_id, Qt.ItemDataRole.ToolTipRole)
-        self.dataset_combo.setCurrentIndex(index)
+        self._dataset_id = dataset_id
+        info = BUILTIN.get(dataset_id or "")
+        if info is not None:
+            self.dataset_label.setText(info.title)
+        else:
+            self.dataset_label.setText(f"File: {Path(dataset_id).name}" if dataset_id else "—")
+        self.dataset_label.setToolTip(
+            f"{dataset_id or 'No dataset yet'}; choose the data in the Dataset panel"
+        )
 
     def settings(self) -> dict[str, Any]:
         """The run's settings as TrainSettings fields (plain values, no torch needed here)."""
@@ -306,6 +303,6 @@ class TrainingPanel(QWidget):
         self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
         self.stop_button.setEnabled(live)
         # The learning rate and the probe sample stay editable: they apply to the live run.
-        for widget in (self.dataset_combo, self.optimizer_combo, self.batch_spin,
-                       self.epochs_spin, self.device_combo):  # fmt: skip
+        for widget in (self.optimizer_combo, self.batch_spin, self.epochs_spin,
+                       self.device_combo):  # fmt: skip
             widget.setEnabled(self.state == "idle")

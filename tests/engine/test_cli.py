@@ -88,6 +88,52 @@ def test_bad_input_is_one_line_and_nonzero(model_file, argv, words):
     assert "Traceback" not in err
 
 
+def model_beside_its_data(folder: Path) -> Path:
+    """sub/model.json whose dataset is "data.npz": a path relative to the model file."""
+    import numpy as np
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(folder / "data.npz", x=rng.normal(size=(40, 2)), y=rng.integers(0, 2, 40))
+    spec = mlp_spec()
+    spec = type(spec)(spec.input, spec.blocks, "beside", "data.npz", {"seed": 1})
+    spec.save(folder / "model.json")
+    return folder / "model.json"
+
+
+def test_a_relative_dataset_path_is_read_next_to_the_model_file(tmp_path, monkeypatch):
+    model = model_beside_its_data(tmp_path / "sub")
+    monkeypatch.chdir(tmp_path)  # the parent folder: data.npz is not here
+    code, out, err = run(["sub/model.json", "--epochs", "1", "--device", "cpu", "--quiet"])
+    assert code == 0, err
+    assert out.startswith("done: 1 epoch")
+    assert model.with_name("data.npz").exists() and not (tmp_path / "data.npz").exists()
+
+
+def test_a_dataset_path_on_the_command_line_is_read_from_the_current_folder(tmp_path, monkeypatch):
+    model_beside_its_data(tmp_path / "sub")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["sub/model.json", "--dataset", "data.npz", "--device", "cpu"])
+    assert code != 0 and "neither a built-in dataset" in err
+    assert str(tmp_path / "data.npz") in err or "'data.npz'" in err
+    code, _, err = run(["sub/model.json", "--dataset", "sub/data.npz", "--epochs", "1"])
+    assert code == 0, err
+
+
+def test_main_py_train_finds_the_models_data_from_another_folder(tmp_path):
+    model_beside_its_data(tmp_path / "sub")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "train", "sub/model.json", "--epochs", "1",
+         "--device", "cpu", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("done: 1 epoch")
+
+
 def test_main_dispatches_train_in_a_subprocess(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

@@ -12,12 +12,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 
-from engine.data import load_builtin
+from engine.data import DataSource, load_builtin
 from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
-from gui.dataset.options import OptionsForm, file_format
+from gui.dataset.options import OptionsForm
 from gui.dataset.panel import DatasetPanel
 from gui.dataset.preview import make_preview
 from gui.editor.document import ModelDocument
@@ -46,7 +46,7 @@ def make_panel(qtbot):
     yield make
     for panel in panels:
         # A load must not outlive the test: it would deliver into the next one's event loop.
-        assert panel.loader.wait(10)
+        assert panel.session.wait(10)
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def image_folder(root, per_class=3, corrupt=1):
 
 def test_builtin_loads_in_background_and_shows_counts_balance_and_preview(qtbot, panel):
     chosen = []
-    panel.dataset_chosen.connect(lambda name, options: chosen.append((name, options)))
+    panel.session.dataset_chosen.connect(lambda name, options: chosen.append((name, options)))
     with qtbot.waitSignal(panel.dataset_loaded, timeout=TIMEOUT_MS) as blocker:
         panel.load_builtin("shapes", SMALL_SHAPES)
         # The request returns at once; the work happens on a pool thread.
@@ -94,9 +94,9 @@ def test_builtin_loads_in_background_and_shows_counts_balance_and_preview(qtbot,
     assert panel.current_dataset is ds and not panel.is_loading
     assert not panel.progress.isVisible()
     assert ds.input_shape == (1, 16, 16) and ds.num_train + ds.num_val == 60
-    assert panel.current_source[0] == "shapes"
-    assert panel.current_source[1]["n_samples"] == 60
-    assert chosen == [panel.current_source]
+    source = panel.session.source
+    assert source.name == "shapes" and source.options["n_samples"] == 60
+    assert chosen == [(source.name, source.options)]
     assert f"{ds.num_train:,} training and {ds.num_val:,} validation" in panel.summary.text()
 
     balance = panel.class_balance
@@ -141,24 +141,25 @@ def test_a_newer_choice_wins_over_a_load_still_running(qtbot, panel):
     panel.load_builtin("shapes", {"n_samples": 400})
     with qtbot.waitSignal(panel.dataset_loaded, timeout=TIMEOUT_MS):
         panel.load_builtin("moons", {"n_samples": 40})
-    assert panel.loader.wait(10)
-    qtbot.wait(20)  # let any stale result reach the event loop: it must be dropped
-    assert [d.name for d in seen] == ["moons"]
+    assert panel.session.wait(10)
+    # Any stale result must be dropped. A load started after it is delivered after it, so
+    # once that one has arrived the stale one has had its turn.
+    with qtbot.waitSignal(panel.dataset_loaded, timeout=TIMEOUT_MS):
+        panel.load_builtin("moons", {"n_samples": 40})
+    assert [d.name for d in seen] == ["moons", "moons"]
     assert panel.source_combo.currentData() == "moons"
 
 
 def test_clicking_a_preview_tile_selects_that_sample(qtbot, panel):
     load(qtbot, panel, "shapes", SMALL_SHAPES)
     view = panel.sample_view
-    col, row = panel.preview.tile_origin(3)
-    h, w = panel.preview.tile_shape
-    scene_point = view._box.mapViewToScene(QPointF(col + w / 2, row + h / 2))
-    widget_point = view.graphics.mapFromScene(scene_point)
+    assert not view.highlight_shown
+    widget_point = view.viewport_point_of(3)
     with qtbot.waitSignal(panel.sample_selected, timeout=2000) as blocker:
         qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
     assert blocker.args == [3]
     assert panel.selected_sample_index == 3 and view.selected_position == 3
-    assert view._highlight.isVisible()
+    assert view.highlight_shown
 
 
 # ------------------------------------------------------------------ bad input
@@ -166,14 +167,14 @@ def test_clicking_a_preview_tile_selects_that_sample(qtbot, panel):
 
 def test_bad_files_show_a_message_and_keep_the_previous_dataset(qtbot, panel, tmp_path):
     before = load(qtbot, panel, "moons", {"n_samples": 40})
-    source = panel.current_source
+    source = panel.session.source
 
     empty = tmp_path / "empty.npz"
     empty.write_bytes(b"")
     message = failing_load(qtbot, panel, empty)
     assert "empty.npz" in message and "empty" in message
     assert panel.message.isVisible() and panel.message.text() == message
-    assert panel.current_dataset is before and panel.current_source == source
+    assert panel.current_dataset is before and panel.session.source == source
     assert panel.source_combo.currentData() == "moons"  # the previous dataset stays selected
     assert not panel.skip_button.isVisible()
 
@@ -197,7 +198,7 @@ def test_corrupt_images_offer_to_skip_them_and_load_the_rest(qtbot, panel, tmp_p
     ds = blocker.args[0]
     assert ds.num_train + ds.num_val == 6 and len(ds.skipped) == 1
     assert ds.input_shape == (1, 8, 8) and ds.class_names == ("cat", "dog")
-    assert panel.current_source == (
+    assert panel.session.source == DataSource(
         str(folder),
         {"size": 8, "colour": False, "val_fraction": 0.2, "seed": 0, "skip_corrupt": True},
     )
@@ -232,12 +233,12 @@ def test_mismatch_is_reported_and_the_input_fix_is_one_undoable_edit(qtbot, make
 
 def test_the_specs_dataset_is_loaded_when_an_example_opens(qtbot, panel):
     chosen = []
-    panel.dataset_chosen.connect(lambda *args: chosen.append(args))
+    panel.session.dataset_chosen.connect(lambda *args: chosen.append(args))
     document = panel.document
     with qtbot.waitSignal(panel.dataset_loaded, timeout=TIMEOUT_MS) as blocker:
         document.new(ModelSpec.load(example_path("moons_mlp")))
     assert blocker.args[0].name == "moons"
-    assert panel.current_source == ("moons", {})
+    assert panel.session.source == DataSource("moons", {})
     assert panel.source_combo.currentData() == "moons"
     assert panel.compat_label.text() == "The model fits this dataset."
     assert chosen == []  # following the document is not a user's choice
@@ -256,16 +257,22 @@ def test_a_relative_dataset_path_is_read_next_to_the_model_file(qtbot, panel, tm
     with qtbot.waitSignal(panel.dataset_loaded, timeout=TIMEOUT_MS) as blocker:
         panel.document.new(spec, tmp_path / "model.json")
     assert blocker.args[0].input_shape == (3,)
-    assert panel.current_source == (str(tmp_path / "points.npz"), {"seed": 3})
+    source = panel.session.source
+    assert source.location == str(tmp_path / "points.npz") and source.options == {"seed": 3}
     assert panel.preview.axis_names == ("feature 0", "feature 1")
+
+    # Loaded again from the form, the model keeps the path as written: relative to its file.
+    with qtbot.waitSignal(panel.session.dataset_chosen, timeout=TIMEOUT_MS) as chosen:
+        qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
+    assert chosen.args == ["points.npz", {"seed": 3, "val_fraction": 0.2}]
 
 
 def test_panel_docks_into_the_main_window(qtbot, main_window):
     panel = DatasetPanel(main_window.document)
     dock = main_window.add_dock("Dataset", panel)
     qtbot.waitUntil(lambda: panel.current_dataset is not None, timeout=TIMEOUT_MS)
-    assert dock.widget() is panel and panel.current_source == ("digits", {})
-    assert panel.loader.wait(10)
+    assert dock.widget() is panel and panel.session.source == DataSource("digits", {})
+    assert panel.session.wait(10)
 
 
 # ------------------------------------------------------------------ pieces
@@ -287,32 +294,35 @@ def test_make_preview_lays_out_what_the_views_draw():
 def test_options_form_maps_widgets_to_loader_options(qtbot, tmp_path):
     form = OptionsForm()
     qtbot.addWidget(form)
-    form.show_file("csv")
+    (tmp_path / "a.csv").write_text("")
+    form.show_file(tmp_path / "a.csv")  # the format is known from the name
     assert form.values() == {"val_fraction": 0.2, "seed": 0}  # "not given" stays out
-    form.set_values({"target": 3, "window": 12, "seed": 5})
-    assert form.values() == {"target": 3, "window": 12, "val_fraction": 0.2, "seed": 5}
+    form.set_values({"target": "3", "window": 12, "seed": 5})
+    assert form.values() == {"target": "3", "window": 12, "val_fraction": 0.2, "seed": 5}
     form.set_values({"target": "price"})
     assert form.values()["target"] == "price" and "window" not in form.values()
 
-    (tmp_path / "idx").mkdir()
-    (tmp_path / "idx" / "train-images-idx3-ubyte.gz").write_bytes(b"")
     (tmp_path / "pets" / "cat").mkdir(parents=True)
-    assert file_format(tmp_path / "idx") == "idx"
-    assert file_format(tmp_path / "pets") == "images"
-    assert file_format(tmp_path / "t10k-labels-idx1-ubyte.gz") == "idx"
-    assert file_format(tmp_path / "a.npz") == "npz"
-    assert file_format(tmp_path / "a.CSV") == "csv"
-    assert file_format(tmp_path / "a.bin") == "unknown"
+    form.show_file(tmp_path / "pets")
+    assert form.values() == {"size": 28, "colour": False, "val_fraction": 0.2, "seed": 0}
+    form.show_file(tmp_path / "a.bin")  # unknown: the load will say why; only the split
+    assert set(form.values()) == {"val_fraction", "seed"}
 
 
 def test_closing_the_panel_while_loading_is_harmless(qtbot):
     panel = DatasetPanel(ModelDocument())
     panel.load_builtin("shapes", {"n_samples": 300})
-    loader = panel.loader
-    panel.deleteLater()
-    qtbot.wait(10)
-    assert loader.wait(10)
-    qtbot.wait(20)  # the result is queued to a receiver that is gone: dropped, no crash
+    session = panel.session
+    with qtbot.waitSignal(panel.destroyed, timeout=TIMEOUT_MS):
+        panel.deleteLater()
+    assert session.wait(10)
+    # The result was queued to a receiver that is gone: dropped, no crash. A load finishing
+    # on a live panel afterwards shows the event loop went on past it.
+    other = DatasetPanel(ModelDocument())
+    qtbot.addWidget(other)
+    with qtbot.waitSignal(other.dataset_loaded, timeout=TIMEOUT_MS):
+        other.load_builtin("moons", {"n_samples": 40})
+    assert other.session.wait(10)
 
 
 def test_the_panel_does_not_wait_for_torch():

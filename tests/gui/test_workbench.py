@@ -20,23 +20,73 @@ def test_every_panel_is_docked_and_file_menu_has_export(workbench):
     assert "Training" in workbench.dashboard.docks
 
 
-def test_choosing_a_dataset_in_the_training_panel_is_an_undoable_edit(workbench):
-    doc, combo = workbench.document, workbench.dashboard.panel.dataset_combo
-    assert doc.spec.dataset == "digits"
-    combo.setCurrentIndex(combo.findData("shapes"))
-    combo.activated.emit(combo.currentIndex())
-    assert doc.spec.dataset == "shapes" and doc.is_modified
-    doc.undo_stack.undo()
-    assert doc.spec.dataset == "digits"
-    assert combo.currentData() == "digits"
-
-
-def test_dataset_panel_choice_becomes_the_models_dataset(workbench, qtbot):
+def test_dataset_panel_choice_becomes_the_models_dataset_in_one_undo_step(workbench, qtbot):
     panel, doc = workbench.dataset_panel, workbench.document
-    with qtbot.waitSignal(panel.dataset_chosen, timeout=RUN_TIMEOUT_MS):
+    assert doc.spec.dataset == "digits"
+    with qtbot.waitSignal(workbench.dataset_session.dataset_chosen, timeout=RUN_TIMEOUT_MS):
         panel.load_builtin("moons", {"n_samples": 200})
     assert doc.spec.dataset == "moons" and doc.spec.dataset_options["n_samples"] == 200
-    assert workbench.dashboard.panel.dataset_id == "moons"
+    assert doc.is_modified
+    # The training panel shows the dataset Train will use; it is not a second picker.
+    training = workbench.dashboard.panel
+    assert training.dataset_id == "moons" and training.dataset_label.text() == "Two moons"
+    doc.undo_stack.undo()
+    assert doc.spec.dataset == "digits" and training.dataset_id == "digits"
+    # Undo is an edit of the spec: the session follows it back to digits.
+    qtbot.waitUntil(lambda: workbench.dataset_session.source.name == "digits", timeout=10_000)
+
+
+def test_one_dataset_session_serves_the_panel_and_train(workbench, qtbot):
+    session, board = workbench.dataset_session, workbench.dashboard
+    assert workbench.dataset_panel.session is session and board.session is session
+    qtbot.waitUntil(lambda: session.dataset is not None, timeout=RUN_TIMEOUT_MS)
+    loads = []
+    session.load_started.connect(lambda *args: loads.append(args))
+    board.panel.epochs_spin.setValue(1)
+    board.settings_overrides = {"probes": False}
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    assert loads == []  # Train used the panel's dataset: no second load
+    assert board.dataset is session.dataset
+
+
+def test_a_model_opened_from_another_folder_trains_on_the_data_beside_it(
+    workbench, qtbot, tmp_path, monkeypatch
+):
+    from tests.engine._train_fixtures import mlp_spec
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(sub / "data.npz", x=rng.normal(size=(40, 2)), y=rng.integers(0, 2, 40))
+    spec = mlp_spec()
+    spec = type(spec)(spec.input, spec.blocks, "beside", "data.npz", {"seed": 1})
+    spec.save(sub / "model.json")
+    monkeypatch.chdir(tmp_path)  # data.npz is not in the current folder
+    board = workbench.dashboard
+    board.panel.epochs_spin.setValue(1)
+    board.settings_overrides = {"probes": False}
+    workbench.document.open("sub/model.json")
+    # Train at once, while the session may still be loading: Train waits for that load.
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    assert board.dataset.source == str(sub / "data.npz")
+    assert board.panel.state == "idle"
+    # Saving keeps the model's dataset path as written, relative to the model file.
+    workbench.document.save()
+    assert ModelSpec.load(sub / "model.json").dataset == "data.npz"
+
+
+def test_train_fails_with_the_loads_message_when_the_data_is_missing(workbench, qtbot, tmp_path):
+    spec = ModelSpec.load(example_path("moons_mlp"))
+    spec = type(spec)(spec.input, spec.blocks, "lost", "gone.npz", {})
+    spec.save(tmp_path / "model.json")
+    workbench.document.open(tmp_path / "model.json")
+    board = workbench.dashboard
+    board.train()
+    qtbot.waitUntil(lambda: board.panel.state == "idle", timeout=RUN_TIMEOUT_MS)
+    message = board.panel.status_label.text()
+    assert str(tmp_path / "gone.npz") in message and "neither a built-in dataset" in message
 
 
 def test_trained_weights_are_kept_while_they_fit_and_exported(
