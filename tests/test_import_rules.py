@@ -24,6 +24,8 @@ TORCH_FREE_MODULES = (
     "engine.probes.snapshots",
     "engine.probes.registry",
     "engine.training.settings",
+    "engine.training.control",
+    "engine.training.relay",
     "engine.training.events",
     "engine.training.process",
     "engine.cli",

@@ -23,6 +23,7 @@ from engine.pacing import Pacer
 from engine.probes.common import frozen_array
 from engine.probes.registry import DEFAULT_BUDGET, PROBES, ModelTraits, ProbeRegistry
 from engine.probes.snapshots import ProbeInput
+from engine.training.settings import sample_index_problem
 
 _CHECK_EVERY = 0.05  # seconds between looks at the step-time probes (intervals are >= this)
 
@@ -227,21 +228,6 @@ class ProbeRunner:
             self.emit(kind, None, f"The {entry.label} view is off for this run: {exc}")
             return
         self.emit(kind, data, None)
-
-
-def sample_index_problem(index: object, count: int | None, split: str = "validation") -> str | None:
-    """Why ``index`` cannot be the probe sample among ``count`` samples of ``split`` (None:
-    not known yet, so only whole numbers from 0 pass), or None when it can."""
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        return f"The probe sample index must be a whole number, not {index!r}."
-    if count is None:
-        return None if index >= 0 else f"The probe sample index must be 0 or more, not {index}."
-    if not 0 <= index < max(count, 1):
-        return (
-            f"The probe sample index {index} is outside the {count} samples of the "
-            f"{split} set; choose 0 to {count - 1}."
-        )
-    return None
 
 
 def _np_dtype(tensor) -> type:

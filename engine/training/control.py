@@ -13,8 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.data import Dataset
-from engine.probes.schedule import sample_index_problem
-from engine.training.settings import SettingsError, TrainSettings, check_live_changes
+from engine.training.settings import (
+    SettingsError,
+    TrainSettings,
+    check_live_changes,
+    sample_index_problem,
+)
 
 _NO_CHANGE = object()  # no pending probe sample change (None is no valid index either)
 

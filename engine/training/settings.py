@@ -8,6 +8,7 @@ The window imports this module before torch has loaded.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from types import MappingProxyType
@@ -62,6 +63,21 @@ def check_live_changes(optimizer_name: str, changes: Mapping[str, Any]) -> dict[
             raise SettingsError(f"momentum must be below 1, not {value!r}.")
         clean[key] = number
     return clean
+
+
+def sample_index_problem(index: object, count: int | None, split: str = "validation") -> str | None:
+    """Why ``index`` cannot be the probe sample among ``count`` samples of ``split`` (None:
+    not known yet, so only whole numbers from 0 pass), or None when it can."""
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        return f"The probe sample index must be a whole number, not {index!r}."
+    if count is None:
+        return None if index >= 0 else f"The probe sample index must be 0 or more, not {index}."
+    if not 0 <= index < max(count, 1):
+        return (
+            f"The probe sample index {index} is outside the {count} samples of the "
+            f"{split} set; choose 0 to {count - 1}."
+        )
+    return None
 
 
 @dataclass(frozen=True)
