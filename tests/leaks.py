@@ -20,8 +20,6 @@ from PySide6.QtWidgets import QApplication
 
 # How long work that is already ending (a run told to stop, a dataset load) may take to end.
 DEFAULT_WAIT_S = 10.0
-# Qt's own application-wide windows, created on first use and kept for the whole session.
-_QT_SINGLETON_WINDOWS = {"QTipLabel"}
 
 
 @dataclass(frozen=True)
@@ -107,11 +105,7 @@ def _widget_leaks(before: Snapshot) -> list[str]:
 
 
 def _top_level_widgets() -> list:
-    return [
-        w
-        for w in QApplication.topLevelWidgets()
-        if shiboken6.isValid(w) and w.metaObject().className() not in _QT_SINGLETON_WINDOWS
-    ]
+    return [w for w in QApplication.topLevelWidgets() if shiboken6.isValid(w)]
 
 
 def _address(widget) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import QRunnable, QThreadPool
 from PySide6.QtWidgets import QWidget
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QWidget
 from tests import leaks
 
 pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_widget_left_on_screen_is_reported_until_it_is_deleted(qapp):
@@ -89,10 +91,13 @@ def test_leaks_a_menu_knowingly(make_app_window):
 """
 
 
-def test_the_window_fixture_fails_a_leaking_test_unless_it_is_marked(pytester):
+def test_the_window_fixture_fails_a_leaking_test_unless_it_is_marked(pytester, monkeypatch):
+    # In a process of its own: an in-process run would forget the modules it imported, and
+    # later tests would then get second copies of them.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.makeconftest('pytest_plugins = ["tests.conftest"]')
     pytester.makepyfile(test_leaky=LEAKING_TESTS)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)  # the leaking test passed, then failed teardown
     result.stdout.fnmatch_lines([
         "*ERROR at teardown of test_leaks_a_menu*",
