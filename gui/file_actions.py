@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
@@ -23,9 +23,6 @@ _FILTER = "LayerLab models (*.json);;All files (*)"
 
 
 class FileActions(QObject):
-    file_opened = Signal(str)  # a model file was opened (its path)
-    file_saved = Signal(str)  # the model was written to this path
-
     def __init__(self, window: QMainWindow, document: ModelDocument, settings: QSettings):
         super().__init__(window)
         self.window, self.document, self.settings = window, document, settings
@@ -116,7 +113,6 @@ class FileActions(QObject):
             self._error("Cannot open the model", str(err))
             return False
         self._remember(self.document.path)
-        self.file_opened.emit(str(self.document.path))
         return True
 
     # ------------------------------------------------------------ save
@@ -143,7 +139,6 @@ class FileActions(QObject):
             self._error("Cannot save the model", str(err))
             return False
         self._remember(saved)
-        self.file_saved.emit(str(saved))
         return True
 
     def _error(self, title: str, message: str) -> None:

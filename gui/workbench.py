@@ -97,7 +97,7 @@ def _add_weight_actions(window: MainWindow, document: ModelDocument) -> None:
             return
         weights = import_weights_dialog(window, document.spec, start_dir=start_dir())
         if weights is not None:
-            document.set_weights(weights, "imported weights")
+            document.set_weights(weights)
             window.statusBar().showMessage(
                 f"Imported {len(weights)} tensors into the model.", 10000
             )

@@ -25,10 +25,10 @@ class SpecCommand(QUndoCommand):
         self.after = after
 
     def redo(self) -> None:
-        self.document._set_spec(self.after)
+        self.document.replace_spec(self.after)
 
     def undo(self) -> None:
-        self.document._set_spec(self.before)
+        self.document.replace_spec(self.before)
 
 
 class InsertBlocksCommand(SpecCommand):

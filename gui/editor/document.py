@@ -29,7 +29,6 @@ class ModelDocument(QObject):
     selection_changed = Signal()  # selected block ids changed
     path_changed = Signal()  # the file the document is saved to changed
     modified_changed = Signal(bool)  # unsaved changes appeared or were saved/undone away
-    weights_changed = Signal()  # trained (or imported) weights arrived or were dropped
 
     def __init__(self, spec: ModelSpec | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -42,7 +41,6 @@ class ModelDocument(QObject):
         # (weights_fit_model() says so) but undoing that edit makes them fit again.
         self._weights: dict[str, np.ndarray] | None = None
         self._weights_key: tuple | None = None
-        self.weights_note = ""
         self.undo_stack = QUndoStack(self)
         # A bound method, not a lambda: Qt drops the connection when the document is destroyed.
         self.undo_stack.cleanChanged.connect(self._clean_changed)
@@ -72,8 +70,13 @@ class ModelDocument(QObject):
     def display_name(self) -> str:
         return self._path.name if self._path else "Untitled"
 
-    def _set_spec(self, spec: ModelSpec) -> None:
-        """Only undo commands and file operations call this."""
+    def replace_spec(self, spec: ModelSpec) -> None:
+        """Make ``spec`` the document's model and tell every view, without an undo step.
+
+        Only the undo commands in gui/editor/commands.py (their redo and undo) and ``new`` call
+        this: every edit goes through an edit method above, which pushes a command, so that the
+        undo history always holds each change to the spec.
+        """
         self._spec = spec
         self._inference = infer(spec)
         ids = {b.id for b in spec.blocks} | {INPUT_ID}
@@ -190,12 +193,10 @@ class ModelDocument(QObject):
             tuple((b.id, b.type, tuple(sorted(b.params.items()))) for b in spec.blocks),
         )
 
-    def set_weights(self, weights: dict[str, np.ndarray] | None, note: str = "") -> None:
+    def set_weights(self, weights: dict[str, np.ndarray] | None) -> None:
         """Keep ``weights`` (CPU numpy, by state_dict name) as the model's current weights."""
         self._weights = dict(weights) if weights else None
         self._weights_key = self._architecture(self._spec) if weights else None
-        self.weights_note = note if weights else ""
-        self.weights_changed.emit()
 
     @property
     def weights(self) -> dict[str, np.ndarray] | None:
@@ -212,7 +213,7 @@ class ModelDocument(QObject):
         self.undo_stack.clear()
         self.set_weights(None)
         self._selection = ()
-        self._set_spec(spec)
+        self.replace_spec(spec)
         self._path = path
         self.undo_stack.setClean()
         self.path_changed.emit()

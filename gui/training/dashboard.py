@@ -239,17 +239,14 @@ class TrainingDashboard(QObject):
 
     def on_finished(self, event: Finished) -> None:
         self.panel.run_finished(event)
-        how = "trained" if event.epochs_done else "initial"
-        self.document.set_weights(dict(event.weights), f"{how} weights from run {event.run_id}")
+        self.document.set_weights(dict(event.weights))
         how = "stopped" if event.stopped_early else "finished"
         self._status(f"Training {how} after {event.epochs_done} epochs ({event.step} steps)")
 
     def on_failed(self, event: Failed) -> None:
         self.panel.run_failed(event)
         if event.weights:  # the last good weights, kept for export
-            self.document.set_weights(
-                dict(event.weights), f"last good weights of failed run {event.run_id}"
-            )
+            self.document.set_weights(dict(event.weights))
         self._status(f"Training failed: {event.message}")
 
     # ------------------------------------------------------------ painting and docks

@@ -3,6 +3,7 @@ duplicate and an inspector edit, each followed by undo and redo with the spec co
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtTest import QTest
@@ -11,6 +12,9 @@ from PySide6.QtWidgets import QApplication
 from engine.model.spec import BlockSpec
 from gui.editor.canvas import look
 from gui.editor.canvas.scene import card_top
+
+# Each test's window is closed after it; nothing it opened or started may outlive it.
+pytestmark = pytest.mark.usefixtures("leak_check")
 
 
 def view_point(window, scene_y: float, scene_x: float = 0.0) -> QPoint:

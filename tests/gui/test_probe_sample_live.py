@@ -21,14 +21,16 @@ def click_preview_tile(qtbot, window, position: int) -> None:
     view = panel.sample_view
     col, row = panel.preview.tile_origin(position)
     h, w = panel.preview.tile_shape
-    scene_point = view._box.mapViewToScene(QPointF(col + w / 2, row + h / 2))
+    mosaic = view.graphics.getItem(0, 0)  # the one ViewBox the digits' tiles are drawn in
+    scene_point = mosaic.mapViewToScene(QPointF(col + w / 2, row + h / 2))
     widget_point = view.graphics.mapFromScene(scene_point)
     with qtbot.waitSignal(panel.sample_selected, timeout=2000):
         qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
 
 
-def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(workbench, qtbot):
-    window, board, panel = workbench, workbench.dashboard, workbench.dataset_panel
+def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(make_app_window, qtbot):
+    window = make_app_window()
+    board, panel = window.dashboard, window.dataset_panel
     qtbot.waitUntil(lambda: panel.current_dataset is not None, timeout=RUN_TIMEOUT_MS)
     data = panel.current_dataset
     assert panel.preview.split == "val"

@@ -6,7 +6,7 @@ block at the index under the cursor; the drop indicator shows that index while d
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
@@ -31,8 +31,6 @@ _GRID = 24.0
 
 
 class ModelView(QGraphicsView):
-    block_dropped = Signal(str, int)  # a palette block (type id) was dropped at this index
-
     def __init__(self, scene: ModelScene, parent: QWidget | None = None):
         super().__init__(scene, parent)
         self.model_scene = scene
@@ -162,7 +160,6 @@ class ModelView(QGraphicsView):
         event.accept()
         block_id = self.model_scene.document.insert_block(index, type_id)
         self.model_scene.document.set_selection([block_id])
-        self.block_dropped.emit(type_id, index)
 
     # ------------------------------------------------------------ background
 
