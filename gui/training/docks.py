@@ -69,7 +69,7 @@ class DockLayout(QObject):
             self._tabify()
             settings = getattr(watched, "settings", None)
             if settings is None or settings.value("window/state") is None:
-                QTimer.singleShot(0, self.default_sizes)  # sizes need the window's real size
+                QTimer.singleShot(0, self, self.default_sizes)  # sizes need the window's real size
         return False
 
     def _tabify(self) -> None:
@@ -79,7 +79,7 @@ class DockLayout(QObject):
             self.docks[anchor].raise_()
         # After the tabbing has settled: raising a tab inside the Show event leaves stale tab
         # bars behind (Qt 6.11), like tabbing before the first show does.
-        QTimer.singleShot(0, self.raise_relevant)
+        QTimer.singleShot(0, self, self.raise_relevant)
 
     def default_sizes(self) -> None:
         """Views take the lower ~28 % of the window (the model canvas stays the larger part),

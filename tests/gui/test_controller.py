@@ -13,6 +13,9 @@ from engine.training.settings import TrainSettings
 from gui.training import UPDATE_HZ, TrainingController
 from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
 
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
+
 
 def settings(**kw):
     return TrainSettings(**{"device": "cpu", "batch_size": 8, "probes": False, **kw})

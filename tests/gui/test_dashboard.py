@@ -15,18 +15,16 @@ import pytest
 from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
 from engine.probes import FilterSet, Histogram, ProbeInput, TimeGradient
-from engine.probes.registry import PROBES
+from engine.probes.registry import PROBE_KINDS, PROBES
 from engine.training.events import ProbeSnapshot, RunStarted, StepMetrics
 from gui.training.dashboard import install
 from gui.training.docks import relevant_views
 from gui.training.views import LossCurvesView
 
-FAST_PROBES = {
-    kind: 0.05
-    for kind in ("layer_gradients", "filters", "weight_histograms", "feature_maps", "gates",
-                 "time_gradients", "activation_histograms", "classification_report",
-                 "forecast_report")
-}  # fmt: skip
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
+
+FAST_PROBES = {kind: 0.05 for kind in PROBE_KINDS}
 RUN_TIMEOUT_MS = 60_000
 
 

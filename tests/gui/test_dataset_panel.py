@@ -22,6 +22,9 @@ from gui.dataset.panel import DatasetPanel
 from gui.dataset.preview import make_preview
 from gui.editor.document import ModelDocument
 
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
+
 TIMEOUT_MS = 10_000
 SMALL_SHAPES = {"n_samples": 60, "size": 16}
 

@@ -25,6 +25,9 @@ from gui.export_dialog import (  # noqa: E402
     resolve_export_path,
 )
 
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
+
 SPEC = ModelSpec.from_dict({
     "format": "layerlab-model", "version": 1, "name": "Tiny GRU / test",
     "input": {"kind": "sequence", "shape": [5, 2]},

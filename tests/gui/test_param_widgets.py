@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from engine.model.params import Param
 from gui.editor.param_widgets import editor_for, editor_value, on_edited, set_editor_value
+
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
 
 
 def test_each_kind_holds_only_what_its_param_accepts(qtbot):

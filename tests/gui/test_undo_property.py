@@ -3,6 +3,7 @@ the way, it gives back the final one. The canvas scene follows every step."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,9 @@ from engine.model.examples import list_examples
 from engine.model.spec import INPUT_BOUNDS, INPUT_KINDS, ModelSpec
 from gui.editor.canvas.scene import ModelScene
 from gui.editor.document import INPUT_ID, ModelDocument
+
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
 
 EXAMPLES = {e.id: e.load() for e in list_examples()}
 EDITS = ("insert", "remove", "move", "duplicate", "set_params", "set_input", "fix")

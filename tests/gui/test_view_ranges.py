@@ -18,6 +18,9 @@ from gui.training.views import LossCurvesView, PlotCanvas
 from gui.training.views.base import StickyRange, bounds_of, merge_bounds
 from gui.training.views.curves import GrowableSeries
 
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
+
 
 def canvas_plot(qtbot):
     canvas = PlotCanvas()

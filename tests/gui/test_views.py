@@ -34,6 +34,9 @@ from gui.training.views import (
 )
 from gui.training.views.filters import filter_mosaic
 
+# Every test here fails if it leaves a window, a thread or a training process behind.
+pytestmark = pytest.mark.usefixtures("leak_check")
+
 RNG = np.random.default_rng(0)
 
 

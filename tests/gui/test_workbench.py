@@ -13,14 +13,16 @@ from engine.model.spec import ModelSpec
 RUN_TIMEOUT_MS = 60_000
 
 
-def test_every_panel_is_docked_and_file_menu_has_export(workbench):
+def test_every_panel_is_docked_and_file_menu_has_export(make_app_window):
+    workbench = make_app_window()
     titles = {a.text() for a in workbench.file_menu.actions()}
     assert {"&Export…", "&Import Weights…"} <= titles
     assert workbench.dataset_dock.widget() is workbench.dataset_panel
     assert "Training" in workbench.dashboard.docks
 
 
-def test_dataset_panel_choice_becomes_the_models_dataset_in_one_undo_step(workbench, qtbot):
+def test_dataset_panel_choice_becomes_the_models_dataset_in_one_undo_step(make_app_window, qtbot):
+    workbench = make_app_window()
     panel, doc = workbench.dataset_panel, workbench.document
     assert doc.spec.dataset == "digits"
     with qtbot.waitSignal(workbench.dataset_session.dataset_chosen, timeout=RUN_TIMEOUT_MS):
@@ -36,7 +38,8 @@ def test_dataset_panel_choice_becomes_the_models_dataset_in_one_undo_step(workbe
     qtbot.waitUntil(lambda: workbench.dataset_session.source.name == "digits", timeout=10_000)
 
 
-def test_one_dataset_session_serves_the_panel_and_train(workbench, qtbot):
+def test_one_dataset_session_serves_the_panel_and_train(make_app_window, qtbot):
+    workbench = make_app_window()
     session, board = workbench.dataset_session, workbench.dashboard
     assert workbench.dataset_panel.session is session and board.session is session
     qtbot.waitUntil(lambda: session.dataset is not None, timeout=RUN_TIMEOUT_MS)
@@ -51,8 +54,9 @@ def test_one_dataset_session_serves_the_panel_and_train(workbench, qtbot):
 
 
 def test_a_model_opened_from_another_folder_trains_on_the_data_beside_it(
-    workbench, qtbot, tmp_path, monkeypatch
+    make_app_window, qtbot, tmp_path, monkeypatch
 ):
+    workbench = make_app_window()
     from tests.engine._train_fixtures import mlp_spec
 
     sub = tmp_path / "sub"
@@ -77,7 +81,10 @@ def test_a_model_opened_from_another_folder_trains_on_the_data_beside_it(
     assert ModelSpec.load(sub / "model.json").dataset == "data.npz"
 
 
-def test_train_fails_with_the_loads_message_when_the_data_is_missing(workbench, qtbot, tmp_path):
+def test_train_fails_with_the_loads_message_when_the_data_is_missing(
+    make_app_window, qtbot, tmp_path
+):
+    workbench = make_app_window()
     spec = ModelSpec.load(example_path("moons_mlp"))
     spec = type(spec)(spec.input, spec.blocks, "lost", "gone.npz", {})
     spec.save(tmp_path / "model.json")
@@ -90,8 +97,9 @@ def test_train_fails_with_the_loads_message_when_the_data_is_missing(workbench, 
 
 
 def test_trained_weights_are_kept_while_they_fit_and_exported(
-    workbench, answers, qtbot, monkeypatch, tmp_path
+    make_app_window, answers, qtbot, monkeypatch, tmp_path
 ):
+    workbench = make_app_window()
     board, doc = workbench.dashboard, workbench.document
     board.panel.epochs_spin.setValue(1)
     board.settings_overrides = {"probes": False}
@@ -116,7 +124,8 @@ def test_trained_weights_are_kept_while_they_fit_and_exported(
     assert doc.weights is not None
 
 
-def test_import_weights_puts_them_on_the_document(workbench, monkeypatch, tmp_path):
+def test_import_weights_puts_them_on_the_document(make_app_window, monkeypatch, tmp_path):
+    workbench = make_app_window()
     from engine.export.formats import export_weights
 
     source = tmp_path / "w.safetensors"
@@ -141,7 +150,8 @@ def test_an_unexpected_error_in_a_slot_is_shown_not_fatal(answers):
     assert "save it" in answers.errors[-1]
 
 
-def test_opening_a_recurrent_model_brings_its_gates_forward(workbench, qtbot):
+def test_opening_a_recurrent_model_brings_its_gates_forward(make_app_window, qtbot):
+    workbench = make_app_window()
     docks = workbench.dashboard.docks
     qtbot.waitUntil(lambda: docks["Filters"].widget().is_on_screen(), timeout=5000)
     assert not docks["Gates"].widget().is_on_screen()  # same tab group, behind Filters
