@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from engine.data import Dataset
@@ -112,3 +114,14 @@ class Recorder(Callback):
 
     def of(self, cls):
         return [e for e in self.events if isinstance(e, cls)]
+
+
+def model_beside_its_data(folder: Path) -> Path:
+    """sub/model.json whose dataset is "data.npz": a path relative to the model file."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(folder / "data.npz", x=rng.normal(size=(40, 2)), y=rng.integers(0, 2, 40))
+    spec = mlp_spec()
+    spec = type(spec)(spec.input, spec.blocks, "beside", "data.npz", {"seed": 1})
+    spec.save(folder / "model.json")
+    return folder / "model.json"

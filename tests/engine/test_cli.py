@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import train_main
-from tests.engine._train_fixtures import mlp_spec
+from tests.engine._train_fixtures import mlp_spec, model_beside_its_data
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,19 +86,6 @@ def test_bad_input_is_one_line_and_nonzero(model_file, argv, words):
     assert code != 0
     assert err.count("\n") == 1 and err.startswith("layerlab: ") and words in err
     assert "Traceback" not in err
-
-
-def model_beside_its_data(folder: Path) -> Path:
-    """sub/model.json whose dataset is "data.npz": a path relative to the model file."""
-    import numpy as np
-
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    np.savez(folder / "data.npz", x=rng.normal(size=(40, 2)), y=rng.integers(0, 2, 40))
-    spec = mlp_spec()
-    spec = type(spec)(spec.input, spec.blocks, "beside", "data.npz", {"seed": 1})
-    spec.save(folder / "model.json")
-    return folder / "model.json"
 
 
 def test_a_relative_dataset_path_is_read_next_to_the_model_file(tmp_path, monkeypatch):

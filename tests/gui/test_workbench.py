@@ -57,15 +57,9 @@ def test_a_model_opened_from_another_folder_trains_on_the_data_beside_it(
     make_app_window, qtbot, tmp_path, monkeypatch
 ):
     workbench = make_app_window()
-    from tests.engine._train_fixtures import mlp_spec
+    from tests.engine._train_fixtures import model_beside_its_data
 
-    sub = tmp_path / "sub"
-    sub.mkdir()
-    rng = np.random.default_rng(0)
-    np.savez(sub / "data.npz", x=rng.normal(size=(40, 2)), y=rng.integers(0, 2, 40))
-    spec = mlp_spec()
-    spec = type(spec)(spec.input, spec.blocks, "beside", "data.npz", {"seed": 1})
-    spec.save(sub / "model.json")
+    sub = model_beside_its_data(tmp_path / "sub").parent
     monkeypatch.chdir(tmp_path)  # data.npz is not in the current folder
     board = workbench.dashboard
     board.panel.epochs_spin.setValue(1)
