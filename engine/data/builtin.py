@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,12 @@ from . import synthetic
 from .dataset import Dataset
 from .errors import DatasetError
 from .prepare import build, check_val_fraction
-from .resources import ProgressFn
+from .resources import MemoryEstimate, ProgressFn, affordable_bytes, require_memory
 
 # (rng, options) -> (x, y, class_names or None)
 Generator = Callable[[np.random.Generator, dict[str, Any]], tuple[np.ndarray, np.ndarray, Any]]
+# options -> what generating and splitting it will hold, known before anything is allocated
+Footprint = Callable[[dict[str, Any]], MemoryEstimate]
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class BuiltinInfo:
     input_kind: str
     task: str
     generate: Generator = field(repr=False)
+    memory: Footprint = field(repr=False)
     params: tuple[Param, ...] = ()
 
     @property
@@ -68,6 +72,7 @@ def load_builtin(
         raise DatasetError(f"There is no built-in dataset called '{name}'. Built-in: {known}.")
     val_fraction = check_val_fraction(val_fraction)
     values = _check_options(info, options)
+    _require_memory(info, values)
     x, y, class_names = info.generate(np.random.default_rng(int(seed)), values)
     dataset = build(
         name=info.id,
@@ -105,6 +110,31 @@ def _check_options(info: BuiltinInfo, options: dict[str, Any]) -> dict[str, Any]
                 f"Option '{key}' of the built-in dataset '{info.id}' {exc}."
             ) from None
     return values
+
+
+def _require_memory(info: BuiltinInfo, values: dict[str, Any]) -> None:
+    estimate = info.memory(values)
+    fix = "Close other programs and try again."
+    if "n_samples" in values:
+        # Every array grows with the number of samples, so the estimate scales with it.
+        allowed = affordable_bytes() or 0
+        fitting = int(values["n_samples"] * allowed / max(estimate.peak, 1))
+        fix = f"Lower 'n_samples' to at most {fitting:,}"
+        fix += ", or 'seq_len'." if "seq_len" in values else "."
+        fix += "" if "size" not in values else " A smaller 'size' helps too."
+    shown = ", ".join(
+        f"{k}={v}" for k, v in values.items() if k in ("n_samples", "seq_len", "size", "n_symbols")
+    )
+    require_memory(estimate, None, f"The built-in dataset '{info.id}' ({shown})", fix)
+
+
+def _footprint(n: int, sample: tuple[int, ...], y_bytes: int, work: float) -> MemoryEstimate:
+    """``n`` samples of float32 x of shape ``sample`` and ``y_bytes`` of y each, made by a
+    generator that holds ``work`` bytes per value of x at its peak (counted in its code)."""
+    values = n * prod(sample)
+    return MemoryEstimate(
+        reading=int(values * work) + n * y_bytes, dataset=values * 4 + n * y_bytes
+    )
 
 
 def _n_samples(default: int, maximum: int = 200_000) -> Param:
@@ -157,6 +187,39 @@ def _circles(rng, o):
     return (*synthetic.circles(rng, o["n_samples"], o["noise"]), ["outer", "inner"])
 
 
+# What each generator holds at its peak, per value of x, counted from synthetic.py: the
+# float64 temporaries of numpy's random draws and arithmetic beside the float32 result.
+def _digits_memory(o):
+    # scikit-learn parses its compressed CSV of 1,797 samples (float64) and copies the images.
+    return MemoryEstimate(reading=3_000_000, dataset=1797 * (64 * 4 + 8))
+
+
+def _shapes_memory(o):
+    # x (4) + float64 noise (8) + its float32 copy (4); the per-class masks are freed before.
+    return _footprint(o["n_samples"], (1, o["size"], o["size"]), 8, 16)
+
+
+def _sine_memory(o):
+    # the clean wave, the noise and their sum, all float64
+    return _footprint(o["n_samples"], (o["seq_len"], 1), 4, 24)
+
+
+def _adding_memory(o):
+    # values and markers (float64, one of each per step = 8 per value), stacked (8), float32 (4)
+    return _footprint(o["n_samples"], (o["seq_len"], 2), 4, 20)
+
+
+def _first_symbol_memory(o):
+    # x (4) + float64 noise (8) + its float32 copy (4); int64 symbol ids once per step
+    extra = 8 / o["n_symbols"] if o["distractors"] == "symbols" else 0
+    return _footprint(o["n_samples"], (o["seq_len"], o["n_symbols"]), 8, 16 + extra)
+
+
+def _points_memory(o):
+    # float64 points, noise, their sum and the shuffled copy, and the int64 labels' copies
+    return _footprint(o["n_samples"], (2,), 8, 40)
+
+
 _SEQ_LEN_MAX = 2000
 
 register(
@@ -167,6 +230,7 @@ register(
         "image",
         "classification",
         _digits,
+        _digits_memory,
     )
 )
 register(
@@ -178,6 +242,7 @@ register(
         "image",
         "classification",
         _shapes,
+        _shapes_memory,
         (
             _n_samples(3000),
             Param("size", "int", 28, "Image size", minimum=12, maximum=128),
@@ -193,6 +258,7 @@ register(
         "sequence",
         "forecast",
         _sine,
+        _sine_memory,
         (
             _n_samples(2000),
             Param("seq_len", "int", 40, "Sequence length", minimum=2, maximum=_SEQ_LEN_MAX),
@@ -209,6 +275,7 @@ register(
         "sequence",
         "regression",
         _adding,
+        _adding_memory,
         (
             _n_samples(3000),
             Param("seq_len", "int", 50, "Sequence length", minimum=2, maximum=_SEQ_LEN_MAX),
@@ -225,6 +292,7 @@ register(
         "sequence",
         "classification",
         _first_symbol,
+        _first_symbol_memory,
         (
             _n_samples(3000),
             Param("seq_len", "int", 30, "Sequence length", minimum=1, maximum=_SEQ_LEN_MAX),
@@ -242,6 +310,7 @@ register(
         "vector",
         "classification",
         _moons,
+        _points_memory,
         (_n_samples(1000), _noise(0.1)),
     )
 )
@@ -253,6 +322,7 @@ register(
         "vector",
         "classification",
         _spirals,
+        _points_memory,
         (
             _n_samples(1000),
             _noise(0.05),
@@ -268,6 +338,7 @@ register(
         "vector",
         "classification",
         _circles,
+        _points_memory,
         (_n_samples(1000), _noise(0.08)),
     )
 )

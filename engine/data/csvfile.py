@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from .errors import DatasetError
-from .resources import Progress, require_file, require_memory
+from .resources import MemoryEstimate, Progress, require_file, require_memory
 
 _SAMPLE_CHARS = 64 * 1024
 # select(column names, first data row) -> (indices read as numbers, indices kept as text)
@@ -26,6 +26,9 @@ class CsvTable:
     numeric_columns: list[int]
     text: dict[int, list[str]]
     lines: np.ndarray  # the file line of each row, for error messages
+    # scikit-learn's layout (wine_data.csv, iris.csv): a first line "N,F,name0,name1,…" of
+    # counts and class names before headerless data; the names, when the file has that line
+    counts_line_names: tuple[str, ...] | None = None
 
 
 def is_number(text: str) -> bool:
@@ -43,20 +46,32 @@ def read_csv(
     *,
     header: bool | None = None,
     delimiter: str | None = None,
+    skip_rows: int | None = None,
 ) -> CsvTable:
-    """Parse ``path``; the header is detected (a first row with a non-number) unless given."""
+    """Parse ``path`` after ``skip_rows`` leading lines (default: one line of counts when the
+    file starts with one, else none); the header is detected (a first row with a non-number)
+    unless given."""
     size = require_file(path)
     sample = _sample(path)
     if not sample.strip():
         raise DatasetError(f"The CSV file '{path}' has no rows, only blank lines.", path=str(path))
-    delimiter = delimiter or _sniff_delimiter(sample)
+    lines = sample.splitlines()
+    body = "\n".join(lines[skip_rows or 1 :]) or sample  # the counts line would mislead the sniffer
+    delimiter = delimiter or _sniff_delimiter(body)
+    counts_names = None
+    if skip_rows is None:
+        counts_names = counts_line_names(lines, delimiter)
+        skip_rows = 0 if counts_names is None else 1
     _check_memory(path, size, sample, delimiter)
     with open(path, encoding="utf-8-sig", newline="") as handle:
+        for _ in range(skip_rows):
+            handle.readline()
         reader = csv.reader(_counting(handle, size, progress), delimiter=delimiter)
-        rows = _rows(reader, path)
+        rows = _rows(reader, path, skip_rows)
         first_line, first = next(rows, (0, None))
         if first is None:
-            raise DatasetError(f"The CSV file '{path}' has no rows.", path=str(path))
+            after = f" after the {skip_rows} skipped lines" if skip_rows else ""
+            raise DatasetError(f"The CSV file '{path}' has no rows{after}.", path=str(path))
         if header is None:
             header = not all(is_number(cell) for cell in first)
         if header:
@@ -69,7 +84,23 @@ def read_csv(
         else:
             names = [f"column {i + 1}" for i in range(len(first))]
         numeric_cols, text_cols = select(names, first)
-        return _parse(path, names, numeric_cols, text_cols, first_line, first, rows)
+        table = _parse(path, names, numeric_cols, text_cols, first_line, first, rows)
+    return replace(table, counts_line_names=counts_names)
+
+
+def counts_line_names(lines: list[str], delimiter: str) -> tuple[str, ...] | None:
+    """The class names of a first line "N,F,name0,name1,…" (scikit-learn's wine_data.csv,
+    breast_cancer.csv, iris.csv) when the next line holds F + 1 numbers; else None."""
+    if len(lines) < 2:
+        return None
+    first, second = (next(csv.reader([line], delimiter=delimiter)) for line in lines[:2])
+    first = [cell.strip() for cell in first]
+    if len(first) < 2 or not (first[0].isdigit() and first[1].isdigit()):
+        return None
+    names = first[2:]
+    if any(is_number(n) or not n for n in names) or int(first[1]) + 1 != len(second):
+        return None
+    return tuple(names) if all(is_number(cell) for cell in second) else None
 
 
 def _parse(path, names, numeric_cols, text_cols, first_line, first, rows) -> CsvTable:
@@ -115,14 +146,15 @@ def not_a_number(path: Path, line: int, column: str, value: str) -> DatasetError
     )
 
 
-def _rows(reader, path: Path) -> Iterator[tuple[int, list[str]]]:
+def _rows(reader, path: Path, skipped: int) -> Iterator[tuple[int, list[str]]]:
     try:
         for row in reader:
             if row and any(cell.strip() for cell in row):  # blank lines carry no sample
-                yield reader.line_num, row
+                yield skipped + reader.line_num, row
     except csv.Error as exc:
         raise DatasetError(
-            f"Line {reader.line_num} of '{path}' cannot be read as CSV: {exc}.", path=str(path)
+            f"Line {skipped + reader.line_num} of '{path}' cannot be read as CSV: {exc}.",
+            path=str(path),
         ) from None
     except UnicodeDecodeError:
         raise _not_text(path) from None
@@ -171,6 +203,9 @@ def _check_memory(path: Path, size: int, sample: str, delimiter: str) -> None:
     lines = sample.splitlines()[:-1] or sample.splitlines()
     cells = sum(line.count(delimiter) + 1 for line in lines) or 1
     chars = sum(len(line) + 1 for line in lines) or 1
+    values = size / chars * cells
     # Parsed values live as Python float lists (~8 bytes each in the row list plus the float
-    # object, ~32) before the float64 and float32 arrays: about 56 bytes per value.
-    require_memory(size / chars * cells * 56, path, "The CSV data")
+    # object, ~32) before the float64 and float32 arrays: about 56 bytes per value. A series'
+    # windows are counted again once the table is read (tabular.py), before they are made.
+    estimate = MemoryEstimate(reading=int(values * 56), dataset=int(values * 4), standardised=True)
+    require_memory(estimate, path, "The CSV data")

@@ -79,6 +79,16 @@ CSV = FileFormat(
             maximum=1_000_000,
             none_label="none: one sample a line",
         ),
+        Param(
+            "skip_rows",
+            "int",
+            None,
+            label="Lines to skip",
+            help="Lines before the header or the first sample (notes, a line of counts)",
+            minimum=0,
+            maximum=1_000_000,
+            none_label="a line of counts, if any",
+        ),
     ),
 )
 IDX = FileFormat(

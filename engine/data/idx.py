@@ -1,7 +1,7 @@
 """MNIST-format IDX files (MNIST, Fashion-MNIST, KMNIST, EMNIST), raw or gzipped.
 
 Layout of one file: two zero bytes, a type code, the number of dimensions, then each
-dimension as a big-endian int32, then the data in C order, big-endian.
+dimension as a big-endian 32-bit size, then the data in C order, big-endian.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .dataset import Dataset
 from .errors import DatasetError
 from .options import take_options
 from .prepare import build, check_finite, from_splits, scale_images
-from .resources import Progress, require_file, require_memory
+from .resources import MemoryEstimate, Progress, require_file, require_memory
 
 # "train-images-idx3-ubyte", "t10k-labels.idx1-ubyte.gz", "emnist-letters-test-images-idx3-ubyte"
 IDX_NAME = re.compile(
@@ -92,9 +92,7 @@ def load_idx(
                 "same data set.",
                 path=str(folder),
             )
-    # raw bytes + float32 copy + the split copy, checked before any data is read
-    need = sum(h.data_bytes + 8 * prod(h.dims) for h in headers.values())
-    require_memory(need, folder, "The IDX data")
+    require_memory(_estimate(headers), folder, "The IDX data")
 
     total = sum(h.data_bytes for h in headers.values()) or 1
     arrays, done = {}, 0
@@ -130,6 +128,15 @@ def load_idx(
     return build(
         x=images["train"], y=labels["train"], seed=seed, val_fraction=val_fraction, **common
     )
+
+
+def _estimate(headers: dict[tuple[str, str], IdxHeader]) -> MemoryEstimate:
+    """Checked before any data is read: the raw bytes, images as float32 and the scaling's
+    float32 temporary, labels as int64."""
+    values = sum(prod(h.dims) for key, h in headers.items() if key[1] == "images")
+    labels = sum(h.dims[0] for key, h in headers.items() if key[1] == "labels")
+    raw = sum(h.data_bytes for h in headers.values())
+    return MemoryEstimate(reading=raw + 8 * values + 8 * labels, dataset=4 * values + 8 * labels)
 
 
 def _splits(arrays: dict) -> list[str]:
@@ -173,7 +180,17 @@ def read_header(path: Path, kind: str) -> IdxHeader:
         raise _damaged_gzip(path, exc) from None
     if len(dim_bytes) < 4 * ndim:
         raise _truncated(path, "its header is cut short")
-    dims = tuple(int(d) for d in np.frombuffer(dim_bytes, ">i4"))
+    # Sizes are unsigned: read as signed, a header claiming 2**31 items would say -2**31.
+    dims = tuple(int(d) for d in np.frombuffer(dim_bytes, ">u4"))
+    if 0 in dims:
+        what = "no labels" if kind == "labels" else f"items of {'×'.join(map(str, dims[1:]))}"
+        if dims[0] != 0:
+            what = f"{_describe(dims)}, and a size of 0 holds nothing"
+        raise DatasetError(
+            f"The IDX file '{path}' holds no data: its header declares {what}. The file is "
+            "damaged or empty of samples; get it again.",
+            path=str(path),
+        )
     header = IdxHeader(path, dims, np.dtype(_DTYPES[magic[2]]), 4 + 4 * ndim, gzipped, size)
     if not gzipped:
         have = size - header.offset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,16 @@ from .dataset import Dataset
 from .errors import DatasetError
 from .options import positive_int, take_options
 from .prepare import build
-from .resources import Progress, require_memory
+from .resources import MemoryEstimate, Progress, require_memory
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _DEFAULTS = {"size": 28, "colour": False, "skip_corrupt": False}
 _MAX_SIZE = 1024
+# Larger images are refused from their header, before decoding: a small compressed file can
+# claim a huge picture (a decompression bomb). 40 megapixels is a large camera photo.
+MAX_PIXELS = 40_000_000
+# Decoding the largest allowed image: its pixels (up to 4 bytes each) and the grey or RGB copy.
+_DECODE_BYTES = MAX_PIXELS * 7
 
 
 def load_image_folder(
@@ -34,16 +40,18 @@ def load_image_folder(
     channels = 3 if opts["colour"] else 1
     classes = _class_files(path)
     files = [(f, label) for label, (_, fs) in enumerate(classes) for f in fs]
-    require_memory(len(files) * channels * size * size * 4 * 2, path, "The images")
+    x_bytes = len(files) * (channels * size * size * 4 + 8)
+    estimate = MemoryEstimate(reading=x_bytes + _DECODE_BYTES, dataset=x_bytes)
+    require_memory(estimate, path, "The images")
 
     x = np.empty((len(files), channels, size, size), dtype=np.float32)
     y = np.empty(len(files), dtype=np.int64)
     keep = np.ones(len(files), dtype=bool)
-    corrupt: list[str] = []
+    corrupt: dict[str, str] = {}  # file -> why it cannot be used
     for i, (file, label) in enumerate(files):
         image = _read_image(file, size, channels)
-        if image is None:
-            corrupt.append(str(file))
+        if isinstance(image, str):
+            corrupt[str(file)] = image
             keep[i] = False
         else:
             x[i], y[i] = image, label
@@ -89,27 +97,50 @@ def _class_files(folder: Path) -> list[tuple[str, list[Path]]]:
     return classes
 
 
-def _read_image(path: Path, size: int, channels: int) -> np.ndarray | None:
-    """(channels, size, size) float32 in [0, 1], or None if the file cannot be decoded."""
+def _read_image(path: Path, size: int, channels: int) -> np.ndarray | str:
+    """(channels, size, size) float32 in [0, 1], or why the file cannot be used."""
     from PIL import Image  # Pillow is only needed for this format
 
+    # Pillow reports a huge image (DecompressionBombWarning), damaged metadata and the like as
+    # warnings, which would reach the user as raw text: here they make the file unusable, with
+    # a reason. (catch_warnings is process-wide; a load runs in one worker thread at a time.)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return _decode(path, size, channels, Image)
+
+
+def _decode(path: Path, size: int, channels: int, Image) -> np.ndarray | str:  # noqa: N803
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                return _too_large(width, height)
             image.load()
             if image.mode == "P" and "transparency" in image.info:
                 image = image.convert("RGBA")  # Pillow warns converting these straight to L
             image = image.convert("RGB" if channels == 3 else "L")
             image = image.resize((size, size), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0
-    # Any decoding failure means "this file is not a usable image": Pillow raises OSError,
-    # ValueError, SyntaxError or its own DecompressionBomb errors depending on the damage.
-    except Exception:  # noqa: BLE001
-        return None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return _too_large(None, None)
+    # Any other decoding failure means "this file is not a usable image": Pillow raises
+    # OSError, ValueError, SyntaxError or a warning made an error, depending on the damage.
+    except Exception as exc:  # noqa: BLE001
+        return f"cannot be decoded: {str(exc)[:80] or type(exc).__name__}"
     return pixels[None] if channels == 1 else np.moveaxis(pixels, -1, 0)
 
 
-def _corrupt_error(folder: Path, corrupt: list[str], total: int, skipping: bool) -> DatasetError:
-    names = ", ".join(Path(c).name for c in corrupt[:5]) + (", …" if len(corrupt) > 5 else "")
+def _too_large(width: int | None, height: int | None) -> str:
+    size = f"{width}×{height} pixels, " if width is not None else ""
+    return f"{size}more than the {MAX_PIXELS:,} pixels LayerLab decodes; shrink it first"
+
+
+def _corrupt_error(
+    folder: Path, reasons: dict[str, str], total: int, skipping: bool
+) -> DatasetError:
+    corrupt = list(reasons)
+    names = "; ".join(f"{Path(c).name}: {reasons[c]}" for c in corrupt[:5])
+    names += "; …" if len(corrupt) > 5 else ""
     if skipping:  # everything was unreadable: nothing left to skip to
         return DatasetError(
             f"None of the {total} images in '{folder}' could be read ({names}).",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from math import prod
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from .dataset import Dataset
 from .errors import DatasetError
 from .options import choice, take_options
 from .prepare import build, check_finite, from_splits, scale_images
-from .resources import Progress, require_file, require_memory
+from .resources import MemoryEstimate, Progress, require_file, require_memory
 
 _DEFAULTS = {"kind": None, "task": None, "class_names": None, "normalise": True}
 
@@ -32,6 +33,9 @@ def load_npz(
         choice(opts["task"], ("classification", "regression", "forecast"), "task", where)
     require_file(path)
     members = _members(path)
+    headers = {key: _header(path, key, members[key]) for key in _WANTED if key in members}
+    standardise = bool(opts["normalise"]) and opts["kind"] != "image" and len(headers["x"][0]) < 4
+    require_memory(_estimate(headers, standardise), path, "The arrays")
     arrays = _read(path, members, progress)
 
     y = arrays["y"]
@@ -112,14 +116,52 @@ def _members(path: Path) -> dict[str, zipfile.ZipInfo]:
                 "and the labels or targets as y: numpy.savez(path, x=..., y=...).",
                 path=str(path),
             )
-    # Each array is held raw, then as float32, then split: about three copies at the peak.
-    need = 3 * sum(m.file_size for m in members.values())
-    require_memory(need, path, "The arrays")
     return members
 
 
+def _header(path: Path, key: str, member: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an array's .npy header declares, read without decompressing the
+    data: a small compressed file may expand to more than the machine holds."""
+    fmt = np.lib.format
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+            version = fmt.read_magic(stream)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(stream)
+            header_bytes = stream.tell()
+    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise _damaged(path, exc) from None
+    if dtype.hasobject:
+        raise _objects(path)
+    declared = header_bytes + prod(shape) * dtype.itemsize
+    if declared > member.file_size:
+        raise DatasetError(
+            f"The array {key} in '{path}' declares shape {shape} of {dtype} "
+            f"({declared:,} bytes) but its member of the archive holds {member.file_size:,} "
+            "bytes. The file is damaged; save or copy it again.",
+            path=str(path),
+        )
+    return shape, dtype
+
+
+def _estimate(headers: dict, standardise: bool) -> MemoryEstimate:
+    """What loading the arrays holds, from their headers alone."""
+    raw = sum(prod(shape) * dtype.itemsize for shape, dtype in headers.values())
+    x_values = sum(prod(headers[k][0]) for k in ("x", "x_val") if k in headers)
+    n_y = sum(headers[k][0][0] if headers[k][0] else 1 for k in ("y", "y_val") if k in headers)
+    y_values = sum(prod(headers[k][0]) for k in ("y", "y_val") if k in headers)
+    # Beside the raw arrays: x as float32 and one float32 temporary of the scaling, a bool mask
+    # of the finite check, and y as int64 labels (classes) or float32 targets.
+    reading = raw + x_values * (4 + 4 + 1) + max(8 * n_y, 4 * y_values)
+    dataset = x_values * 4 + max(8 * n_y, 4 * y_values)
+    return MemoryEstimate(reading=reading, dataset=dataset, standardised=standardise)
+
+
+_WANTED = ("x", "y", "x_val", "y_val", "class_names")
+
+
 def _read(path: Path, members: dict[str, zipfile.ZipInfo], progress: Progress) -> dict:
-    wanted = [k for k in ("x", "y", "x_val", "y_val", "class_names") if k in members]
+    wanted = [k for k in _WANTED if k in members]
     total = sum(members[k].file_size for k in wanted) or 1
     arrays, done = {}, 0
     try:
@@ -130,11 +172,7 @@ def _read(path: Path, members: dict[str, zipfile.ZipInfo], progress: Progress) -
                 progress(done / total)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise DatasetError(
-                f"An array in '{path}' holds Python objects, which LayerLab does not load "
-                "(unsafe, and not numbers). Save plain numeric arrays.",
-                path=str(path),
-            ) from None
+            raise _objects(path) from None
         raise _damaged(path, exc) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise _damaged(path, exc) from None
@@ -155,6 +193,14 @@ def _check_pair(x: np.ndarray, y: np.ndarray, xk: str, yk: str, where: str) -> N
             "exactly one label or target.",
             path=where,
         )
+
+
+def _objects(path: Path) -> DatasetError:
+    return DatasetError(
+        f"An array in '{path}' holds Python objects, which LayerLab does not load "
+        "(unsafe, and not numbers). Save plain numeric arrays.",
+        path=str(path),
+    )
 
 
 def _damaged(path: Path, exc: Exception) -> DatasetError:

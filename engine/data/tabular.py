@@ -13,7 +13,7 @@ from .dataset import Dataset
 from .errors import DatasetError
 from .options import choice, positive_int, take_options
 from .prepare import build, from_splits, standardise
-from .resources import Progress
+from .resources import MemoryEstimate, Progress, require_memory
 
 _DEFAULTS = {
     "layout": None,  # "tabular" | "series"; "series" when a window is given
@@ -25,6 +25,7 @@ _DEFAULTS = {
     "horizon": 1,  # series: predict this many steps after the window
     "header": None,  # True/False; default: detected
     "delimiter": None,  # default: detected among , ; tab |
+    "skip_rows": None,  # lines before the header or data; default: a line of counts, if any
     "normalise": True,
 }
 # A numeric target with at most this many distinct whole-number values is read as classes.
@@ -41,7 +42,9 @@ def load_csv(
     choice(layout, ("tabular", "series"), "layout", where)
     if opts["task"] is not None:
         choice(opts["task"], ("classification", "regression"), "task", where)
-    read = dict(header=opts["header"], delimiter=opts["delimiter"])
+    if opts["skip_rows"] is not None:
+        positive_int(opts["skip_rows"], "skip_rows", where, minimum=0)
+    read = dict(header=opts["header"], delimiter=opts["delimiter"], skip_rows=opts["skip_rows"])
     meta = dict(
         name=path.name,
         source=where,
@@ -81,6 +84,11 @@ def _tabular(path, opts, read, seed, val_fraction, progress, meta) -> Dataset:
     target = chosen["target"]
     labels = table.text[target]
     task, y, class_names = _target(path, table, target, labels, opts["task"])
+    names = table.counts_line_names
+    # The counts line names the classes 0, 1, 2, … of the last column.
+    last = target == len(table.names) - 1
+    if names and last and class_names == tuple(str(i) for i in range(len(names))):
+        class_names = names
     return build(
         task=task,
         input_kind="vector",
@@ -203,6 +211,13 @@ def _series(path, opts, read, val_fraction, progress, meta) -> Dataset:
         _, _, y_mean, y_std = standardise(targets[:train_rows], targets[:0])
         inputs, targets = (inputs - x_mean) / x_std, (targets - y_mean) / y_std
         extra = dict(x_mean=x_mean, x_std=x_std, y_mean=y_mean, y_std=y_std)
+    # Each window copies `window` lines: a long window over a long series is far larger than
+    # the file, so it is counted (and refused) before the windows are made.
+    held = series.nbytes + inputs.nbytes + targets.nbytes
+    windows = n_windows * (window * inputs.shape[1] + targets.shape[1]) * 4
+    require_memory(
+        MemoryEstimate(reading=held, dataset=windows), path, f"Windows of {window} lines"
+    )
     # (windows, F, window) -> (windows, window, F)
     x = np.lib.stride_tricks.sliding_window_view(inputs, window, axis=0)[:n_windows]
     x = np.ascontiguousarray(np.swapaxes(x, 1, 2), dtype=np.float32)

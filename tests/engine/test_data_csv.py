@@ -160,3 +160,91 @@ def test_too_large_for_memory(tmp_path, monkeypatch):
 def test_unknown_option(tmp_path):
     with pytest.raises(DatasetError, match="Option 'size' does not apply to CSV"):
         load_file(write(tmp_path, iris_like()), size=28)
+
+
+def counts_layout(n=30, features=4, names=("setosa", "versicolor", "virginica")):
+    """scikit-learn's layout (iris.csv, wine_data.csv, breast_cancer.csv): a first line of
+    the sample count, the feature count and the class names, then headerless numbers with
+    the class number last."""
+    rng = np.random.default_rng(1)
+    lines = [",".join([str(n), str(features), *names])]
+    for i in range(n):
+        values = [f"{v:.2f}" for v in rng.normal(size=features)]
+        lines.append(",".join([*values, str(i % len(names))]))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("features", "names"),
+    [
+        (4, ("setosa", "versicolor", "virginica")),  # iris.csv: as wide as its data lines
+        (13, ("class_0", "class_1", "class_2")),  # wine_data.csv: narrower
+        (30, ("malignant", "benign")),  # breast_cancer.csv
+    ],
+)
+def test_counts_line_is_detected(tmp_path, features, names):
+    ds = load_file(write(tmp_path, counts_layout(30, features, names)), val_fraction=0.2)
+    assert ds.input_shape == (features,) and ds.task == "classification"
+    assert ds.class_names == names
+    assert ds.num_train + ds.num_val == 30  # no line lost as a header
+
+
+def test_scikit_learn_iris_file_reads_as_shipped():
+    from importlib.resources import files
+
+    path = files("sklearn.datasets") / "data" / "iris.csv"
+    ds = load_file(str(path))
+    assert ds.input_shape == (4,) and ds.class_names == ("setosa", "versicolor", "virginica")
+    assert ds.num_train + ds.num_val == 150
+
+
+def test_skip_rows_option(tmp_path):
+    text = "# exported by a lab instrument\n# units: cm\nlength,width,kind\n"
+    text += "".join(f"{i},{i % 4},{'ab'[i % 2]}\n" for i in range(20))
+    path = write(tmp_path, text)
+    with pytest.raises(DatasetError, match="no input columns besides the target '# exported"):
+        load_file(path)  # without skipping, the first comment is read as a header
+    ds = load_file(path, skip_rows=2)
+    assert ds.input_shape == (2,) and ds.class_names == ("a", "b")
+    assert ds.num_train + ds.num_val == 20
+
+
+def test_skip_rows_turns_detection_off_and_counts_lines(tmp_path):
+    path = write(tmp_path, counts_layout(20))
+    # Told to skip nothing, the counts line is the header (and the names become columns).
+    ds = load_file(path, skip_rows=0, target="virginica")
+    assert ds.num_train + ds.num_val == 20 and ds.class_names == ("0", "1", "2")
+    text = counts_layout(20).splitlines()
+    text[5] = "1,2,3,4,oops"  # line 6 of the file
+    bad = write(tmp_path, "\n".join(text) + "\n", "bad.csv")
+    # Lines are numbered as in the file, skipped lines included.
+    with pytest.raises(DatasetError, match="Line 6, column 'column 5' of .* holds 'oops'"):
+        load_file(bad, skip_rows=1, task="regression")
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "two"])
+def test_skip_rows_must_be_a_count(tmp_path, value):
+    with pytest.raises(DatasetError, match="Option 'skip_rows' must be a whole number"):
+        load_file(write(tmp_path, iris_like()), skip_rows=value)
+
+
+def test_skipping_every_line(tmp_path):
+    with pytest.raises(DatasetError, match="has no rows after the 61 skipped lines"):
+        load_file(write(tmp_path, iris_like()), skip_rows=61)
+
+
+def test_numbers_only_first_line_is_data_not_counts(tmp_path):
+    # "5,3,1,0,2" starts with two whole numbers but names no classes: it is a sample.
+    text = "".join(f"{i % 6},{i % 3},{i % 2},{i % 5},{i % 3}\n" for i in range(5, 35))
+    ds = load_file(write(tmp_path, text))
+    assert ds.num_train + ds.num_val == 30
+
+
+def test_series_windows_are_counted_before_they_are_made(tmp_path, monkeypatch):
+    # 4,000 lines of 2 columns (64 KB as numbers) in windows of 1,000 lines: 24 MB of windows.
+    text = "a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(4000))
+    path = write(tmp_path, text, "series.csv")
+    monkeypatch.setattr(resources, "available_memory", lambda: 40_000_000)
+    with pytest.raises(DatasetError, match="Windows of 1000 lines in .* would need about"):
+        load_file(path, window=1000)
+    assert load_file(path, window=10).input_shape == (10, 2)

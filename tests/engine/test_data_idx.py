@@ -258,3 +258,49 @@ def test_two_data_sets_in_one_folder(tmp_path):
     make_mnist(tmp_path, names=names, test=False)
     with pytest.raises(DatasetError, match="more than one train images file"):
         load_file(tmp_path)
+
+
+def header_only(path: Path, dims: tuple[int, ...], gz: bool) -> Path:
+    """An IDX file of unsigned 8-bit data whose header declares ``dims`` (sizes unsigned)."""
+    data = struct.pack(f">BBBB{len(dims)}I", 0, 0, 8, len(dims), *dims) + bytes(64)
+    return write(path, data, gz)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_sizes_are_unsigned(tmp_path, gz):
+    # 2**31 images: a signed read made it -2,147,483,648 (raw) or "negative dimensions" (gz).
+    paths = make_mnist(tmp_path, gz=gz)
+    header_only(tmp_path / "train-images-idx3-ubyte", (2**31, 28, 28), gz)
+    header_only(tmp_path / "train-labels-idx1-ubyte", (2**31,), gz)
+    with pytest.raises(DatasetError) as caught:
+        load_file(tmp_path)
+    message = str(caught.value)
+    assert "-2,147,483,648" not in message and "negative" not in message
+    if gz:  # compressed: the header alone says it cannot fit
+        assert "would need about" in message and "GB of memory" in message
+    else:  # raw: the header declares far more than the file holds
+        assert "2,147,483,648 items of 28×28" in message and "truncated" in message
+    assert paths["train_images"].name in message or str(tmp_path) in message
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize(
+    ("dims", "says"),
+    [
+        ((0, 28, 28), "declares items of 28×28"),
+        ((30, 0, 28), "declares 30 items of 0×28, and a size of 0 holds nothing"),
+    ],
+)
+def test_zero_sizes(tmp_path, gz, dims, says):
+    make_mnist(tmp_path, gz=gz)
+    path = header_only(tmp_path / "train-images-idx3-ubyte", dims, gz)
+    with pytest.raises(DatasetError, match="holds no data") as caught:
+        load_file(tmp_path)
+    assert says in str(caught.value) and path.name in str(caught.value)
+
+
+def test_zero_labels(tmp_path):
+    make_mnist(tmp_path)
+    header_only(tmp_path / "train-labels-idx1-ubyte", (0,), False)
+    with pytest.raises(DatasetError, match="holds no data: its header declares no labels"):
+        load_file(tmp_path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -110,3 +113,57 @@ def test_too_large_for_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(resources, "available_memory", lambda: 10_000)
     with pytest.raises(DatasetError, match="The images in .* would need about"):
         load_file(folder, size=256)
+
+
+def claims_size(path, width, height):
+    """A tiny valid PNG whose header claims width×height: what a decompression bomb looks
+    like to the loader before it decodes anything."""
+    import struct
+    import zlib
+
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    body = bytes(data[ihdr : ihdr + 17])
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(body))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "says"),
+    [
+        (7000, 7000, "7000×7000 pixels, more than the 40,000,000 pixels LayerLab decodes"),
+        # past Pillow's own limit: its DecompressionBombWarning becomes the same sentence
+        (12000, 12000, "more than the 40,000,000 pixels LayerLab decodes"),
+        (70000, 70000, "more than the 40,000,000 pixels LayerLab decodes"),
+    ],
+)
+def test_huge_images_are_refused_before_decoding(tmp_path, width, height, says):
+    folder = make_folder(tmp_path / "pets")
+    claims_size(folder / "dog" / "huge.png", width, height)
+    with pytest.raises(DatasetError, match="1 of the 13 images") as caught:
+        load_file(folder)
+    assert f"huge.png: {says}" in str(caught.value)
+    assert caught.value.skippable == [str(folder / "dog" / "huge.png")]
+    tracemalloc.start()
+    try:
+        ds = load_file(folder, skip_corrupt=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ds.skipped == (str(folder / "dog" / "huge.png"),)
+    assert peak < 20_000_000  # nothing the size of the claimed picture was decoded
+
+
+def test_no_library_warning_reaches_the_user(tmp_path):
+    # 12000×12000 is past Pillow's DecompressionBombWarning threshold (about 89 megapixels):
+    # Pillow warns on opening it, and the CLI printed that warning before its one line.
+    folder = make_folder(tmp_path / "pets")
+    claims_size(folder / "dog" / "huge.png", 12000, 12000)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ds = load_file(folder, skip_corrupt=True)
+    assert [str(w.message) for w in seen] == []
+    assert len(ds.skipped) == 1

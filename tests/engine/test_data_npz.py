@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -194,4 +196,104 @@ def test_zip_without_npy_members(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("readme.txt", "hi")
     with pytest.raises(DatasetError, match="no array named 'x' \\(it has: readme.txt\\)"):
+        load_file(path)
+
+
+def npy_member(archive: zipfile.ZipFile, name: str, shape, dtype, data: bytes | None = None):
+    """Write one .npy member whose header declares ``shape`` and whose data is ``data`` (by
+    default zeros of the declared size, streamed so the test holds little memory)."""
+    header = np.lib.format.header_data_from_array_1_0(np.empty(0, dtype))
+    header["shape"] = tuple(shape)
+    with archive.open(name, "w", force_zip64=True) as member:
+        np.lib.format.write_array_header_1_0(member, header)
+        if data is not None:
+            member.write(data)
+            return
+        left = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        block = bytes(1 << 20)
+        while left > 0:
+            member.write(block[: min(left, len(block))])
+            left -= len(block)
+
+
+def test_compressed_arrays_are_counted_by_their_headers(tmp_path, monkeypatch):
+    # 200 MB of zeros compress to a file of a few hundred KB; the machine here has 100 MB.
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        npy_member(archive, "x.npy", (50_000, 1000), np.float32)
+        npy_member(archive, "y.npy", (50_000,), np.int64)
+    assert path.stat().st_size < 2_000_000
+    monkeypatch.setattr(resources, "available_memory", lambda: 100_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError) as caught:
+            load_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000  # refused from the headers, nothing decompressed
+    message = str(caught.value)
+    assert "bomb.npz" in message and "0.1 GB is free" in message
+    # 200 MB of x, its float32 copies and the training process's copy: about 1.3 GB
+    assert re.search(r"would need about 1\.\d GB", message)
+
+
+def test_header_declaring_more_than_the_member_holds(tmp_path):
+    path = tmp_path / "lies.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        npy_member(archive, "x.npy", (10**12, 10), np.float64, data=bytes(800))
+        npy_member(archive, "y.npy", (10,), np.int64, data=bytes(80))
+    with pytest.raises(DatasetError, match=r"array x in .*declares shape \(1000000000000, 10\)"):
+        load_file(path)
+
+
+def test_object_array_refused_from_its_header(tmp_path):
+    path = tmp_path / "objects.npz"
+    np.savez(path, x=np.array([{"a": 1}, None], dtype=object), y=np.arange(2))
+    with pytest.raises(DatasetError, match="holds Python objects"):
+        load_file(path)
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        {"x": RNG.integers(0, 256, (3000, 1, 24, 24)).astype(np.uint8), "y": np.arange(3000) % 4},
+        {"x": RNG.random((1500, 20, 20, 3)), "y": np.arange(1500) % 4},
+        {"x": RNG.random((20_000, 40)), "y": RNG.random(20_000)},
+        {"x": RNG.random((1000, 60, 8)).astype(np.float32), "y": np.arange(1000) % 3},
+    ],
+    ids=["uint8 images", "float64 channels-last", "vectors, regression", "sequences"],
+)
+def test_estimate_covers_the_measured_peak(tmp_path, arrays):
+    path = tmp_path / "data.npz"
+    np.savez_compressed(path, **arrays)
+    load_file(path)  # first: imports are not data
+    estimates = []
+    real = resources.require_memory
+
+    def spy(needed, *args, **kwargs):
+        estimates.append(needed)
+        return real(needed, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("engine.data.npz.require_memory", spy)
+        tracemalloc.start()
+        try:
+            load_file(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    (estimate,) = estimates
+    assert peak <= estimate.load_peak <= 2.5 * peak
+
+
+def test_float32_conversion_is_counted(tmp_path, monkeypatch):
+    # 18 MB of 8-bit images become 74 MB of float32, held beside the raw bytes, split, and
+    # copied into the training process: three copies of the raw size would undercount 5-fold.
+    path = tmp_path / "images.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        npy_member(archive, "x.npy", (18_000, 1, 32, 32), np.uint8)
+        npy_member(archive, "y.npy", (18_000,), np.int64)
+    monkeypatch.setattr(resources, "available_memory", lambda: 100_000_000)
+    with pytest.raises(DatasetError, match=r"would need about 0\.[23] GB"):
         load_file(path)
