@@ -337,6 +337,7 @@ def _parse_model(data: Any) -> ModelSpec:
     name = data.get("name", "Untitled model")
     if not isinstance(name, str):
         raise SpecError(f"'name' must be text, not {shown(name)}.")
+    _check_unicode(name, "'name'")
     inp = _parse_input(_require(data, "input", "The model"))
     raw_blocks = _require(data, "blocks", "The model")
     if not isinstance(raw_blocks, list):
@@ -367,14 +368,32 @@ def _parse_dataset(raw: Any) -> tuple[str | None, dict[str, Any]]:
     options = raw.get("options", {})
     if not isinstance(options, dict):
         raise SpecError(f"'dataset' 'options' must be an object, not {shown(options)}.")
+    if not raw["name"].strip():
+        raise SpecError(
+            "'dataset' 'name' is empty — give a built-in dataset id or a path, "
+            "or leave 'dataset' out."
+        )
+    _check_unicode(raw["name"], "'dataset' 'name'")
     return raw["name"], options
+
+
+def _check_unicode(text: str, what: str) -> None:
+    # JSON may escape half of a surrogate pair ("\ud800"); such a string loads but cannot be
+    # saved or printed as UTF-8, so the file is refused here rather than at the first save.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise SpecError(
+            f"{what} holds {shown(text[err.start : err.end])}, which is not a character "
+            "(half of a UTF-16 surrogate pair) — retype it."
+        ) from None
 
 
 def _parse_input(raw: Any) -> InputSpec:
     if not isinstance(raw, dict):
         raise SpecError("'input' must be an object with 'kind' and 'shape'.")
     kind = _require(raw, "kind", "The input")
-    if kind not in INPUT_KINDS:
+    if not isinstance(kind, str) or kind not in INPUT_KINDS:
         raise SpecError(f"Input 'kind' must be one of image, sequence, vector, not {shown(kind)}.")
     shape = _require(raw, "shape", "The input")
     names = INPUT_DIM_NAMES[kind]
