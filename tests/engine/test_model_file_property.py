@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from engine.model.catalogue import CATALOGUE
+from engine.model.ids import RESERVED_IDS
 from engine.model.inference import MAX_ACTIVATION_VALUES, MAX_PARAMETERS, infer
 from engine.model.shapes import numel
-from engine.model.spec import FORMAT_NAME, MAX_BLOCKS, RESERVED_IDS, ModelSpec, SpecError
+from engine.model.spec import FORMAT_NAME, MAX_BLOCKS, ModelSpec, SpecError
 
 BUILD_AT_MOST = 300_000  # parameters: bigger accepted models are checked against the limits only
 

@@ -8,15 +8,8 @@ import time
 
 import pytest
 
-from engine.model.spec import (
-    FORMAT_NAME,
-    MAX_BLOCKS,
-    RESERVED_IDS,
-    InputSpec,
-    ModelSpec,
-    SpecError,
-    id_problem,
-)
+from engine.model.ids import RESERVED_IDS, id_problem
+from engine.model.spec import FORMAT_NAME, MAX_BLOCKS, InputSpec, ModelSpec, SpecError
 
 
 def _model(**fields) -> dict:
