@@ -23,8 +23,9 @@ from engine.training.settings import (
     TrainSettings,
 )
 
-EXIT_BAD_INPUT = 2
-EXIT_TRAINING_FAILED = 1
+EXIT_BAD_INPUT = 2  # anything wrong found before the first step (README: Command line)
+EXIT_TRAINING_FAILED = 1  # a run that started and then failed
+MAX_SEED = 2**32 - 1  # what every random generator the run seeds (torch, numpy) accepts
 
 
 class _UsageError(Exception):
@@ -34,6 +35,18 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse would print usage and exit(2); we want one line
         raise _UsageError(message)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text[:40]!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 0 to {MAX_SEED:,}, not {text[:40]}"
+        )
+    return value
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -63,7 +76,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     p.add_argument("--grad-clip", type=float, default=defaults.grad_clip, metavar="MAX_NORM")
     p.add_argument("--lr-schedule", default=defaults.lr_schedule, choices=LR_SCHEDULES)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--seed", type=_seed, default=defaults.seed)
     p.add_argument(
         "--threads",
         type=int,
@@ -161,17 +174,23 @@ def train_main(
 
 def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     from engine.data.session import DataSource
+    from engine.model.inference import infer
     from engine.model.spec import ModelSpec, SpecError
     from engine.training.settings import SettingsError
 
     args = make_parser().parse_args(argv)
     path = Path(args.model)
-    if not path.is_file():
+    if path.is_dir():
+        raise _UsageError(f"'{path}' is a folder, not a model file; give the path of a .json model")
+    if not path.exists():
         raise _UsageError(f"the model file '{path}' does not exist")
     try:
-        spec = ModelSpec.load(path)
-    except (SpecError, OSError) as exc:
-        raise _UsageError(f"cannot read '{path}': {exc}") from None
+        spec = ModelSpec.load(path)  # its message names the file
+    except SpecError as exc:
+        raise _UsageError(str(exc)) from None
+    problem = infer(spec).problem  # no torch yet: a model that cannot be built stops here
+    if problem:
+        raise _UsageError(f"'{path.name}' cannot be trained: {problem}")
     # A relative path in the model file is read next to it; one on the command line, from here.
     source = DataSource.for_model(spec, path, name=args.dataset)
     if source is None:
@@ -207,7 +226,10 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     result = trainer.run()
     if isinstance(result, Failed):
         err.write(f"layerlab: {result.message}\n")
-        return EXIT_TRAINING_FAILED
+        # No setup means the run never started: its inputs (data, fit, device) were refused.
+        # An unexpected error there (one with a traceback) is still a failure of ours, not bad input.
+        before_training = trainer.setup is None and not result.details
+        return EXIT_BAD_INPUT if before_training else EXIT_TRAINING_FAILED
     out.write(summary(result) + "\n")
     if exports:
         model = trainer.model.to("cpu")

@@ -14,6 +14,7 @@ have to silence anyway.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -206,10 +207,26 @@ def _write_state_dict(model: nn.Module, spec: ModelSpec, tmp: Path) -> None:
 
 
 def _write_safetensors(model: nn.Module, spec: ModelSpec, tmp: Path) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    metadata = {"layerlab_spec": spec.to_json(), "layerlab_format": LAYERLAB_WEIGHTS_FORMAT}
-    save_file(_plain_state(model), str(tmp), metadata=metadata)
+    # "format": "pt" is what transformers and the safetensors tools expect of a torch file.
+    metadata = {
+        "format": "pt",
+        "layerlab_format": LAYERLAB_WEIGHTS_FORMAT,
+        "layerlab_spec": spec.to_json(),
+    }
+    tmp.write_bytes(_sorted_header(save(_plain_state(model), metadata=metadata)))
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """The same .safetensors file with its JSON header's keys sorted: safetensors writes its
+    metadata in a per-process hash order, so the same weights gave different bytes about half
+    the time. The tensor data, and the offsets into it, are unchanged."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + size]), sort_keys=True, separators=(",", ":"))
+    encoded = header.encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)  # the format pads the header to 8 bytes with spaces
+    return len(encoded).to_bytes(8, "little") + encoded + data[8 + size :]
 
 
 def _write_onnx(model: nn.Module, spec: ModelSpec, tmp: Path) -> None:

@@ -7,8 +7,19 @@ box for ``choices``) and the error message when a value is wrong.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import Any
+
+# Values from a file are shown in messages through this: a hostile file's 4,000-digit number or
+# deeply nested list becomes a short excerpt, never a screenful (or a RecursionError).
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 2, 40, 40, 24
+
+
+def shown(value: Any) -> str:
+    """A short repr of ``value`` for an error message, bounded in length and depth."""
+    return _SHOW.repr(value)
 
 
 class ParamError(ValueError):
@@ -48,28 +59,31 @@ class Param:
             return None
         if self.kind == "text":
             if not isinstance(value, str):
-                raise ParamError(f"must be text, not {value!r}")
+                raise ParamError(f"must be text, not {shown(value)}")
             return value
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise ParamError(f"must be true or false, not {value!r}")
+                raise ParamError(f"must be true or false, not {shown(value)}")
             return value
         if self.kind == "choice":
             if value not in self.choices:
                 options = ", ".join(repr(c) for c in self.choices)
-                raise ParamError(f"must be one of {options}, not {value!r}")
+                raise ParamError(f"must be one of {options}, not {shown(value)}")
             return value
         # bool is an int subclass in Python; a JSON `true` for a number is a mistake.
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParamError(f"must be a number, not {value!r}")
+            raise ParamError(f"must be a number, not {shown(value)}")
         if self.kind == "int":
             if isinstance(value, float) and not value.is_integer():
-                raise ParamError(f"must be a whole number, not {value!r}")
+                raise ParamError(f"must be a whole number, not {shown(value)}")
             value = int(value)
         else:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # a whole number too large for a float
+                raise ParamError(f"must be a finite number, not {shown(value)}") from None
             if value != value or value in (float("inf"), float("-inf")):
-                raise ParamError(f"must be a finite number, not {value!r}")
+                raise ParamError(f"must be a finite number, not {shown(value)}")
         if self.minimum is not None and value < self.minimum:
             raise ParamError(f"must be at least {_fmt(self.minimum)}, not {_fmt(value)}")
         if self.maximum is not None and value > self.maximum:
@@ -82,4 +96,6 @@ class Param:
 
 
 def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+    if isinstance(number, int):
+        return shown(number)  # float() of a huge whole number would overflow
+    return str(int(number)) if number.is_integer() else f"{number:g}"

@@ -8,16 +8,15 @@ SpecError that names the block and the field.
 from __future__ import annotations
 
 import json
-import keyword
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.model.catalogue import CATALOGUE
-from engine.model.params import ParamError
+from engine.model.ids import id_problem
+from engine.model.params import ParamError, shown
 from engine.model.shapes import Fix, Shape
 
 FORMAT_NAME = "layerlab-model"
@@ -34,7 +33,9 @@ INPUT_DIM_NAMES = {
     "sequence": ("steps", "features"),
     "vector": ("features",),
 }
-_ID_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+# More blocks than a person can follow on the canvas; a file with more is refused before any
+# block is parsed, so a million-block file costs its JSON parse and nothing else (README: Limits).
+MAX_BLOCKS = 1000
 
 
 class SpecError(ValueError):
@@ -92,6 +93,11 @@ class ModelSpec:
     def insert(self, index: int, block: BlockSpec) -> ModelSpec:
         if any(b.id == block.id for b in self.blocks):
             raise SpecError(f"A block with id '{block.id}' is already in the model.")
+        if len(self.blocks) >= MAX_BLOCKS:
+            raise SpecError(_too_many_blocks(len(self.blocks) + 1))
+        problem = id_problem(block.id)
+        if problem:
+            raise SpecError(problem)
         blocks = list(self.blocks)
         blocks.insert(index, block)
         return replace(self, blocks=tuple(blocks))
@@ -158,6 +164,16 @@ class ModelSpec:
             raise SpecError(
                 f"The file is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})."
             ) from None
+        except RecursionError:
+            raise SpecError(
+                "The file nests lists or objects too deeply to be a model file "
+                "(a model file nests a few levels); check that it is the right file."
+            ) from None
+        except ValueError:  # Python refuses whole numbers of more than 4,300 digits
+            raise SpecError(
+                "The file holds a number of more than 4,300 digits, which no model file needs; "
+                "check that it is the right file."
+            ) from None
         return _parse_model(data)
 
     @classmethod
@@ -204,6 +220,13 @@ def write_atomic(path: Path, text: str) -> None:
 # ---------------------------------------------------------------- strict parsing
 
 
+def _too_many_blocks(count: int) -> str:
+    return (
+        f"The model has {count:,} blocks, more than LayerLab's limit of {MAX_BLOCKS:,} — "
+        "a model this long cannot be read on the canvas; split it or use fewer blocks."
+    )
+
+
 def _require(data: dict, key: str, where: str) -> Any:
     if key not in data:
         raise SpecError(f"{where} is missing the field '{key}'.")
@@ -218,23 +241,26 @@ def _parse_model(data: Any) -> ModelSpec:
     fmt = _require(data, "format", "The model")
     if fmt != FORMAT_NAME:
         raise SpecError(
-            f"This is not a LayerLab model: 'format' is {fmt!r}, expected {FORMAT_NAME!r}."
+            f"This is not a LayerLab model: 'format' is {shown(fmt)}, expected {FORMAT_NAME!r}."
         )
     version = _require(data, "version", "The model")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SpecError(f"'version' must be a positive whole number, not {version!r}.")
+        raise SpecError(f"'version' must be a positive whole number, not {shown(version)}.")
     if version > FORMAT_VERSION:
         raise SpecError(
-            f"This model file has format version {version}, newer than this LayerLab reads "
+            f"This model file has format version {shown(version)}, newer than this LayerLab reads "
             f"(up to {FORMAT_VERSION}) — update LayerLab to open it."
         )
     name = data.get("name", "Untitled model")
     if not isinstance(name, str):
-        raise SpecError(f"'name' must be text, not {name!r}.")
+        raise SpecError(f"'name' must be text, not {shown(name)}.")
+    _check_unicode(name, "'name'")
     inp = _parse_input(_require(data, "input", "The model"))
     raw_blocks = _require(data, "blocks", "The model")
     if not isinstance(raw_blocks, list):
         raise SpecError("'blocks' must be a list of blocks.")
+    if len(raw_blocks) > MAX_BLOCKS:
+        raise SpecError(_too_many_blocks(len(raw_blocks)))
     blocks: list[BlockSpec] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_blocks):
@@ -258,27 +284,47 @@ def _parse_dataset(raw: Any) -> tuple[str | None, dict[str, Any]]:
         )
     options = raw.get("options", {})
     if not isinstance(options, dict):
-        raise SpecError(f"'dataset' 'options' must be an object, not {options!r}.")
+        raise SpecError(f"'dataset' 'options' must be an object, not {shown(options)}.")
+    if not raw["name"].strip():
+        raise SpecError(
+            "'dataset' 'name' is empty — give a built-in dataset id or a path, "
+            "or leave 'dataset' out."
+        )
+    _check_unicode(raw["name"], "'dataset' 'name'")
     return raw["name"], options
+
+
+def _check_unicode(text: str, what: str) -> None:
+    # JSON may escape half of a surrogate pair ("\ud800"); such a string loads but cannot be
+    # saved or printed as UTF-8, so the file is refused here rather than at the first save.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise SpecError(
+            f"{what} holds {shown(text[err.start : err.end])}, which is not a character "
+            "(half of a UTF-16 surrogate pair) — retype it."
+        ) from None
 
 
 def _parse_input(raw: Any) -> InputSpec:
     if not isinstance(raw, dict):
         raise SpecError("'input' must be an object with 'kind' and 'shape'.")
     kind = _require(raw, "kind", "The input")
-    if kind not in INPUT_KINDS:
-        raise SpecError(f"Input 'kind' must be one of image, sequence, vector, not {kind!r}.")
+    if not isinstance(kind, str) or kind not in INPUT_KINDS:
+        raise SpecError(f"Input 'kind' must be one of image, sequence, vector, not {shown(kind)}.")
     shape = _require(raw, "shape", "The input")
     names = INPUT_DIM_NAMES[kind]
     if not isinstance(shape, list | tuple) or len(shape) != len(names):
         raise SpecError(
-            f"Input 'shape' of {kind!r} must list {len(names)} numbers ({'×'.join(names)}), not {shape!r}."
+            f"Input 'shape' of {kind!r} must list {len(names)} numbers ({'×'.join(names)}), not {shown(shape)}."
         )
     for dim, name, (lo, hi) in zip(shape, names, INPUT_BOUNDS[kind], strict=True):
         if isinstance(dim, bool) or not isinstance(dim, int):
-            raise SpecError(f"Input 'shape': {name} must be a whole number, not {dim!r}.")
+            raise SpecError(f"Input 'shape': {name} must be a whole number, not {shown(dim)}.")
         if not lo <= dim <= hi:
-            raise SpecError(f"Input 'shape': {name} must be between {lo} and {hi}, not {dim}.")
+            raise SpecError(
+                f"Input 'shape': {name} must be between {lo} and {hi}, not {shown(dim)}."
+            )
     return InputSpec(kind, tuple(shape))
 
 
@@ -286,21 +332,20 @@ def _parse_block(index: int, raw: Any) -> BlockSpec:
     if not isinstance(raw, dict):
         raise SpecError(f"Block {index} must be an object with 'id', 'type' and 'params'.")
     block_id = raw.get("id")
-    where = f"Block {index}" + (f" ('{block_id}')" if isinstance(block_id, str) else "")
+    where = f"Block {index}" + (f" ({shown(block_id)})" if isinstance(block_id, str) else "")
     block_id = _require(raw, "id", where)
-    if not isinstance(block_id, str) or not _ID_RE.match(block_id) or keyword.iskeyword(block_id):
-        raise SpecError(
-            f"{where}: 'id' must be a short name of lower-case letters, digits and _ "
-            f"that starts with a letter, not {block_id!r}."
-        )
+    problem = id_problem(block_id)
+    if problem:
+        raise SpecError(f"{where}: {problem}")
     type_id = _require(raw, "type", where)
-    if type_id not in CATALOGUE:
+    if not isinstance(type_id, str) or type_id not in CATALOGUE:
         raise SpecError(
-            f"{where}: unknown block type {type_id!r}; known types are {', '.join(CATALOGUE.ids())}."
+            f"{where}: unknown block type {shown(type_id)}; "
+            f"known types are {', '.join(CATALOGUE.ids())}."
         )
     params = raw.get("params", {})
     if not isinstance(params, dict):
-        raise SpecError(f"{where}: 'params' must be an object, not {params!r}.")
+        raise SpecError(f"{where}: 'params' must be an object, not {shown(params)}.")
     try:
         checked = CATALOGUE[type_id].validate_params(params)
     except ParamError as err:

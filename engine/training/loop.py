@@ -33,9 +33,14 @@ from engine.training.probe_callback import ProbeCallback
 from engine.training.settings import TYPICAL_LR
 from engine.training.setup import RunSetup
 
+# A loss above this has exploded: no dataset LayerLab loads (targets are standardised) gives a
+# loss near it, and a run that goes on from there ends with float32 overflow, or with "finished"
+# weights that predict nothing (an lr of 1e30 on one Dense layer ends at a loss of 1e29).
+LOSS_LIMIT = 1e15
+
 
 class _NonFinite(Exception):
-    """The loss or the gradient norm stopped being a finite number."""
+    """The loss or the gradient norm stopped being a finite number (or the loss exploded)."""
 
     def __init__(self, what: str, value: float) -> None:
         super().__init__(what)
@@ -135,7 +140,7 @@ class TrainingLoop:
         if self.classify:
             parts.append((out.detach().argmax(1) == y).sum().float())
         values = torch.stack(parts).tolist()  # one host sync per step, needed for the NaN check
-        if not math.isfinite(values[0]):
+        if not math.isfinite(values[0]) or values[0] > LOSS_LIMIT:
             # Checked before the optimiser step, so the weights are still the last good ones.
             raise _NonFinite("loss", values[0])
         self.optimizer.zero_grad(set_to_none=True)
@@ -239,7 +244,10 @@ class TrainingLoop:
         )
 
     def _non_finite_failure(self, bad: _NonFinite) -> Failed:
-        word = "NaN" if math.isnan(bad.value) else "infinite"
+        if math.isfinite(bad.value):
+            what = f"exploded to {bad.value:.3g} (a run stops when its loss passes {LOSS_LIMIT:g})"
+        else:
+            what = f"became {'NaN' if math.isnan(bad.value) else 'infinite'}"
         lr = self.optimizer.param_groups[0]["lr"]
         typical = TYPICAL_LR[self.setup.settings.optimizer]
         if lr > typical:
@@ -259,8 +267,7 @@ class TrainingLoop:
             kept = f"The weights from the start of epoch {self.epoch} (step {good_step}) are kept."
         subject = "loss" if bad.what == "loss" else "gradient norm"
         message = (
-            f"The {subject} became {word} at step {self.step + 1} (epoch {self.epoch}) — "
-            f"{advice}. {kept}"
+            f"The {subject} {what} at step {self.step + 1} (epoch {self.epoch}) — {advice}. {kept}"
         )
         return Failed(self.run_id, self.step, message, weights)
 

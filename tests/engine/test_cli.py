@@ -132,7 +132,8 @@ def test_main_dispatches_train_in_a_subprocess(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 2
-    assert proc.stderr.startswith("layerlab: cannot read") and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("layerlab: bad.json: The file is not valid JSON")
+    assert proc.stderr.count("\n") == 1
 
 
 def test_cli_defaults_are_the_training_settings_defaults():

@@ -125,7 +125,7 @@ def test_safetensors_reads_back_and_carries_the_spec(kind, trained, tmp_path):
     np.testing.assert_allclose(_reference(fresh.eval(), x), _reference(trained[kind], x), atol=1e-5)
     with safe_open(path, framework="pt") as fh:
         meta = fh.metadata()
-    assert meta["layerlab_format"] == "1"
+    assert meta["layerlab_format"] == "1" and meta["format"] == "pt"
     assert ModelSpec.from_json(meta["layerlab_spec"]) == SPECS[kind]
 
 

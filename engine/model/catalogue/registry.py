@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.model.params import Param, ParamError
+from engine.model.params import Param, ParamError, shown
 from engine.model.shapes import Shape
 
 # infer(params, input_shape) -> (output_shape, parameter_count); raises ShapeError.
@@ -64,7 +64,9 @@ class BlockType:
         for name in raw:
             if name not in known:
                 allowed = ", ".join(sorted(known)) or "none"
-                raise ParamError(f"'{name}' is not a parameter of {self.title} (it has: {allowed})")
+                raise ParamError(
+                    f"{shown(name)} is not a parameter of {self.title} (it has: {allowed})"
+                )
         out = {}
         for p in self.params:
             try:
