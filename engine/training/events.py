@@ -23,6 +23,8 @@ class RunStarted:
     total_epochs: int
     steps_per_epoch: int
     settings: Mapping[str, Any]  # optimiser, lr, batch size, ... as plain values
+    first_step: int = 0  # steps done before this start: more than 0 when the run was resumed
+    first_epoch: int = 0  # epochs done before this start
 
 
 @dataclass(frozen=True)
