@@ -65,8 +65,9 @@ class Checkpoint:
                 state.setdefault(int(index), {})[name] = tensor
         return {"state": state, "param_groups": self.info["optimizer"]["param_groups"]}
 
-    def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                shuffle_rng: torch.Generator) -> None:
+    def restore(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, shuffle_rng: torch.Generator
+    ) -> None:
         """Load the weights, the optimiser state and the RNG states into a fresh run's objects;
         RunFolderError naming the file when the checkpoint is of another architecture."""
         from engine.export.weights import WeightsError, apply_state
@@ -91,9 +92,7 @@ class Checkpoint:
         rng = self.info["rng"]
         random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
         np_state = rng["numpy"]
-        np.random.set_state(
-            (np_state[0], np.array(np_state[1], dtype=np.uint32), *np_state[2:])
-        )
+        np.random.set_state((np_state[0], np.array(np_state[1], dtype=np.uint32), *np_state[2:]))
 
 
 def save_checkpoint(
@@ -148,7 +147,9 @@ def save_checkpoint(
         save_file(tensors, str(tmp), metadata={"layerlab_checkpoint": token, "format": "pt"})
         os.replace(tmp, target)
     except OSError as err:
-        raise RunFolderError(f"Cannot write the checkpoint '{target}': {err.strerror or err}.") from None
+        raise RunFolderError(
+            f"Cannot write the checkpoint '{target}': {err.strerror or err}."
+        ) from None
     write_json_atomic(folder / "last.json", info)
     return target
 
@@ -182,7 +183,9 @@ def read_checkpoint(run_folder: str | os.PathLike, which: str = "last") -> Check
     try:
         info = json.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise RunFolderError(f"Cannot read the checkpoint description '{meta_file}': {err}.") from None
+        raise RunFolderError(
+            f"Cannot read the checkpoint description '{meta_file}': {err}."
+        ) from None
     if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
         raise RunFolderError(f"'{meta_file}' is not a LayerLab checkpoint description.")
     if not isinstance(info.get("version"), int) or info["version"] > CHECKPOINT_VERSION:

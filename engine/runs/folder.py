@@ -155,7 +155,9 @@ def read_run(path: str | os.PathLike) -> RunInfo:
     except OSError as err:
         raise RunFolderError(f"Cannot read '{file}': {err.strerror or err}.") from None
     except ValueError as err:
-        raise RunFolderError(f"'{file}' is not valid JSON ({err}); the run cannot be opened.") from None
+        raise RunFolderError(
+            f"'{file}' is not valid JSON ({err}); the run cannot be opened."
+        ) from None
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
         raise RunFolderError(f"'{file}' is not a LayerLab run description (format {RUN_FORMAT}).")
     version = data.get("version")

@@ -78,7 +78,9 @@ def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         name = type(value).__name__
         if _CLASSES.get(name) is not type(value):
             raise RunFolderError(f"A {name} probe result cannot be saved with the run.")
-        fields = {f.name: _encode(getattr(value, f.name), arrays) for f in dataclasses.fields(value)}
+        fields = {
+            f.name: _encode(getattr(value, f.name), arrays) for f in dataclasses.fields(value)
+        }
         return {"$class": name, "fields": fields}
     if isinstance(value, Mapping):
         return {"$map": [[str(k), _encode(v, arrays)] for k, v in value.items()]}

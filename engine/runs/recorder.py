@@ -9,6 +9,7 @@ the training: ``problem`` then says what happened.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -60,8 +61,15 @@ class RunRecorder(Callback):
     the run it resumes). ``checkpoint_every``: epochs between checkpoints (the best epoch and
     the end are always saved)."""
 
-    def __init__(self, folder: str | os.PathLike, trainer, *, checkpoint_every: int = 1,
-                 flush_seconds: float = FLUSH_SECONDS, tensorboard: bool = True) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        trainer,
+        *,
+        checkpoint_every: int = 1,
+        flush_seconds: float = FLUSH_SECONDS,
+        tensorboard: bool = True,
+    ) -> None:
         self.folder, self.trainer = Path(folder), trainer
         self.checkpoint_every, self.flush_seconds = max(1, checkpoint_every), flush_seconds
         self.use_tensorboard = tensorboard
@@ -74,6 +82,11 @@ class RunRecorder(Callback):
         self._epochs_done = 0
         self._checkpoint_step = -1
         self._jsonl = self._csv = self._tb = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the run got as far as its first write (a run.json)."""
+        return bool(self._run)
 
     # ------------------------------------------------------------ events
 
@@ -148,8 +161,10 @@ class RunRecorder(Callback):
             "epochs_done": event.first_epoch,
             "step": first_step,
             "message": None,
-            "segments": [*previous.get("segments", []),
-                         {"started_at": now_iso(), "first_step": first_step}],
+            "segments": [
+                *previous.get("segments", []),
+                {"started_at": now_iso(), "first_step": first_step},
+            ],
         }
         self._epochs_done = event.first_epoch
         self._write_run()
@@ -166,8 +181,9 @@ class RunRecorder(Callback):
             from torch.utils.tensorboard import SummaryWriter
 
             # purge_step: TensorBoard hides what an earlier, longer attempt wrote after it.
-            self._tb = SummaryWriter(str(self.folder / TENSORBOARD),
-                                     purge_step=first_step + 1 if first_step else None)
+            self._tb = SummaryWriter(
+                str(self.folder / TENSORBOARD), purge_step=first_step + 1 if first_step else None
+            )
         self._next_flush = time.monotonic() + self.flush_seconds
 
     def _flush(self) -> None:
@@ -182,8 +198,22 @@ class RunRecorder(Callback):
                 "loss": e.loss, "accuracy": e.accuracy, "lr": e.lr,
                 "samples_per_second": round(e.samples_per_second, 1),
             }))  # fmt: skip
-            table.writerow(("step", e.step, e.epoch, round(wall, 3), e.loss, _cell(e.accuracy),
-                            e.lr, "", "", "", "", ""))
+            table.writerow(
+                (
+                    "step",
+                    e.step,
+                    e.epoch,
+                    round(wall, 3),
+                    e.loss,
+                    _cell(e.accuracy),
+                    e.lr,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
         if lines:
             self._jsonl.write("\n".join(lines) + "\n")
             self._csv.write(rows.getvalue())
@@ -217,13 +247,18 @@ class RunRecorder(Callback):
         metric, value = best_metric(event)
         best = self._run.get("best")
         improved = value is not None and (
-            best is None or best.get("metric") != metric
+            best is None
+            or best.get("metric") != metric
             or (value > best["value"] if metric == "val_accuracy" else value < best["value"])
         )
         self._run.update(epochs_done=event.epoch, step=event.step, final=_metrics(event))
         if improved:
-            self._run["best"] = {"metric": metric, "value": value, "epoch": event.epoch,
-                                 "step": event.step}
+            self._run["best"] = {
+                "metric": metric,
+                "value": value,
+                "epoch": event.epoch,
+                "step": event.step,
+            }
         if improved or event.epoch % self.checkpoint_every == 0:
             self._checkpoint("epoch", _metrics(event))
             if improved:
@@ -249,8 +284,9 @@ class RunRecorder(Callback):
         self._flush()
         if self.trainer.step != self._checkpoint_step and _weights_finite(self.trainer):
             self._checkpoint(status, self._run.get("final"))
-        self._run.update(status=status, ended_at=now_iso(), step=step, message=message,
-                         paused=False)
+        self._run.update(
+            status=status, ended_at=now_iso(), step=step, message=message, paused=False
+        )
         self._write_run()
         self._close()
 
@@ -265,10 +301,8 @@ class RunRecorder(Callback):
     def _close(self) -> None:
         for handle in (self._jsonl, self._csv, self._tb):
             if handle is not None:
-                try:
+                with contextlib.suppress(OSError):
                     handle.close()
-                except OSError:
-                    pass
         self._jsonl = self._csv = self._tb = None
 
 
