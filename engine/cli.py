@@ -274,6 +274,7 @@ def _record_and_run(trainer, folder: Path, exports: list[Path], out: TextIO, err
 
     recorder = RunRecorder(folder, trainer, checkpoint_every=trainer.settings.checkpoint_every)
     trainer.callbacks.append(recorder)
+    trainer.run_folder = str(folder)
     spec = trainer.spec
     result = trainer.run()
     if recorder.problem is not None:

@@ -58,6 +58,7 @@ class TrainingLoop:
         *,
         run_id: int,
         model_name: str,
+        run_folder: str | None = None,
         emit: Callable[[Event], None],
         after_backward: tuple[Callable[[], None], ...] = (),
         probes: ProbeCallback | None = None,
@@ -65,6 +66,7 @@ class TrainingLoop:
         start: Progress | None = None,
     ) -> None:
         self.setup, self.control, self.run_id, self.model_name = setup, control, run_id, model_name
+        self.run_folder = run_folder
         self.emit, self.after_backward, self.probes, self.started = (
             emit, after_backward, probes, started,
         )  # fmt: skip
@@ -98,6 +100,7 @@ class TrainingLoop:
         self.emit(RunStarted(
             self.run_id, self.model_name, self.setup.data.name, describe_device(self.device),
             s.epochs, self.steps_per_epoch, s.to_dict(), self.first_step, self.first_epoch,
+            self.run_folder,
         ))  # fmt: skip
         final: EpochMetrics | None = None
         self.loop_started = time.perf_counter()

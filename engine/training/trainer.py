@@ -63,6 +63,7 @@ class Trainer:
         self.spec, self.dataset, self.run_id = spec, dataset, run_id
         # A checkpoint to go on from: its weights, optimiser and RNG states, epochs and steps.
         self.resume_from = resume_from
+        self.run_folder: str | None = None  # set by whoever records the run, for RunStarted
         self.settings = settings or TrainSettings()
         self.callbacks = list(callbacks)  # the probe callback is added last when run() starts
         self.dataset_options = dict(dataset_options or {})
@@ -149,6 +150,7 @@ class Trainer:
                 self.control,
                 run_id=self.run_id,
                 model_name=self.spec.name,
+                run_folder=self.run_folder,
                 emit=self._emit,
                 after_backward=tuple(
                     cb.on_after_backward for cb in self.callbacks if overrides_after_backward(cb)
