@@ -104,8 +104,8 @@ def save_checkpoint(
     progress: Progress,
     metrics: dict[str, Any] | None,
     reason: str,
-) -> Path:
-    """Write ``checkpoints/last.safetensors`` and ``last.json``; returns the safetensors path."""
+) -> dict[str, Any]:
+    """Write ``checkpoints/last.safetensors`` and ``last.json``; returns the JSON written."""
     from safetensors.torch import save_file
 
     folder = run_folder / CHECKPOINTS
@@ -151,10 +151,10 @@ def save_checkpoint(
             f"Cannot write the checkpoint '{target}': {err.strerror or err}."
         ) from None
     write_json_atomic(folder / "last.json", info)
-    return target
+    return info
 
 
-def keep_as_best(run_folder: Path) -> None:
+def keep_as_best(run_folder: Path, info: dict[str, Any] | None = None) -> None:
     """Make the last checkpoint also the best one (a hard link: no second write)."""
     folder = run_folder / CHECKPOINTS
     tmp = folder / ".best.safetensors.tmp"
@@ -164,7 +164,8 @@ def keep_as_best(run_folder: Path) -> None:
     except OSError:  # a file system without hard links
         shutil.copyfile(folder / "last.safetensors", tmp)
     os.replace(tmp, folder / "best.safetensors")
-    info = json.loads((folder / "last.json").read_text(encoding="utf-8"))
+    if info is None:
+        info = json.loads((folder / "last.json").read_text(encoding="utf-8"))
     write_json_atomic(folder / "best.json", info)
 
 

@@ -47,7 +47,9 @@ def now_iso() -> str:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to a temporary file beside ``path`` and rename it over ``path``,
     so a reader (or a crash) sees the old file or the new one, never half of one."""
-    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False, default=_plain) + "\n")
+    # No indent: json's C encoder only runs without one (an indent made a checkpoint's JSON,
+    # with its RNG states, cost 4 ms instead of 0.3).
+    write_text_atomic(path, json.dumps(data, allow_nan=False, default=_plain) + "\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

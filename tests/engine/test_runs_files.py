@@ -114,9 +114,12 @@ def _train(folder, epochs, spec=None, data=None, **settings):
     return trainer, recorder
 
 
-def test_tensorboard_reads_the_run_back(tmp_path):
+def test_tensorboard_reads_the_run_back(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    import engine.runs.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "TENSORBOARD_STEP_SECONDS", 0.0)  # every step
     folder = new_run_folder(tmp_path, "cnn")
     trainer, _ = _train(folder, 2, cnn_spec(), image_data(n=96), probes=True,
                         probe_kinds=("weight_histograms",), probe_intervals={"weight_histograms": 0.0})  # fmt: skip
@@ -126,9 +129,9 @@ def test_tensorboard_reads_the_run_back(tmp_path):
     assert {"train/loss", "train/lr", "train/accuracy", "epoch/val_loss",
             "epoch/val_accuracy"} <= set(tags["scalars"])  # fmt: skip
     losses = events.Scalars("train/loss")
+    ours = {r["step"]: r["loss"] for r in read_metrics(folder).steps}
     assert [s.step for s in losses] == list(range(1, trainer.step + 1))
-    ours = [r["loss"] for r in read_metrics(folder).steps]
-    np.testing.assert_allclose([s.value for s in losses], ours, rtol=1e-6)
+    np.testing.assert_allclose([s.value for s in losses], [ours[s.step] for s in losses], rtol=1e-6)
     assert [s.step for s in events.Scalars("epoch/val_loss")] == [e["step"] for e in read_metrics(folder).epochs]  # fmt: skip
     assert any(tag.startswith("weights/") for tag in tags["histograms"])
 
