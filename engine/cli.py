@@ -8,6 +8,8 @@ a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,7 +53,7 @@ def _seed(text: str) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python main.py train", description="Train a LayerLab model without a window.")
-    p.add_argument("model", metavar="MODEL_FILE", help="a LayerLab model file (.json)")
+    p.add_argument("model", metavar="MODEL_FILE", nargs="?", help="a LayerLab model file (.json)")
     p.add_argument(
         "--dataset",
         metavar="NAME_OR_PATH",
@@ -92,37 +94,75 @@ def make_parser() -> argparse.ArgumentParser:
         "(.safetensors, .pt, .onnx, .torchscript, .py, .json)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
+    _add_run_options(p)
     return p
 
 
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="write this run's folder here (default: a new folder in 'runs' beside the model "
+        "file, named after the model and the start time)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_FOLDER",
+        help="continue the run in RUN_FOLDER for --epochs more epochs (no MODEL_FILE then)",
+    )
+    p.add_argument(
+        "--from",
+        dest="resume_from",
+        choices=("last", "best"),
+        default="last",
+        help="the checkpoint --resume goes on from (default last)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=TrainSettings().checkpoint_every,
+        metavar="N",
+        help="epochs between checkpoints (the best epoch and the end are always kept)",
+    )
+
+
 class ProgressPrinter(Callback):
-    """A \\r progress bar on a terminal; one line per epoch otherwise."""
+    """A tqdm progress bar on a terminal; one line per epoch otherwise."""
 
     def __init__(self, out: TextIO, *, tty: bool, quiet: bool = False) -> None:
         self.out, self.tty, self.quiet = out, tty, quiet
-        self.total = 1
-        self.last_draw = 0.0
+        self.bar = None  # the tqdm bar, on a terminal
+        self.last_postfix = 0.0
 
     def on_run_start(self, event: RunStarted) -> None:
-        self.total = max(1, event.total_epochs * event.steps_per_epoch)
+        resumed = f", from step {event.first_step}" if event.first_step else ""
         self._line(
             f"Training '{event.model_name}' on '{event.dataset_name}' ({event.device}), "
-            f"{event.total_epochs} epochs × {event.steps_per_epoch} steps"
+            f"{event.total_epochs} epochs × {event.steps_per_epoch} steps{resumed}"
         )
+        if self.tty and not self.quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=max(1, event.total_epochs * event.steps_per_epoch),
+                initial=event.first_step,
+                file=self.out,
+                unit="step",
+                dynamic_ncols=True,
+                leave=False,
+            )
 
     def on_step_end(self, event: StepMetrics) -> None:
-        now = time.perf_counter()
-        if self.quiet or not self.tty or (now - self.last_draw < 0.1 and event.step < self.total):
+        if self.bar is None:
             return
-        self.last_draw = now
-        done = event.step / self.total
-        bar = "#" * int(done * 30)
-        eta = f"{event.eta_seconds:4.0f}s" if event.eta_seconds is not None else "   ?"
-        self.out.write(
-            f"\r[{bar:<30}] {done:4.0%} epoch {event.epoch} loss {event.loss:.4f} "
-            f"{event.samples_per_second:7.0f} samples/s ETA {eta}"
-        )
-        self.out.flush()
+        self.bar.update(event.step - self.bar.n)
+        now = time.perf_counter()
+        if now - self.last_postfix >= 0.2:  # the postfix is dearer than the bar itself
+            self.last_postfix = now
+            self.bar.set_postfix(
+                epoch=event.epoch, loss=f"{event.loss:.4f}",
+                samples_s=f"{event.samples_per_second:.0f}", refresh=False,
+            )  # fmt: skip
 
     def on_epoch_end(self, event: EpochMetrics) -> None:
         metric = (
@@ -137,11 +177,25 @@ class ProgressPrinter(Callback):
             f"val loss {event.val_loss:.4f}  {metric}  ({event.seconds:.1f}s)"
         )
 
+    def on_finish(self, event: Finished) -> None:
+        self._close_bar()
+
+    def on_fail(self, event: Failed) -> None:
+        self._close_bar()
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
     def _line(self, text: str) -> None:
         if self.quiet:
             return
-        self.out.write(("\r\033[K" if self.tty else "") + text + "\n")
-        self.out.flush()
+        if self.bar is not None:
+            self.bar.write(text, file=self.out)
+        else:
+            self.out.write(text + "\n")
+            self.out.flush()
 
 
 def summary(result: Finished) -> str:
@@ -179,6 +233,12 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     from engine.training.settings import SettingsError
 
     args = make_parser().parse_args(argv)
+    if args.resume is not None:
+        return _resume(args, out, err)
+    if args.model is None:
+        raise _UsageError(
+            "the following arguments are required: MODEL_FILE (or --resume RUN_FOLDER)"
+        )
     path = Path(args.model)
     if path.is_dir():
         raise _UsageError(f"'{path}' is a folder, not a model file; give the path of a .json model")
@@ -198,8 +258,6 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     exports = [Path(p) for p in args.export]
     _check_exports(exports)
 
-    import torch  # after the cheap checks: a typo should not wait 2 s for torch
-
     from engine.training.settings import TrainSettings
     from engine.training.trainer import Trainer
 
@@ -218,19 +276,39 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
             seed=args.seed,
             torch_threads=args.threads,
             probes=False,
+            checkpoint_every=args.checkpoint_every,
         ).checked()
     except SettingsError as exc:
         raise _UsageError(str(exc)) from None
+    folder = _new_run_folder(args.run_dir, path.parent / "runs", spec.name or path.stem)
     printer = ProgressPrinter(out, tty=out.isatty(), quiet=args.quiet)
     trainer = Trainer(spec, source, settings, [printer])
+    return _record_and_run(trainer, folder, exports, out, err)
+
+
+def _record_and_run(trainer, folder: Path, exports: list[Path], out: TextIO, err: TextIO) -> int:
+    import torch
+
+    from engine.runs.recorder import RunRecorder
+
+    recorder = RunRecorder(folder, trainer, checkpoint_every=trainer.settings.checkpoint_every)
+    trainer.callbacks.append(recorder)
+    trainer.run_folder = str(folder)
+    spec = trainer.spec
     result = trainer.run()
+    if recorder.problem is not None:
+        err.write(f"layerlab: warning: {recorder.problem}\n")
     if isinstance(result, Failed):
+        if not recorder.started:  # failed before its first step: leave no empty run folder
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         err.write(f"layerlab: {result.message}\n")
         # No setup means the run never started: its inputs (data, fit, device) were refused.
         # An unexpected error there (one with a traceback) is still a failure of ours, not bad input.
         before_training = trainer.setup is None and not result.details
         return EXIT_BAD_INPUT if before_training else EXIT_TRAINING_FAILED
     out.write(summary(result) + "\n")
+    out.write(f"run folder: {folder}\n")
     if exports:
         model = trainer.model.to("cpu")
         with torch.no_grad():
@@ -238,6 +316,64 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
         for target in exports:
             out.write(_export(model, spec, target) + "\n")
     return 0
+
+
+def _new_run_folder(run_dir: str | None, default_parent: Path, model_name: str) -> Path:
+    """--run-dir DIR (new or empty), or a new folder in the default place."""
+    from engine.runs.folder import RUN_FILE, RunFolderError, new_run_folder
+
+    try:
+        if run_dir is None:
+            return new_run_folder(default_parent, model_name)
+        folder = Path(run_dir)
+        if (folder / RUN_FILE).exists():
+            raise _UsageError(
+                f"'{folder}' already holds a run; continue it with --resume {folder}, "
+                "or choose another --run-dir"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise _UsageError(f"cannot write the run folder '{folder}': it is read-only")
+        return folder
+    except RunFolderError as exc:
+        raise _UsageError(str(exc)) from None
+    except OSError as exc:
+        raise _UsageError(
+            f"cannot make the run folder '{run_dir}': {exc.strerror or exc}"
+        ) from None
+
+
+def _resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from engine.runs.folder import RunFolderError
+    from engine.runs.resume import plan_resume
+    from engine.training.trainer import Trainer
+
+    if args.model is not None or args.run_dir is not None:
+        raise _UsageError(
+            "--resume continues the run in its own folder with its own model; "
+            "leave out MODEL_FILE and --run-dir"
+        )
+    if args.epochs < 1:
+        raise _UsageError(f"--epochs must be 1 or more, not {args.epochs}")
+    exports = [Path(p) for p in args.export]
+    _check_exports(exports)
+    device = args.device if args.device != "auto" else None
+    try:
+        plan = plan_resume(
+            args.resume,
+            args.epochs,
+            which=args.resume_from,
+            dataset=args.dataset,
+            device=device,
+            torch_threads=args.threads,
+        )
+    except RunFolderError as exc:
+        raise _UsageError(str(exc)) from None
+    printer = ProgressPrinter(out, tty=out.isatty(), quiet=args.quiet)
+    trainer = Trainer(
+        plan.spec, plan.dataset, plan.settings, [printer], resume_from=plan.checkpoint
+    )
+    return _record_and_run(trainer, plan.folder, exports, out, err)
 
 
 def _check_exports(paths: list[Path]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.runs.checkpoint import Progress
 from engine.training.control import RunControl
 from engine.training.devices import describe_device
 from engine.training.events import (
@@ -52,7 +53,8 @@ class TrainingLoop:
 
     ``after_backward`` are called between backward and the optimiser step; ``probes`` (when
     on) is told when the probe sample changes. ``started``: when the run began (perf_counter),
-    for the run's total seconds."""
+    for the run's total seconds. ``start``: where a resumed run goes on from (its weights and
+    optimiser state are already loaded)."""
 
     def __init__(
         self,
@@ -61,12 +63,15 @@ class TrainingLoop:
         *,
         run_id: int,
         model_name: str,
+        run_folder: str | None = None,
         emit: Callable[[Event], None],
         after_backward: tuple[Callable[[], None], ...] = (),
         probes: ProbeCallback | None = None,
         started: float,
+        start: Progress | None = None,
     ) -> None:
         self.setup, self.control, self.run_id, self.model_name = setup, control, run_id, model_name
+        self.run_folder = run_folder
         self.emit, self.after_backward, self.probes, self.started = (
             emit, after_backward, probes, started,
         )  # fmt: skip
@@ -74,12 +79,16 @@ class TrainingLoop:
         self.x_train, self.y_train, self.device = setup.x_train, setup.y_train, setup.device
         self.classify = setup.classify
         s = setup.settings
-        self.base_lr, self.grad_clip = s.lr, s.grad_clip  # both change with live settings
         self.steps_per_epoch = math.ceil(len(self.x_train) / s.batch_size)
         self.total_steps = self.steps_per_epoch * s.epochs
-        self.step = 0  # optimiser steps done
-        self.epoch = 0  # the epoch in progress, from 1
-        self.samples = 0
+        start = start or Progress(0, 0, 0, s.lr, s.grad_clip)
+        self.first_epoch, self.first_step, self.samples_before = (
+            start.epochs_done, start.step, start.samples,
+        )  # fmt: skip
+        self.base_lr, self.grad_clip = start.base_lr, start.grad_clip  # live settings change them
+        self.step = start.step  # optimiser steps done, over every part of a resumed run
+        self.epoch = start.epochs_done  # the epoch in progress, from 1
+        self.samples = 0  # in this part of the run, for its rate
         self.loop_started = started
         # One copy per epoch, kept in case a step leaves the weights non-finite.
         self.good_state: tuple[int, dict[str, torch.Tensor]] | None = None
@@ -95,11 +104,12 @@ class TrainingLoop:
         n = len(self.x_train)
         self.emit(RunStarted(
             self.run_id, self.model_name, self.setup.data.name, describe_device(self.device),
-            s.epochs, self.steps_per_epoch, s.to_dict(),
+            s.epochs, self.steps_per_epoch, s.to_dict(), self.first_step, self.first_epoch,
+            self.run_folder,
         ))  # fmt: skip
         final: EpochMetrics | None = None
         self.loop_started = time.perf_counter()
-        for epoch in range(s.epochs):
+        for epoch in range(self.first_epoch, s.epochs):
             self.epoch = epoch + 1
             self.good_state = (self.step, _state_copy(model))
             set_lr(self.optimizer, self.base_lr * self._factor())
@@ -159,7 +169,7 @@ class TrainingLoop:
         self.samples += batch
         elapsed = self._active_seconds()
         rate = self.samples / elapsed
-        eta = (self.total_steps - self.step) * elapsed / self.step
+        eta = (self.total_steps - self.step) * elapsed / (self.step - self.first_step)
         lr = self.optimizer.param_groups[0]["lr"]
         self.emit(StepMetrics(self.run_id, self.step, self.epoch, loss, lr, rate, eta, accuracy))
 
@@ -197,6 +207,13 @@ class TrainingLoop:
         self.model.train()
         loss, hits, abs_err = (v / n for v in total.tolist())
         return loss, (hits if self.classify else None), (None if self.classify else abs_err)
+
+    def progress(self, epochs_done: int) -> Progress:
+        """Where the run is, for a checkpoint taken after ``epochs_done`` whole epochs."""
+        return Progress(
+            epochs_done, self.step, self.samples_before + self.samples, self.base_lr,
+            self.grad_clip,
+        )  # fmt: skip
 
     # ------------------------------------------------------------ what RunControl applies
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import sys
 import threading
 import time
 import traceback
@@ -108,6 +109,7 @@ def child_main(
     trainer = Trainer(
         spec, dataset, settings, [buffer], run_id=run_id, dataset_options=dataset_options
     )
+    _record(trainer)
     done = threading.Event()
     relay = threading.Thread(
         target=_relay, args=(trainer, buffer, events, control, done), name="layerlab-relay"
@@ -129,6 +131,27 @@ def child_main(
             if not last.empty:
                 send_drained(events, last)
             events.close()
+
+
+def _record(trainer: Trainer) -> None:
+    """Every window run writes its run folder (engine/runs) from here, in the process that
+    trains; RunStarted.run_folder tells the window where. A folder that cannot be made costs
+    the run its recording (the reason goes to the terminal), not the run."""
+    if not trainer.settings.record:
+        return
+    from engine.runs.folder import RunFolderError, new_run_folder, user_runs_dir
+    from engine.runs.recorder import RunRecorder
+
+    parent = trainer.settings.runs_folder or user_runs_dir()
+    try:
+        folder = new_run_folder(parent, trainer.spec.name or "run")
+    except RunFolderError as error:
+        print(f"layerlab: this run is not recorded: {error}", file=sys.stderr)
+        return
+    trainer.run_folder = str(folder)
+    trainer.callbacks.append(
+        RunRecorder(folder, trainer, checkpoint_every=trainer.settings.checkpoint_every)
+    )
 
 
 def _relay(

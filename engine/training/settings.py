@@ -106,6 +106,11 @@ class TrainSettings:
     probe_sample_index: int = 0  # the validation sample the probes look at
     probe_intervals: dict[str, float] = field(default_factory=dict, hash=False)  # seconds, by kind
     probe_budget: float = DEFAULT_BUDGET  # max share of wall time the probes may take
+    # Runs on disk (engine/runs): a window run records into a new folder under runs_folder
+    # (None: "runs" in the user's data directory); a checkpoint every this many epochs.
+    record: bool = True
+    runs_folder: str | None = None
+    checkpoint_every: int = 1
 
     def checked(self) -> TrainSettings:
         """Self, or a SettingsError naming the first setting that cannot be used."""
@@ -114,7 +119,13 @@ class TrainSettings:
         _choice("loss", self.loss, LOSSES)
         for name in ("lr", "lr_gamma"):
             _positive(name, getattr(self, name))
-        for name in ("batch_size", "epochs", "val_batch_size", "lr_step_epochs"):
+        for name in (
+            "batch_size",
+            "epochs",
+            "val_batch_size",
+            "lr_step_epochs",
+            "checkpoint_every",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SettingsError(f"{name} must be a whole number of at least 1, not {value!r}.")

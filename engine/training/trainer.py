@@ -20,6 +20,8 @@ import torch
 from engine.data import Dataset, DatasetError, DataSource
 from engine.model.spec import ModelSpec, SpecError
 from engine.probes import ProbeError
+from engine.runs.checkpoint import Checkpoint, Progress
+from engine.runs.folder import RunFolderError
 from engine.training.control import RunControl, check_settings_changes
 from engine.training.devices import DeviceError
 from engine.training.events import (
@@ -37,7 +39,7 @@ from engine.training.settings import SettingsError, TrainSettings
 from engine.training.setup import RunSetup, prepare_run
 
 # Errors whose message is already a sentence for the user.
-_USER_ERRORS = (SpecError, DatasetError, SettingsError, DeviceError, ProbeError)
+_USER_ERRORS = (SpecError, DatasetError, SettingsError, DeviceError, ProbeError, RunFolderError)
 
 
 class Trainer:
@@ -56,8 +58,12 @@ class Trainer:
         *,
         run_id: int = 1,
         dataset_options: dict[str, Any] | None = None,
+        resume_from: Checkpoint | None = None,
     ) -> None:
         self.spec, self.dataset, self.run_id = spec, dataset, run_id
+        # A checkpoint to go on from: its weights, optimiser and RNG states, epochs and steps.
+        self.resume_from = resume_from
+        self.run_folder: str | None = None  # set by whoever records the run, for RunStarted
         self.settings = settings or TrainSettings()
         self.callbacks = list(callbacks)  # the probe callback is added last when run() starts
         self.dataset_options = dict(dataset_options or {})
@@ -105,6 +111,12 @@ class Trainer:
         """Optimiser steps done."""
         return self._loop.step if self._loop is not None else 0
 
+    def progress(self, epochs_done: int) -> Progress:
+        """Where the run is (steps, samples, the live learning rate), for a checkpoint."""
+        if self._loop is None:
+            return Progress(epochs_done, 0, 0, self.settings.lr, self.settings.grad_clip)
+        return self._loop.progress(epochs_done)
+
     @property
     def data(self) -> Dataset | None:
         """The loaded dataset, once run() has it."""
@@ -126,6 +138,9 @@ class Trainer:
         started = time.perf_counter()
         try:
             self.setup = prepare_run(self.spec, self.dataset, self.settings, self.dataset_options)
+            if self.resume_from is not None:
+                s = self.setup
+                self.resume_from.restore(s.model, s.optimizer, s.shuffle_rng)
             probes = None
             if self.setup.settings.probes:
                 probes = ProbeCallback.for_run(self.setup, self.report_probe)
@@ -135,12 +150,14 @@ class Trainer:
                 self.control,
                 run_id=self.run_id,
                 model_name=self.spec.name,
+                run_folder=self.run_folder,
                 emit=self._emit,
                 after_backward=tuple(
                     cb.on_after_backward for cb in self.callbacks if overrides_after_backward(cb)
                 ),
                 probes=probes,
                 started=started,
+                start=self.resume_from.progress if self.resume_from is not None else None,
             )
             result = self._loop.run()
         except Exception as exc:  # becomes an event: a run must never end silently

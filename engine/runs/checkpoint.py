@@ -1,0 +1,220 @@
+"""Checkpoints of a run: weights, optimiser state, RNG states and progress, as a safetensors
+file of tensors plus a JSON file of everything else. Never a pickle.
+
+``checkpoints/last.*`` is rewritten at each checkpoint; ``checkpoints/best.*`` is a hard link to
+(or copy of) the last one whenever the validation metric improved. Each pair shares a token (in
+the safetensors metadata and the JSON), so a pair torn by a crash between the two renames is
+caught on reading instead of mixing two checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.runs.folder import CHECKPOINTS, RunFolderError, now_iso, write_json_atomic
+
+CHECKPOINT_FORMAT = "layerlab.checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: what a resumed run starts from besides the tensors."""
+
+    epochs_done: int
+    step: int
+    samples: int
+    base_lr: float  # the learning rate before the schedule's factor (live changes included)
+    grad_clip: float | None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint read back: its tensors (CPU) and its JSON description."""
+
+    path: Path  # the .safetensors file
+    tensors: dict[str, torch.Tensor]
+    info: dict[str, Any]
+
+    @property
+    def progress(self) -> Progress:
+        p = self.info["progress"]
+        return Progress(p["epochs_done"], p["step"], p["samples"], p["base_lr"], p["grad_clip"])
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        return {k[6:]: v for k, v in self.tensors.items() if k.startswith("model/")}
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """The optimiser's state_dict as torch.optim expects it."""
+        state: dict[int, dict[str, Any]] = {}
+        for index, values in self.info["optimizer"]["state"].items():
+            state[int(index)] = dict(values)
+        for key, tensor in self.tensors.items():
+            if key.startswith("optimizer/"):
+                _, index, name = key.split("/", 2)
+                state.setdefault(int(index), {})[name] = tensor
+        return {"state": state, "param_groups": self.info["optimizer"]["param_groups"]}
+
+    def restore(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, shuffle_rng: torch.Generator
+    ) -> None:
+        """Load the weights, the optimiser state and the RNG states into a fresh run's objects;
+        RunFolderError naming the file when the checkpoint is of another architecture."""
+        from engine.export.weights import WeightsError, apply_state
+
+        try:
+            apply_state(model, self.model_state(), source=f"'{self.path}'")
+        except WeightsError as err:
+            raise RunFolderError(
+                f"{err}\nThe checkpoint belongs to another architecture than this run's model."
+            ) from None
+        try:
+            optimizer.load_state_dict(self.optimizer_state())
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise RunFolderError(
+                f"The optimiser state in '{self.path}' does not fit this run's optimiser ({err})."
+            ) from None
+        torch.set_rng_state(self.tensors["rng/torch"])
+        shuffle_rng.set_state(self.tensors["rng/shuffle"])
+        cuda = [self.tensors[k] for k in sorted(self.tensors) if k.startswith("rng/cuda/")]
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        rng = self.info["rng"]
+        random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+        np_state = rng["numpy"]
+        np.random.set_state((np_state[0], np.array(np_state[1], dtype=np.uint32), *np_state[2:]))
+
+
+def save_checkpoint(
+    run_folder: Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    shuffle_rng: torch.Generator,
+    progress: Progress,
+    metrics: dict[str, Any] | None,
+    reason: str,
+) -> dict[str, Any]:
+    """Write ``checkpoints/last.safetensors`` and ``last.json``; returns the JSON written."""
+    from safetensors.torch import save_file
+
+    folder = run_folder / CHECKPOINTS
+    tensors = {f"model/{k}": _plain(v) for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, values in opt["state"].items():
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer/{index}/{name}"] = _plain(value)
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    tensors["rng/torch"] = torch.get_rng_state()
+    tensors["rng/shuffle"] = shuffle_rng.get_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda/{i}"] = state
+    token = f"{progress.step}-{time.time_ns()}"
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    info = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "token": token,
+        "written_at": now_iso(),
+        "reason": reason,  # epoch, finished, stopped, failed
+        "progress": progress.__dict__,
+        "metrics": metrics,
+        "optimizer": {"state": scalars, "param_groups": opt["param_groups"]},
+        "rng": {
+            "python": [py_state[0], list(py_state[1]), py_state[2]],
+            "numpy": [np_state[0], np_state[1].tolist(), *(_py(v) for v in np_state[2:])],
+        },
+    }
+    target = folder / "last.safetensors"
+    try:
+        folder.mkdir(exist_ok=True)
+        tmp = folder / ".last.safetensors.tmp"
+        save_file(tensors, str(tmp), metadata={"layerlab_checkpoint": token, "format": "pt"})
+        os.replace(tmp, target)
+    except OSError as err:
+        raise RunFolderError(
+            f"Cannot write the checkpoint '{target}': {err.strerror or err}."
+        ) from None
+    write_json_atomic(folder / "last.json", info)
+    return info
+
+
+def keep_as_best(run_folder: Path, info: dict[str, Any] | None = None) -> None:
+    """Make the last checkpoint also the best one (a hard link: no second write)."""
+    folder = run_folder / CHECKPOINTS
+    tmp = folder / ".best.safetensors.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(folder / "last.safetensors", tmp)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(folder / "last.safetensors", tmp)
+    os.replace(tmp, folder / "best.safetensors")
+    if info is None:
+        info = json.loads((folder / "last.json").read_text(encoding="utf-8"))
+    write_json_atomic(folder / "best.json", info)
+
+
+def read_checkpoint(run_folder: str | os.PathLike, which: str = "last") -> Checkpoint:
+    """The ``which`` ("last" or "best") checkpoint of a run folder; RunFolderError naming the
+    file when it is missing, corrupt, torn or of a newer format."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(run_folder) / CHECKPOINTS
+    meta_file, file = folder / f"{which}.json", folder / f"{which}.safetensors"
+    if not meta_file.exists() or not file.exists():
+        raise RunFolderError(
+            f"The run '{Path(run_folder).name}' has no {which} checkpoint ('{file}' is missing): "
+            "it ended before its first checkpoint. Start it again instead of resuming."
+        )
+    try:
+        info = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RunFolderError(
+            f"Cannot read the checkpoint description '{meta_file}': {err}."
+        ) from None
+    if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
+        raise RunFolderError(f"'{meta_file}' is not a LayerLab checkpoint description.")
+    if not isinstance(info.get("version"), int) or info["version"] > CHECKPOINT_VERSION:
+        raise RunFolderError(
+            f"'{meta_file}' was written by a newer LayerLab (checkpoint version "
+            f"{info.get('version')}); update LayerLab to resume from it."
+        )
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as fh:
+            token = (fh.metadata() or {}).get("layerlab_checkpoint")
+            tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118
+    except (OSError, SafetensorError, ValueError) as err:
+        raise RunFolderError(
+            f"The checkpoint '{file}' is corrupt or truncated ({err}); resume from the other "
+            "checkpoint (--from best or last) or start the run again."
+        ) from None
+    if token != info.get("token"):
+        raise RunFolderError(
+            f"The checkpoint '{file}' does not match '{meta_file}' (a write was cut short); "
+            "resume from the other checkpoint or start the run again."
+        )
+    return Checkpoint(file, tensors, info)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    # safetensors wants dense, contiguous CPU tensors (channels-last conv weights are not).
+    return t.detach().to("cpu").contiguous()
+
+
+def _py(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

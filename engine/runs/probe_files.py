@@ -1,0 +1,108 @@
+"""The newest snapshot of each probe kind, on disk: ``probes/<kind>.npz`` holds its arrays,
+``probes/<kind>.json`` its structure (the dataclasses of engine/probes/snapshots.py, by name,
+with each array replaced by its key in the npz). No pickle: the npz is read with
+allow_pickle=False and only the snapshot classes named there can be rebuilt.
+
+No torch here: the window reads these to show a run's views again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from engine.probes import snapshots
+from engine.runs.folder import PROBES, RunFolderError, write_json_atomic
+
+_CLASSES = {
+    name: cls
+    for name, cls in vars(snapshots).items()
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+}
+
+
+def write_probe(run_folder: Path, kind: str, step: int, data: Any, error: str | None) -> None:
+    """Write one probe snapshot, replacing the older one of its kind (atomically, npz first)."""
+    folder = run_folder / PROBES
+    folder.mkdir(exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    structure = _encode(data, arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    target = folder / f"{kind}.npz"
+    tmp = folder / f".{kind}.npz.tmp"
+    try:
+        tmp.write_bytes(buffer.getvalue())
+        os.replace(tmp, target)
+    except OSError as err:
+        raise RunFolderError(f"Cannot write '{target}': {err.strerror or err}.") from None
+    write_json_atomic(
+        folder / f"{kind}.json",
+        {"kind": kind, "step": step, "error": error, "data": structure, "arrays": len(arrays)},
+    )
+
+
+def read_probes(run_folder: str | os.PathLike) -> tuple[dict[str, tuple[int, Any]], list[str]]:
+    """Every saved probe snapshot of a run: {kind: (step, data)}, and a sentence for each file
+    that could not be read (the views show the rest)."""
+    folder = Path(run_folder) / PROBES
+    found: dict[str, tuple[int, Any]] = {}
+    problems: list[str] = []
+    for meta in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            with np.load(meta.with_suffix(".npz"), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            found[info["kind"]] = (info["step"], _decode(info["data"], arrays))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            problems.append(f"The saved probe snapshot '{meta}' cannot be read ({err}); skipped.")
+    return found, problems
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, np.ndarray):
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return {"$array": key}
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = type(value).__name__
+        if _CLASSES.get(name) is not type(value):
+            raise RunFolderError(f"A {name} probe result cannot be saved with the run.")
+        fields = {
+            f.name: _encode(getattr(value, f.name), arrays) for f in dataclasses.fields(value)
+        }
+        return {"$class": name, "fields": fields}
+    if isinstance(value, Mapping):
+        return {"$map": [[str(k), _encode(v, arrays)] for k, v in value.items()]}
+    if isinstance(value, (tuple, list)):
+        return {"$tuple": [_encode(v, arrays) for v in value]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise RunFolderError(f"A {type(value).__name__} probe result cannot be saved with the run.")
+
+
+def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if "$array" in value:
+        array = arrays[value["$array"]]
+        array.flags.writeable = False  # snapshots hold read-only arrays
+        return array
+    if "$class" in value:
+        cls = _CLASSES[value["$class"]]  # only the snapshot classes: KeyError for anything else
+        return cls(**{k: _decode(v, arrays) for k, v in value["fields"].items()})
+    if "$map" in value:
+        return MappingProxyType({k: _decode(v, arrays) for k, v in value["$map"]})
+    if "$tuple" in value:
+        return tuple(_decode(v, arrays) for v in value["$tuple"])
+    raise ValueError(f"unknown entry {sorted(value)}")
