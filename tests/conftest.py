@@ -11,6 +11,8 @@ import tempfile
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # QSettings (recent files, dock layout) must not read or litter the developer's real config.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="layerlab-test-config-")
+# Runs started by tests (the window records every run) go to a throw-away folder too.
+os.environ["LAYERLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="layerlab-test-data-")
 
 import pytest  # noqa: E402 - after the environment above, which must come first
 
