@@ -1,8 +1,9 @@
 """The main window: the model canvas in the middle, palette, inspector and problems as docks,
 menus, the Train action and the status bar. Every part redraws from the one ModelDocument.
 
-Other panels (datasets, training views) join through ``add_dock``; ``train_action`` is enabled
-only while the model is valid, with the reason in its tooltip when it is not.
+Other panels (datasets, training views) join through ``add_dock``. ``readiness`` is the one
+rule for Train: ``train_action`` (menu and toolbar) is enabled only while the model is valid and
+fits the loaded dataset, with the reason in its tooltip when it is not.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from gui.editor.canvas import BlockPalette, ModelScene, ModelView
 from gui.editor.document import ModelDocument
 from gui.editor.inspector import InspectorPanel
 from gui.editor.problems import ProblemsPanel
+from gui.editor.readiness import TrainReadiness
 from gui.file_actions import FileActions
+from gui.status_bar import MessageStatusBar
 
 _STYLE_SHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+# Guesses for a window manager's title bar and border, used until the real frame is known.
+_TITLE_GUESS, _FRAME_GUESS = 32, 4
+# The size a window opens at on a large screen; a smaller screen gets its available area.
+DEFAULT_SIZE = (1440, 900)
 
 
 class MainWindow(QMainWindow):
@@ -44,7 +51,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.palette = BlockPalette()
         self.inspector = InspectorPanel(document)
-        self.problems = ProblemsPanel(document)
+        self.readiness = TrainReadiness(document, self)
+        self.problems = ProblemsPanel(document, self.readiness)
         self.files = FileActions(self, document, self.settings)
 
         self._dock_toggles_end: QAction | None = None
@@ -71,7 +79,7 @@ class MainWindow(QMainWindow):
 
         self.palette.block_activated.connect(self._append_block)
         self.problems.block_requested.connect(self._show_block)
-        document.spec_changed.connect(self._model_changed)
+        self.readiness.changed.connect(self._model_changed)
         document.selection_changed.connect(self._selection_changed)
         document.path_changed.connect(self._update_title)
         document.modified_changed.connect(self.setWindowModified)
@@ -81,7 +89,8 @@ class MainWindow(QMainWindow):
         self._restored = False
         geometry = self.settings.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1440, 900)
+            self.resize(*DEFAULT_SIZE)
+        self.fit_to_screen()
         self._update_title()
         self._model_changed()
         self._selection_changed()
@@ -100,6 +109,28 @@ class MainWindow(QMainWindow):
         toggle.setText(title)
         self.view_menu.insertAction(self._dock_toggles_end, toggle)
         return dock
+
+    def fit_to_screen(self) -> None:
+        """Shrink and move the window, frame included, into its screen's available area (a size
+        remembered on a larger screen, or the default on a laptop, would hang off it)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        frame = self.frameGeometry()
+        # Before the first show the frame is unknown (it equals the geometry); the title bar and
+        # borders are then allowed for with a typical margin, and measured after showing.
+        extra_w = frame.width() - self.width() or 2 * _FRAME_GUESS
+        extra_h = frame.height() - self.height() or _TITLE_GUESS + _FRAME_GUESS
+        width = min(self.width(), area.width() - extra_w)
+        height = min(self.height(), area.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), area.x()), area.right() + 1 - frame.width())
+        y = min(max(frame.y(), area.y()), area.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
 
     def prepare_screenshot(self) -> None:
         """Called by `main.py --screenshot`: nothing selected, whole model in view. (The
@@ -179,6 +210,7 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     def _build_status_bar(self) -> None:
+        self.setStatusBar(MessageStatusBar(self))
         self.params_label = QLabel()
         self.validity_label = QLabel()
         self.validity_label.setObjectName("validityLabel")
@@ -190,18 +222,19 @@ class MainWindow(QMainWindow):
     def _model_changed(self) -> None:
         inference = self.document.inference
         self.params_label.setText(f"Parameters: {inference.total_params:,}")
-        if inference.valid:
+        reason = self.readiness.reason()
+        if reason is None:
             shape = "×".join(map(str, inference.output_shape or ()))
-            self.validity_label.setText(f"✓ Valid model · output {shape}")
-            self.validity_label.setProperty("valid", True)
-            self.train_action.setEnabled(True)
+            fits = f" · fits '{self.readiness.dataset.name}'" if self.readiness.dataset else ""
+            self.validity_label.setText(f"✓ Valid model · output {shape}{fits}")
             self.train_action.setToolTip("Train this model")
         else:
-            self.validity_label.setText(f"✗ {inference.problem}")
-            self.validity_label.setProperty("valid", False)
-            self.train_action.setEnabled(False)
-            self.train_action.setToolTip(f"Cannot train: {inference.problem}")
-        self.validity_label.setToolTip(inference.problem or "")
+            # The permanent label stays short; the whole sentence is its tooltip.
+            self.validity_label.setText(f"✗ {_first_words(reason)}")
+            self.train_action.setToolTip(f"Cannot train: {reason}")
+        self.validity_label.setProperty("valid", reason is None)
+        self.train_action.setEnabled(reason is None)
+        self.validity_label.setToolTip(reason or "")
         # Re-polish so the style sheet sees the new "valid" property (green or red).
         self.validity_label.style().unpolish(self.validity_label)
         self.validity_label.style().polish(self.validity_label)
@@ -252,6 +285,7 @@ class MainWindow(QMainWindow):
             # Restored at first show, not in __init__, so docks other panels add after
             # construction get their remembered place too.
             self._restored = True
+            self.fit_to_screen()  # now with the window manager's real frame
             self._default_state = self.saveState()
             state = self.settings.value("window/state")
             if state is not None:
@@ -267,3 +301,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         event.accept()
+
+
+def _first_words(sentence: str, limit: int = 70) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QScrollArea
 
 from gui.dataset.panel import DatasetPanel
 from gui.dataset.session import WindowDatasetSession
@@ -26,9 +27,15 @@ def build_main_window(document: ModelDocument, settings: QSettings | None = None
     # One dataset session: the Dataset panel picks and shows it, Train uses it.
     session = WindowDatasetSession(document, window)
     window.dataset_session = session
-    panel = DatasetPanel(document, session)
+    window.readiness.follow_dataset(session)
+    panel = DatasetPanel(document, session, readiness=window.readiness)
     window.dataset_panel = panel
-    window.dataset_dock = window.add_dock("Dataset", panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+    # Scrolled, so the panel's previews set no minimum height on the window (a laptop screen).
+    scroller = QScrollArea()
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroller.setWidget(panel)
+    window.dataset_dock = window.add_dock("Dataset", scroller, Qt.DockWidgetArea.LeftDockWidgetArea)
     # Blocks and Dataset share the left column as tabs, so neither is squeezed to a few rows.
     # Tabbing waits for the first show: tabbed before it, Qt 6.11 leaves a stale tab bar.
     _FirstShow(window, lambda: _tab_left_column(window))
@@ -42,6 +49,15 @@ def build_main_window(document: ModelDocument, settings: QSettings | None = None
     # (within a step) during a run.
     panel.sample_selected.connect(dashboard.panel.sample_spin.setValue)
     dashboard.panel.probe_sample_changed.connect(dashboard.set_probe_sample)
+
+    # The same rule as the Train action's enables the panel's Train button; an error about a
+    # run clears when the model changes (an edit, New, Open).
+    def follow_readiness() -> None:
+        dashboard.panel.set_train_blocker(window.readiness.reason())
+
+    window.readiness.changed.connect(follow_readiness)
+    follow_readiness()
+    document.spec_changed.connect(dashboard.panel.clear_error)
 
     _add_weight_actions(window, document)
     return window

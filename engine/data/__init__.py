@@ -4,7 +4,7 @@ The engine side of the dataset panel. Never imports Qt; loading may run in anoth
 """
 
 from .builtin import BUILTIN, BuiltinInfo, load_builtin
-from .compat import check_compatible
+from .compat import DataFit, check_compatible, fit_to_dataset
 from .dataset import Dataset
 from .errors import DatasetError
 from .loaders import load_dataset, load_file
@@ -17,7 +17,9 @@ __all__ = [
     "Dataset",
     "DatasetSession",
     "DatasetError",
+    "DataFit",
     "check_compatible",
+    "fit_to_dataset",
     "load_builtin",
     "load_dataset",
     "load_file",

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.model.inference import infer
+from engine.model.spec import ModelSpec
 
 from .dataset import Dataset
 
@@ -52,3 +56,69 @@ def check_compatible(
             f"set its units to {k}."
         )
     return problems
+
+
+@dataclass(frozen=True)
+class DataFit:
+    """How a model stands against a dataset: the sentences that say what does not fit, and a
+    repair (the whole model after the edits) only when that repaired model is valid."""
+
+    messages: tuple[str, ...]
+    fix_label: str | None = None
+    fixed_spec: ModelSpec | None = None
+
+    @property
+    def fits(self) -> bool:
+        return not self.messages
+
+
+def fit_to_dataset(spec: ModelSpec, dataset: Dataset) -> DataFit:
+    """Check ``spec`` against ``dataset`` and find one repair that makes it fit and stay valid.
+
+    The output is checked only on a valid model whose output is a vector: an empty or broken
+    model has no output to speak of (its own problem comes first). The repair sets the Input to
+    the dataset's shape and the last block with ``units`` to the dataset's outputs, together;
+    it is offered only if the model after both edits is valid and fits, so a Fix never turns a
+    CNN into a model whose Conv2d gets a vector.
+    """
+    inference = infer(spec)
+    if not spec.blocks:
+        return DataFit(())
+    out = inference.output_shape if inference.valid else None
+    num_outputs = out[0] if out is not None and len(out) == 1 else None
+    messages = tuple(check_compatible(dataset, spec.input.shape, num_outputs))
+    if not messages:
+        return DataFit(())
+    fixed, edits = spec, []
+    if (spec.input.kind, tuple(spec.input.shape)) != (dataset.input_kind, dataset.input_shape):
+        fixed = fixed.with_input(dataset.input_kind, dataset.input_shape)
+        edits.append(f"set the Input to {format_shape(dataset.input_shape)}")
+    units_at = _last_with_units(spec)
+    if units_at is not None and spec.blocks[units_at].params["units"] != dataset.num_outputs:
+        fixed = fixed.with_params(units_at, {"units": dataset.num_outputs})
+        edits.append(f"{spec.blocks[units_at].id}'s units to {dataset.num_outputs}")
+    after = infer(fixed)
+    fixed_out = after.output_shape if after.valid else None
+    if (
+        not edits
+        or fixed_out is None
+        or check_compatible(dataset, fixed.input.shape, fixed_out[-1])
+    ):
+        return DataFit(messages + (_no_fix(dataset),))
+    label = " and ".join(edits)
+    return DataFit(messages, label[0].upper() + label[1:], fixed)
+
+
+def _last_with_units(spec: ModelSpec) -> int | None:
+    """The block whose units decide the model's outputs: the last one that has units."""
+    for index in range(len(spec.blocks) - 1, -1, -1):
+        if "units" in spec.blocks[index].params:
+            return index
+    return None
+
+
+def _no_fix(dataset: Dataset) -> str:
+    return (
+        f"No one-click fix makes this model fit: its blocks do not take "
+        f"{describe_input(dataset)} — choose another dataset, or open an example built for it."
+    )

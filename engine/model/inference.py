@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.model.catalogue import CATALOGUE
+from engine.model.params import ParamError
 from engine.model.shapes import Fix, Shape, ShapeError, format_shape, numel
 from engine.model.spec import ModelSpec
 
 # Bounds that keep a model from exhausting memory before anything is allocated (README: Limits).
 MAX_PARAMETERS = 50_000_000
 MAX_ACTIVATION_VALUES = 16_777_216  # values in one block's output for one sample
+# Each repair tried costs one inference of the model; a few dozen stay well under a millisecond.
+_MAX_FIXES_TRIED = 64
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,12 @@ class Inference:
         return f"Block {err.index + 1} ('{err.block_id}'): {err.error}" if err else None
 
 
-def infer(spec: ModelSpec) -> Inference:
-    """Infer every block's output shape and parameter count, stopping at the first error."""
+def infer(spec: ModelSpec, check_fixes: bool = True) -> Inference:
+    """Infer every block's output shape and parameter count, stopping at the first error.
+
+    The failing block's Fix is the first repair its shape rule proposes after which the whole
+    model is valid; a repair that would only move the error further down is not offered.
+    """
     shape: Shape | None = spec.input.shape
     total = 0
     infos: list[BlockInfo] = []
@@ -70,16 +77,30 @@ def infer(spec: ModelSpec) -> Inference:
             out, count = block_type.infer(block.params, shape)
             _check_bounds(block_type.title, out, total + count)
         except ShapeError as err:
-            fix = err.fix
-            if fix and fix.target == -1 and (index == 0 or not _accepts(spec, index - 1, fix)):
-                fix = None
-            infos.append(BlockInfo(index, block.id, shape, None, 0, str(err), fix))
+            fix = _keeping_valid(spec, index, err.fixes) if check_fixes else None
+            message = str(err)
+            if check_fixes and err.fixes and fix is None:
+                message += " No one-click fix keeps the blocks after it valid."
+            infos.append(BlockInfo(index, block.id, shape, None, 0, message, fix))
             shape = None
             continue
         infos.append(BlockInfo(index, block.id, shape, out, count))
         total += count
         shape = out
     return Inference(tuple(infos), spec.input.shape, shape, total)
+
+
+def _keeping_valid(spec: ModelSpec, index: int, fixes: tuple[Fix, ...]) -> Fix | None:
+    for fix in fixes[:_MAX_FIXES_TRIED]:
+        if fix.target == -1 and (index == 0 or not _accepts(spec, index - 1, fix)):
+            continue
+        try:
+            fixed = spec.apply_fix(index, fix)
+        except (ParamError, ValueError):  # out of the parameter's range: not a repair
+            continue
+        if infer(fixed, check_fixes=False).valid:
+            return fix
+    return None
 
 
 def _accepts(spec: ModelSpec, index: int, fix: Fix) -> bool:

@@ -50,6 +50,8 @@ class Fix:
 class ShapeError(ValueError):
     """A block cannot take the shape it is given; ``fix`` repairs it where a repair is known."""
 
-    def __init__(self, message: str, fix: Fix | None = None):
+    def __init__(self, message: str, fix: Fix | None = None, *alternatives: Fix):
         super().__init__(message)
         self.fix = fix
+        # Repairs in order of preference; inference offers the first that keeps the model valid.
+        self.fixes = tuple(f for f in (fix, *alternatives) if f is not None)

@@ -25,12 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data import BUILTIN, Dataset, DatasetError, DataSource, check_compatible
-from engine.data.compat import describe_input, format_shape
+from engine.data import BUILTIN, DataFit, Dataset, DatasetError, DataSource
+from engine.data.compat import describe_input
+from engine.model.params import ParamError
 from engine.model.spec import SpecError
 from gui.dataset.options import OptionsForm
 from gui.dataset.preview import ClassBalanceView, DatasetPreview, SamplePreviewView
 from gui.dataset.session import WindowDatasetSession
+from gui.editor.readiness import TrainReadiness
 
 _ERROR_STYLE = "color: #B00020;"
 _WARN_STYLE = "color: #A0522D;"
@@ -43,11 +45,20 @@ class DatasetPanel(QWidget):
     load_failed = Signal(str)  # a load failed; the message shown in the panel
     sample_selected = Signal(int)  # a preview sample was clicked: its index in preview.split
 
-    def __init__(self, document, session: WindowDatasetSession | None = None, parent=None):
+    def __init__(
+        self, document, session: WindowDatasetSession | None = None, parent=None, readiness=None
+    ):
         super().__init__(parent)
+
         self.setObjectName("DatasetPanel")
         self.document = document
         self.session = session or WindowDatasetSession(document, self)
+        # The window's TrainReadiness, the one place model and data are checked together (a
+        # panel on its own makes one on its session).
+        if readiness is None:
+            readiness = TrainReadiness(document, self)
+            readiness.follow_dataset(self.session)
+        self.readiness = readiness
         self.selected_sample_index: int | None = None
         self._file_source: DataSource | None = None  # the file entry: name as written, folder
         self._failed: tuple[DataSource, bool] | None = None  # source, chosen by the user
@@ -59,7 +70,8 @@ class DatasetPanel(QWidget):
         self.session.load_failed.connect(self._on_failed)
         self._build_ui()
         self._on_source_changed()
-        document.spec_changed.connect(self._refresh_compatibility)
+        # It re-checks on every edit and load before telling us.
+        readiness.changed.connect(self._refresh_compatibility)
         if self.session.dataset is not None:  # loaded before the panel was made
             self._on_loaded(self.session.source, self.session.dataset, self.session.preview)
 
@@ -95,14 +107,13 @@ class DatasetPanel(QWidget):
         """Load what the form shows now (the Load button)."""
         self._request_from_form()
 
+    def data_fit(self) -> DataFit:
+        """How the document's model stands against the loaded dataset, and its Fix."""
+        return self.readiness.data_fit
+
     def compatibility_messages(self) -> list[str]:
         """What does not fit between the document's model and the loaded dataset."""
-        if self.current_dataset is None:
-            return []
-        spec, inference = self.document.spec, self.document.inference
-        out = inference.output_shape
-        num_outputs = int(out[-1]) if out else None
-        return check_compatible(self.current_dataset, spec.input.shape, num_outputs)
+        return list(self.data_fit().messages)
 
     # ------------------------------------------------------------ building
 
@@ -146,8 +157,10 @@ class DatasetPanel(QWidget):
         self.summary = QLabel("No dataset loaded yet.", wordWrap=True)
         self.compat_label = QLabel(wordWrap=True)
         self.fix_input_button = QPushButton()
-        self.fix_input_button.setToolTip("Change the model's Input block (one undoable edit)")
-        self.fix_input_button.clicked.connect(self._fix_model_input)
+        self.fix_input_button.setToolTip(
+            "Make the model fit this dataset, keeping it valid (one undoable edit)"
+        )
+        self.fix_input_button.clicked.connect(self._fix_model)
         self.fix_input_button.hide()
 
         self.class_balance = ClassBalanceView()
@@ -313,30 +326,32 @@ class DatasetPanel(QWidget):
 
     def _refresh_compatibility(self) -> None:
         ds = self.current_dataset
-        messages = self.compatibility_messages()
+        fit = self.data_fit()
+        messages = fit.messages
         if ds is None:
             self.compat_label.hide()
             self.fix_input_button.hide()
             return
-        if messages:
+        if not self.document.spec.blocks:
+            self.compat_label.setText(
+                f"The model has no blocks yet — add some from the palette; then it is checked "
+                f"against '{ds.name}'."
+            )
+            self.compat_label.setStyleSheet(_WARN_STYLE)
+        elif messages:
             self.compat_label.setText("\n".join(messages))
             self.compat_label.setStyleSheet(_WARN_STYLE)
         else:
             self.compat_label.setText("The model fits this dataset.")
             self.compat_label.setStyleSheet(_OK_STYLE)
         self.compat_label.show()
-        spec_input = self.document.spec.input
-        wrong = (spec_input.kind, tuple(spec_input.shape)) != (ds.input_kind, ds.input_shape)
-        self.fix_input_button.setText(f"Set the model's input to {format_shape(ds.input_shape)}")
-        self.fix_input_button.setVisible(wrong)
+        self.fix_input_button.setText(f"Fix: {fit.fix_label}" if fit.fix_label else "")
+        self.fix_input_button.setVisible(fit.fixed_spec is not None)
 
-    def _fix_model_input(self) -> None:
-        ds = self.current_dataset
-        if ds is None:
-            return
+    def _fix_model(self) -> None:
         try:
-            self.document.set_input(ds.input_kind, ds.input_shape)
-        except SpecError as exc:  # e.g. a shape beyond the Input block's bounds
+            self.readiness.apply_data_fix()
+        except (SpecError, ParamError) as exc:  # e.g. a shape beyond the Input block's bounds
             self._set_message(str(exc), _ERROR_STYLE)
 
     def _on_sample_clicked(self, index: int) -> None:

@@ -1,7 +1,8 @@
 """The problems list: why the model cannot be trained, with a one-click fix where one is known.
 
 Shape inference stops at the first block that cannot take its input, so there is at most one
-real problem at a time; the blocks after it are listed as not checked yet.
+real problem at a time; the blocks after it are listed as not checked yet. A valid model that
+does not fit its loaded dataset is a problem too, with the Fix that keeps the model valid.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from gui.editor.document import ModelDocument
+from gui.editor.readiness import TrainReadiness
 
 
 class ProblemRow(QFrame):
@@ -35,14 +37,24 @@ class ProblemRow(QFrame):
 class ProblemsPanel(QWidget):
     block_requested = Signal(str)  # the user clicked a block's name in a problem
 
-    def __init__(self, document: ModelDocument, parent: QWidget | None = None):
+    def __init__(
+        self,
+        document: ModelDocument,
+        readiness: TrainReadiness | None = None,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.document = document
+        self.readiness = readiness
         self.rows: list[ProblemRow] = []
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(4, 4, 4, 4)
         self._layout.addStretch(1)
-        document.spec_changed.connect(self.refresh)
+        # The readiness object re-checks the model (and its data) on every change first.
+        if readiness is not None:
+            readiness.changed.connect(self.refresh)
+        else:
+            document.spec_changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
@@ -57,6 +69,10 @@ class ProblemsPanel(QWidget):
             self._add(ProblemRow("The model has no blocks — drag some from the palette.", None))
             return
         first = inference.first_error
+        fit = self.readiness.data_fit if self.readiness is not None else None
+        if first is None and fit is not None and not fit.fits:
+            self._add_data_problem(fit)
+            return
         if first is None:
             self._add(
                 ProblemRow(
@@ -86,6 +102,15 @@ class ProblemsPanel(QWidget):
                     None,
                 )
             )
+
+    def _add_data_problem(self, fit) -> None:
+        """The model is valid but does not fit the dataset loaded for it."""
+        text = "<br>".join(html.escape(m) for m in fit.messages)
+        fix = f"<br><i>Fix: {html.escape(fit.fix_label)}</i>" if fit.fix_label else ""
+        row = ProblemRow(f"<b>⚠</b> Model and data{'<br>'}{text}{fix}", fit.fix_label)
+        if row.fix_button is not None:
+            row.fix_button.clicked.connect(lambda: self.readiness.apply_data_fix())
+        self._add(row)
 
     def _add(self, row: ProblemRow) -> None:
         self._layout.insertWidget(len(self.rows), row)

@@ -34,7 +34,7 @@ def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
 
 
 class DockLayout(QObject):
-    """Docks the training panel on the right and the views along the bottom of a window."""
+    """Docks the training panel on the left and the views along the bottom of a window."""
 
     def __init__(self, panel: QWidget, views: Mapping[str, QWidget], parent=None):
         super().__init__(parent)
@@ -47,8 +47,10 @@ class DockLayout(QObject):
     def add_to(self, window: QMainWindow) -> None:
         self.window = window
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        # Under Blocks and Dataset on the left: the Inspector keeps the right column's height
+        # for a block's fields on a 1280×800 screen.
         self.docks["Training"] = window.add_dock(
-            "Training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea
+            "Training", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea
         )
         for anchor in TAB_GROUPS:
             self.docks[anchor] = window.add_dock(anchor, self.views[anchor], bottom)
@@ -89,6 +91,13 @@ class DockLayout(QObject):
             return
         window.resizeDocks(
             [d["Loss curves"]], [int(window.height() * 0.28)], Qt.Orientation.Vertical
+        )
+        # The training panel: wide enough for its fields, and all of its form in view when the
+        # left column allows (the Blocks/Dataset tabs above it scroll).
+        panel = d["Training"]
+        window.resizeDocks([panel], [300], Qt.Orientation.Horizontal)
+        window.resizeDocks(
+            [panel], [panel.widget().sizeHint().height() + 30], Qt.Orientation.Vertical
         )
         third = window.width() // 3
         window.resizeDocks([d["Loss curves"], d["Filters"], d["Gradient flow"]],

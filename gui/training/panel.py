@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -135,8 +137,16 @@ class TrainingPanel(QWidget):
         self.pause_button.clicked.connect(self._pause_clicked)
         self.stop_button.clicked.connect(self._stop_clicked)
         buttons = QHBoxLayout()
+        # Equal thirds wide enough for "Resume": the buttons never move when a label or the
+        # state changes, so a click aimed at Pause lands on Pause (or Resume) in every state.
+        widest = max(
+            self.pause_button.fontMetrics().horizontalAdvance(t) for t in ("Resume", "Train")
+        )
         for button in (self.train_button, self.pause_button, self.stop_button):
-            buttons.addWidget(button)
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(widest + 24)
+            buttons.addWidget(button, 1)
+        self._blocker: str | None = None
 
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
@@ -145,15 +155,32 @@ class TrainingPanel(QWidget):
         self.speed_label = QLabel("")
         self.status_label = QLabel("Choose a dataset and press Train.")
         self.status_label.setWordWrap(True)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The message has its own space of a fixed height, scrolled when longer: a long error
+        # never squeezes the form or moves the buttons, and is never cut off.
+        self.status_area = QScrollArea()
+        self.status_area.setObjectName("trainingStatus")
+        self.status_area.setWidgetResizable(True)
+        self.status_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.status_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.status_area.setWidget(self.status_label)
+        self.status_area.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 6)
+        form_host = QWidget()
+        form_host.setLayout(form)
+        # The form scrolls in a short dock instead of setting the dock's (and window's) minimum.
+        self.form_area = QScrollArea()
+        self.form_area.setWidgetResizable(True)
+        self.form_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.form_area.setWidget(form_host)
+        self.form_area.setMinimumHeight(60)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.speed_label)
-        layout.addWidget(self.status_label)
-        layout.addStretch(1)
+        layout.addWidget(self.status_area)
+        layout.addWidget(self.form_area, 1)
         self._update_buttons()
 
     # ------------------------------------------------------------ settings out
@@ -263,6 +290,22 @@ class TrainingPanel(QWidget):
     def show_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
         self.status_label.setStyleSheet("color: #b2182b; font-weight: bold;" if error else "")
+        self.status_label.setProperty("error", error)
+
+    @property
+    def shows_error(self) -> bool:
+        return bool(self.status_label.property("error"))
+
+    def clear_error(self) -> None:
+        """The model changed (an edit, New, Open): an error about the old one no longer holds."""
+        if self.shows_error and self.state == "idle":
+            self.show_status(self._blocker or "Press Train to train this model.")
+
+    def set_train_blocker(self, reason: str | None) -> None:
+        """Why Train is off (the window's one rule: the model valid and fitting its data), or
+        None; Train's tooltip says it."""
+        self._blocker = reason
+        self._update_buttons()
 
     # ------------------------------------------------------------ clicks
 
@@ -298,7 +341,12 @@ class TrainingPanel(QWidget):
 
     def _update_buttons(self) -> None:
         live = self.state in ("running", "paused")
-        self.train_button.setEnabled(self.state == "idle")
+        self.train_button.setEnabled(self.state == "idle" and self._blocker is None)
+        self.train_button.setToolTip(
+            f"Cannot train: {self._blocker}"
+            if self._blocker
+            else "Build the model and train it on the chosen dataset"
+        )
         self.pause_button.setEnabled(live)
         self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
         self.stop_button.setEnabled(live)

@@ -212,26 +212,48 @@ def test_corrupt_images_offer_to_skip_them_and_load_the_rest(qtbot, panel, tmp_p
 # ------------------------------------------------------------------ the model/dataset link
 
 
-def test_mismatch_is_reported_and_the_input_fix_is_one_undoable_edit(qtbot, make_panel, document):
+def test_no_fix_is_offered_that_would_make_the_model_invalid(qtbot, make_panel, document):
     panel = make_panel(document)
     qtbot.waitUntil(lambda: panel.current_dataset is not None, timeout=TIMEOUT_MS)
     assert panel.compat_label.text() == "The model fits this dataset."  # digits on its CNN
     assert not panel.fix_input_button.isVisible()
 
+    # Setting a CNN's input to moons' 2 values would hand Conv2d a vector: no Fix, and a
+    # sentence that says what to do instead.
     load(qtbot, panel, "moons", {"n_samples": 40})
+    assert "No one-click fix makes this model fit" in panel.compat_label.text()
+    assert not panel.fix_input_button.isVisible()
+
+
+def test_the_fix_sets_input_and_units_in_one_undoable_edit(qtbot, make_panel):
+    spec = ModelSpec.load(example_path("moons_mlp"))
+    spec = spec.with_input("vector", (7,)).with_params(len(spec.blocks) - 1, {"units": 5})
+    document = ModelDocument(spec)
+    panel = make_panel(document)
+    qtbot.waitUntil(lambda: panel.current_dataset is not None, timeout=TIMEOUT_MS)
     assert "set the Input block to 2" in panel.compat_label.text()
     assert "set its units to 2" in panel.compat_label.text()
     button = panel.fix_input_button
-    assert button.isVisible() and button.text() == "Set the model's input to 2"
+    assert button.isVisible() and button.text() == "Fix: Set the Input to 2 and dense3's units to 2"
     original = document.spec
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert (document.spec.input.kind, document.spec.input.shape) == ("vector", (2,))
-    assert not button.isVisible()  # spec_changed refreshed the messages
-    assert "Input block" not in panel.compat_label.text()
+    assert document.spec.blocks[-1].params["units"] == 2 and document.inference.valid
+    assert not button.isVisible()
+    assert panel.compat_label.text() == "The model fits this dataset."
     assert document.undo_stack.count() == 1
     document.undo_stack.undo()
     assert document.spec == original
     assert button.isVisible() and "set the Input block to 2" in panel.compat_label.text()
+
+
+def test_an_empty_model_says_so_instead_of_a_units_mismatch(qtbot, make_panel, document):
+    panel = make_panel(document)
+    qtbot.waitUntil(lambda: panel.current_dataset is not None, timeout=TIMEOUT_MS)
+    document.new(ModelSpec(input=document.spec.input, blocks=(), dataset="digits"))
+    assert "The model has no blocks yet" in panel.compat_label.text()
+    assert "units" not in panel.compat_label.text()
+    assert not panel.fix_input_button.isVisible()
 
 
 def test_the_specs_dataset_is_loaded_when_an_example_opens(qtbot, panel):

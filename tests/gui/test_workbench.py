@@ -17,7 +17,7 @@ def test_every_panel_is_docked_and_file_menu_has_export(make_app_window):
     workbench = make_app_window()
     titles = {a.text() for a in workbench.file_menu.actions()}
     assert {"&Export…", "&Import Weights…"} <= titles
-    assert workbench.dataset_dock.widget() is workbench.dataset_panel
+    assert workbench.dataset_dock.widget().widget() is workbench.dataset_panel  # scrolled
     assert "Training" in workbench.dashboard.docks
 
 

@@ -25,9 +25,11 @@ def _spatial(title: str, shape: Shape, kernel: int, stride: int, padding: int) -
         raise ShapeError(
             f"{title} has a {kernel}×{kernel} window but its input is only {h}×{w}"
             f"{f' (with padding {padding})' if padding else ''} — use a smaller kernel or remove a pooling layer before it.",
-            Fix(
-                f"Set kernel size to {min(h, w) + 2 * padding}",
-                set_params={"kernel_size": min(h, w) + 2 * padding},
+            # Largest first: the window that changes the model least. Inference offers the first
+            # that keeps every later block valid (a 1×1 output would break the next pool).
+            *(
+                Fix(f"Set kernel size to {k}", set_params={"kernel_size": k})
+                for k in range(min(h, w) + 2 * padding, 0, -1)
             ),
         )
     return _window_out(h, kernel, stride, padding), _window_out(w, kernel, stride, padding)

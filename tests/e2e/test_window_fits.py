@@ -1,0 +1,60 @@
+"""The window opens inside the screen's available area on a laptop, a desktop and a HiDPI
+screen, with Train, Pause, Stop, the Inspector's fields and every view's tab fully on screen.
+
+Each screen is Qt's offscreen platform configured with that screen (its size in logical
+pixels and its device pixel ratio: 1280×800 at 2 is a 2560×1600 HiDPI laptop), in a fresh interpreter, so the window's own sizing code is what is tested.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEWS = ("Loss curves", "Filters", "Feature maps", "Gates", "Histograms", "Gradient flow",
+         "Confusion matrix", "Predictions", "Forecast")  # fmt: skip
+
+
+def _inside(inner, outer) -> bool:
+    x, y, w, h = inner
+    ox, oy, ow, oh = outer
+    return ox <= x and oy <= y and x + w <= ox + ow and y + h <= oy + oh
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "dpr"),
+    [(1280, 800, 1), (1366, 768, 1), (1920, 1080, 1), (2560, 1440, 1), (1280, 800, 2)],
+)
+def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
+    screens = {"screens": [{"name": "screen", "x": 0, "y": 0, "width": width, "height": height,
+                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": dpr}]}  # fmt: skip
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps(screens), encoding="utf-8")
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": f"offscreen:configfile={config}",
+        "XDG_CONFIG_HOME": str(tmp_path),  # no remembered window size
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "e2e" / "window_fit_probe.py")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["dpr"] == dpr
+    screen, window = report["available"], report["window"]
+    assert screen[2:] == [width, height]  # logical pixels, as the window sees them
+    assert _inside(window, screen), f"the window {window} is larger than the screen {screen}"
+    assert {"Train", "Pause", "Stop"} <= set(report["widgets"])
+    assert any(name.startswith("Inspector ") for name in report["widgets"])
+    for name, where in report["widgets"].items():
+        assert _inside(where["rect"], window), f"{name} at {where['rect']} is off the window"
+        assert where["shown"] == where["rect"], f"{name} is partly hidden: {where}"
+    assert set(report["tabs"]) == set(VIEWS)
+    for title, where in report["tabs"].items():
+        assert _inside(where["rect"], window) and where["whole"], f"tab {title}: {where}"
