@@ -180,6 +180,9 @@ def _read_pt(path: Path) -> dict[str, torch.Tensor]:
         with warnings.catch_warnings():
             # torch.load warns before it refuses a TorchScript archive; the refusal below is the message.
             warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
+            # ... and that a pickle protocol is not its default: whether the file loads or is
+            # refused below, that is the message, not a library's note on stderr.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         # The restricted unpickler refused a global: the file holds Python objects beyond tensors,

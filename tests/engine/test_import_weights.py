@@ -97,6 +97,22 @@ def test_malicious_pickle_is_refused_without_running_its_code(container, tmp_pat
     assert marker.exists()
 
 
+def test_a_raw_pickle_is_refused_with_one_message_and_no_library_warning(tmp_path):
+    """A plain pickle.dump (protocol 4/5) makes torch warn about the protocol before it refuses;
+    the user sees the refusal, not the library's note (pytest turns a warning into a failure)."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "raw.pt"
+    path.write_bytes(pickle.dumps({"evil": _CreatesMarker(marker)}, protocol=4))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(WeightsError, match="Refused to load 'raw.pt'"):
+            load_weights(build_model(SPEC, seed=2), path)
+    assert [str(w.message) for w in caught] == []
+    assert not marker.exists()
+
+
 def test_mismatch_lists_every_tensor_and_loads_nothing(tmp_path):
     state = _state(OTHER)  # hidden 6 instead of 4; dense without bias
     state["extra.weight"] = torch.zeros(1)
