@@ -6,6 +6,7 @@ cannot take its input; the blocks after it have no shape until that one is fixed
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from engine.model.catalogue import CATALOGUE
@@ -124,3 +125,15 @@ def _check_bounds(title: str, out: Shape, total_params: int) -> None:
             f"{title} would output {numel(out):,} values per sample ({format_shape(out)}), more than "
             f"LayerLab's limit of {MAX_ACTIVATION_VALUES:,} — use fewer channels or a stride."
         )
+
+
+def training_memory(inference: Inference, batch_size: int, val_batch_size: int) -> int:
+    """Bytes a training run of this model holds at its peak, counted before anything is built:
+    the float32 weights, their gradients and two optimiser moments (Adam's; SGD keeps fewer),
+    and every block's output for a batch, kept for backward and matched by its gradient (or,
+    for validation, one larger batch without gradients)."""
+    values_per_sample = math.prod(inference.input_shape) + sum(
+        math.prod(block.output_shape) for block in inference.blocks if block.output_shape
+    )
+    activations = values_per_sample * max(2 * batch_size, val_batch_size)
+    return 4 * (4 * inference.total_params + activations)

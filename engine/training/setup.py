@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.data import Dataset, DatasetError, DataSource, check_compatible
-from engine.model.inference import infer
+from engine.data.resources import require_memory
+from engine.model.inference import infer, training_memory
 from engine.model.spec import ModelSpec, SpecError
 from engine.nn.build import build_model
 from engine.training.devices import resolve_device
@@ -66,6 +67,13 @@ def prepare_run(
     device = resolve_device(s.device)
     data = load_run_dataset(spec, dataset, dataset_options)
     check_fit(spec, data)
+    if device.type == "cpu":  # a GPU's memory is its own; torch says when it runs out
+        require_memory(
+            training_memory(infer(spec), s.batch_size, s.val_batch_size),
+            None,
+            f"Training '{spec.name or 'the model'}' with batch size {s.batch_size}",
+            "Lower the batch size, or make the model smaller (fewer filters, units or blocks).",
+        )
     loss_fn = loss_function(s.loss, data)
     model = build_model(spec, seed=s.seed).to(device)
     if device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):

@@ -289,3 +289,21 @@ def test_report_probe_reaches_the_callbacks_at_the_current_step():
     _, rec, _ = train(mlp_spec(), vector_data(), report, epochs=1)
     snapshot = rec.of(ProbeSnapshot)[0]
     assert (snapshot.step, snapshot.kind, snapshot.error) == (2, "gates", "not for this model")
+
+
+def test_a_run_that_would_not_fit_in_memory_is_refused_before_the_model_is_built(monkeypatch):
+    """The run's peak (weights, gradients, optimiser moments, a batch of every block's output)
+    is counted before anything is built; more than the machine can afford is a sentence."""
+    from engine.model.inference import infer, training_memory
+
+    spec = mlp_spec()
+    needed = training_memory(infer(spec), 16, 512)
+    # weights, gradients and two moments, and every block's 16-wide output kept for a batch
+    assert needed >= 4 * 4 * infer(spec).total_params + 4 * 512 * 4
+    monkeypatch.setattr("engine.data.resources.affordable_bytes", lambda: needed - 1)
+    trainer, rec, result = train(spec, vector_data(), epochs=1)
+    assert isinstance(result, Failed) and trainer.setup is None
+    assert "with batch size 16" in result.message and "Lower the batch size" in result.message
+    assert not rec.of(StepMetrics)
+    monkeypatch.setattr("engine.data.resources.affordable_bytes", lambda: needed)
+    assert isinstance(train(spec, vector_data(), epochs=1)[2], Finished)
