@@ -95,6 +95,8 @@ def save_project(
         (folder / RUNS_FOLDER).mkdir(exist_ok=True)
     except OSError as err:
         raise ProjectError(_cannot_write(folder, err)) from None
+    if not os.access(folder, os.W_OK):
+        raise ProjectError(_cannot_write(folder, PermissionError(13, "Permission denied")))
     weights_entry = None
     pending = None
     if weights:
@@ -116,9 +118,11 @@ def save_project(
         if pending is not None:
             with contextlib.suppress(OSError):
                 os.unlink(pending)
-        raise ProjectError(
-            str(err) if isinstance(err, RunFolderError) else _cannot_write(folder, err)
-        ) from None
+        if isinstance(err, RunFolderError):  # its sentence names the file and the reason
+            raise ProjectError(
+                f"The project was not saved, and is as it was before. {err}"
+            ) from None
+        raise ProjectError(_cannot_write(folder, err)) from None
     problems = [
         p
         for run, move in [(r, True) for r in move_runs] + [(r, False) for r in copy_runs]
@@ -132,7 +136,9 @@ def _weights_to_temp(folder: Path, weights: dict[str, np.ndarray]) -> tuple[str,
 
     # One metadata entry only: safetensors writes several in a per-process order, and the same
     # weights must give the same bytes.
-    arrays = {name: np.ascontiguousarray(value) for name, value in weights.items()}
+    arrays = {
+        name: np.asarray(value, order="C") for name, value in weights.items()
+    }  # 0-d stays 0-d
     blob = save(arrays, metadata={"format": "pt"})
     try:
         fd, name = tempfile.mkstemp(prefix=f".{WEIGHTS_FILE}.", suffix=".tmp", dir=folder)
