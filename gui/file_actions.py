@@ -153,7 +153,7 @@ class FileActions(QObject):
             return False
         path = Path(path)
         try:
-            if project_folder(path) is not None:
+            if project_folder(path) is not None or path.is_dir():
                 self._open_project(read_project(path))
                 path = project_folder(path)
             elif path.suffix.lower() == ".safetensors":
