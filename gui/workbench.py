@@ -45,6 +45,8 @@ def build_main_window(document: ModelDocument, settings: QSettings | None = None
 
     dashboard = install(window, document, session=session)
     window.dashboard = dashboard
+    # File asks before a live run is stopped, and projects keep the panel's settings.
+    window.files.attach_training(dashboard)
     # A clicked preview sample becomes the probe sample: for the next run when idle, at once
     # (within a step) during a run.
     panel.sample_selected.connect(dashboard.panel.sample_spin.setValue)

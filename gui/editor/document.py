@@ -28,7 +28,8 @@ class ModelDocument(QObject):
     spec_changed = Signal()  # the spec was replaced (edit, undo, redo, open, new)
     selection_changed = Signal()  # selected block ids changed
     path_changed = Signal()  # the file the document is saved to changed
-    modified_changed = Signal(bool)  # unsaved changes appeared or were saved/undone away
+    # Unsaved work appeared or went: model edits, weights or runs not yet saved in a project.
+    modified_changed = Signal(bool)
 
     def __init__(self, spec: ModelSpec | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -41,12 +42,23 @@ class ModelDocument(QObject):
         # (weights_fit_model() says so) but undoing that edit makes them fit again.
         self._weights: dict[str, np.ndarray] | None = None
         self._weights_key: tuple | None = None
+        # Trained or imported weights count as unsaved until a project holds them; runs recorded
+        # outside a project (an untitled model's) until Save brings them into one.
+        self._weights_saved = True
+        self._unsaved_runs: list[Path] = []
+        self._was_modified = False
         self.undo_stack = QUndoStack(self)
         # A bound method, not a lambda: Qt drops the connection when the document is destroyed.
         self.undo_stack.cleanChanged.connect(self._clean_changed)
 
-    def _clean_changed(self, clean: bool) -> None:
-        self.modified_changed.emit(not clean)
+    def _clean_changed(self, _clean: bool) -> None:
+        self._modified_may_have_changed()
+
+    def _modified_may_have_changed(self) -> None:
+        modified = self.is_modified
+        if modified != self._was_modified:
+            self._was_modified = modified
+            self.modified_changed.emit(modified)
 
     # ------------------------------------------------------------ state
 
@@ -64,11 +76,61 @@ class ModelDocument(QObject):
 
     @property
     def is_modified(self) -> bool:
+        """Whether closing now would lose work: model edits, or weights or runs that no project
+        holds yet."""
+        return self.model_modified or bool(self.unsaved_work())
+
+    @property
+    def model_modified(self) -> bool:
         return not self.undo_stack.isClean()
+
+    def unsaved_work(self) -> list[str]:
+        """What a project would keep that nothing holds yet, as phrases for a question."""
+        parts = []
+        if self.model_modified:
+            parts.append("changes to the model")
+        if self.weights is not None and not self._weights_saved:
+            parts.append("trained weights")
+        if self._unsaved_runs:
+            n = len(self._unsaved_runs)
+            parts.append(f"{n} run{'s' if n > 1 else ''} not in a project")
+        return parts
 
     @property
     def display_name(self) -> str:
-        return self._path.name if self._path else "Untitled"
+        if self._path is None:
+            return "Untitled"
+        return self._path.parent.name if self.project_folder else self._path.name
+
+    @property
+    def project_folder(self) -> Path | None:
+        """The project folder when the document is a project (its path is the project.json)."""
+        from engine.project import PROJECT_FILE
+
+        return self._path.parent if self._path and self._path.name == PROJECT_FILE else None
+
+    @property
+    def runs_folder(self) -> Path | None:
+        """Where this document's runs are recorded: the project's runs/ (None: no project yet,
+        the user's data directory)."""
+        from engine.project import RUNS_FOLDER
+
+        folder = self.project_folder
+        return folder / RUNS_FOLDER if folder else None
+
+    @property
+    def unsaved_runs(self) -> tuple[Path, ...]:
+        return tuple(self._unsaved_runs)
+
+    def add_run(self, folder: str | Path) -> None:
+        """A run was recorded in ``folder``; outside the project it is unsaved work."""
+        folder = Path(folder)
+        runs = self.runs_folder
+        if runs is not None and folder.parent.resolve() == runs.resolve():
+            return
+        if folder not in self._unsaved_runs:
+            self._unsaved_runs.append(folder)
+            self._modified_may_have_changed()
 
     def replace_spec(self, spec: ModelSpec) -> None:
         """Make ``spec`` the document's model and tell every view, without an undo step.
@@ -193,10 +255,13 @@ class ModelDocument(QObject):
             tuple((b.id, b.type, tuple(sorted(b.params.items()))) for b in spec.blocks),
         )
 
-    def set_weights(self, weights: dict[str, np.ndarray] | None) -> None:
-        """Keep ``weights`` (CPU numpy, by state_dict name) as the model's current weights."""
+    def set_weights(self, weights: dict[str, np.ndarray] | None, saved: bool = False) -> None:
+        """Keep ``weights`` (CPU numpy, by state_dict name) as the model's current weights;
+        ``saved``: a file already holds them (a project, an export just opened)."""
         self._weights = dict(weights) if weights else None
         self._weights_key = self._architecture(self._spec) if weights else None
+        self._weights_saved = saved or not weights
+        self._modified_may_have_changed()
 
     @property
     def weights(self) -> dict[str, np.ndarray] | None:
@@ -208,16 +273,25 @@ class ModelDocument(QObject):
 
     # ------------------------------------------------------------ files
 
-    def new(self, spec: ModelSpec, path: Path | None = None) -> None:
-        """Replace the whole document (New, Open, New from example); clears undo history."""
+    def new(
+        self,
+        spec: ModelSpec,
+        path: Path | None = None,
+        weights: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Replace the whole document (New, Open, New from example); clears undo history.
+        ``weights`` come from the file opened, so they count as saved."""
         self.undo_stack.clear()
-        self.set_weights(None)
+        self._unsaved_runs = []
         self._selection = ()
-        self.replace_spec(spec)
+        # The path first: views that follow the spec read relative dataset paths from it.
         self._path = path
+        self.replace_spec(spec)
+        self.set_weights(weights, saved=True)
         self.undo_stack.setClean()
         self.path_changed.emit()
-        self.modified_changed.emit(False)
+        self._was_modified = True  # so that the signal below is always sent
+        self._modified_may_have_changed()
 
     def open(self, path: str | Path) -> None:
         """Load a model file; raises SpecError and leaves the document as it was on failure."""
@@ -237,3 +311,16 @@ class ModelDocument(QObject):
         self.undo_stack.setClean()
         self.path_changed.emit()
         return self._path
+
+    def saved_as_project(self, project_file: Path, spec: ModelSpec, brought_in: list[Path]) -> None:
+        """The project at ``project_file`` now holds the model (as ``spec``: its dataset path
+        may have been rebased), its weights and the runs in ``brought_in``."""
+        if spec != self._spec:
+            self.replace_spec(spec)  # the same model; only where its dataset path is read from
+            self._weights_key = self._architecture(spec) if self._weights else None
+        self._path = project_file.resolve()
+        self._weights_saved = True
+        self._unsaved_runs = [r for r in self._unsaved_runs if r not in brought_in]
+        self.undo_stack.setClean()
+        self.path_changed.emit()
+        self._modified_may_have_changed()

@@ -134,7 +134,11 @@ class TrainingDashboard(QObject):
         if source is None:
             self._fail("Choose a dataset in the Dataset panel, then press Train.")
             return
-        self._pending_settings = {**self.panel.settings(), **self.settings_overrides}
+        # A project's runs are recorded into its runs/ folder; an untitled model's into the
+        # user's data directory (runs_folder None), from where Save brings them into a project.
+        runs = self.document.runs_folder
+        where = {"runs_folder": str(runs)} if runs is not None else {}
+        self._pending_settings = {**self.panel.settings(), **where, **self.settings_overrides}
         self.panel.run_requested()
         self.run_requested.emit()
         loaded = self.session.ensure_loaded(source)
@@ -145,6 +149,20 @@ class TrainingDashboard(QObject):
 
     def stop(self) -> None:
         self.controller.stop()
+
+    @property
+    def is_training(self) -> bool:
+        """A run is live (or Train is waiting for its dataset)."""
+        live = self._controller is not None and self._controller.is_running
+        return live or self._pending_settings is not None
+
+    def stop_training(self) -> None:
+        """Stop a live run and wait for it: its last events (weights, run folder) arrive first."""
+        self._pending_settings = None
+        if self._controller is not None:
+            self._controller.shutdown()
+        if self.panel.state != "idle":
+            self.panel.run_failed("Training was stopped.")
 
     def shutdown(self) -> None:
         """Stop painting, wait for a dataset load and stop a run (window closing, tests)."""
@@ -195,6 +213,8 @@ class TrainingDashboard(QObject):
         self.curves.start_run(event)
         self.gradients.new_run(f"run {event.run_id}")
         self.panel.run_started(event)
+        if event.run_folder:
+            self.document.add_run(event.run_folder)
         self.dock_layout.raise_relevant()
         self._status(f"Training {event.model_name} on {event.dataset_name} ({event.device})")
 

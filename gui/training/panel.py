@@ -213,6 +213,25 @@ class TrainingPanel(QWidget):
             "probe_sample_index": int(self.sample_spin.value()),
         }
 
+    def set_settings(self, values: dict[str, Any]) -> None:
+        """Show saved settings (a project's): the keys ``settings()`` returns; others, and a
+        device this machine does not have, are left as they are."""
+        if "optimizer" in values:
+            index = self.optimizer_combo.findData(values["optimizer"])
+            if index >= 0:
+                self.optimizer_combo.setCurrentIndex(index)  # before lr: it may reset lr
+        for key, spin in (
+            ("lr", self.lr_spin),
+            ("batch_size", self.batch_spin),
+            ("epochs", self.epochs_spin),
+            ("probe_sample_index", self.sample_spin),
+        ):
+            if key in values:
+                spin.setValue(values[key])
+        index = self.device_combo.findData(values.get("device"))
+        if index >= 0:
+            self.device_combo.setCurrentIndex(index)
+
     # ------------------------------------------------------------ run state in
 
     def run_requested(self) -> None:

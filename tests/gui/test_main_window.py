@@ -95,14 +95,16 @@ def test_bad_file_shows_the_error_and_keeps_the_model(main_window, answers, tmp_
 def test_open_save_title_and_recent_files(main_window, answers, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
+    from gui.file_actions import MODEL_FILTER
+
     w = main_window
     target = tmp_path / "mine"
     monkeypatch.setattr(
-        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), MODEL_FILTER))
     )
     w.document.remove_blocks([0])
     assert w.isWindowModified()
-    assert w.files.save()  # no path yet: Save asks where (Save As), and adds .json
+    assert w.files.save()  # no path yet: Save asks where (Save As); the model filter adds .json
     saved = tmp_path / "mine.json"
     assert ModelSpec.load(saved) == w.document.spec
     assert not w.isWindowModified()
