@@ -152,3 +152,24 @@ def test_opening_a_recurrent_model_brings_its_gates_forward(make_app_window, qtb
     workbench.document.new(ModelSpec.load(example_path("memory_lstm")))
     qtbot.waitUntil(lambda: docks["Gates"].widget().is_on_screen(), timeout=5000)
     assert not docks["Filters"].widget().is_on_screen()
+
+
+def test_train_brings_the_training_tab_forward_over_blocks(make_app_window, qtbot, tmp_path):
+    workbench = make_app_window()
+    panel, palette = workbench.dashboard.panel, workbench.palette
+    # Blocks, Dataset and Training share the left column; Blocks is in front for building.
+    tabbed = workbench.tabifiedDockWidgets(workbench.palette_dock)
+    assert {workbench.dataset_dock, workbench.dashboard.docks["Training"]} <= set(tabbed)
+    qtbot.waitUntil(lambda: not palette.visibleRegion().isEmpty(), timeout=5000)
+    assert panel.visibleRegion().isEmpty()
+    # A data file that is not there: the run fails at once, without a training process.
+    workbench.document.set_dataset(str(tmp_path / "gone.npz"))
+    workbench.train_action.trigger()
+    qtbot.waitUntil(lambda: panel.shows_error, timeout=RUN_TIMEOUT_MS)
+    assert not panel.visibleRegion().isEmpty() and palette.visibleRegion().isEmpty()
+    # Closed from the View menu, the Training panel comes back when Train is pressed.
+    workbench.dashboard.docks["Training"].close()
+    qtbot.waitUntil(lambda: panel.visibleRegion().isEmpty(), timeout=5000)
+    workbench.train_action.trigger()
+    qtbot.waitUntil(lambda: not panel.visibleRegion().isEmpty(), timeout=5000)
+    qtbot.waitUntil(lambda: panel.state == "idle", timeout=RUN_TIMEOUT_MS)  # failed again
