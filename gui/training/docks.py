@@ -21,6 +21,8 @@ TAB_GROUPS = {
 
 # Wide enough for "Learning rate" beside its field, and for Train, Pause and Stop side by side.
 LEFT_COLUMN_WIDTH = 300
+# The share of the window's height the views take at first (the model canvas keeps the rest).
+VIEWS_SHARE = 0.28
 # A tab's width beyond its title's text (the style's margins and frame), with some to spare.
 TAB_PADDING = 32
 
@@ -68,6 +70,9 @@ class DockLayout(QObject):
         for others in TAB_GROUPS.values():
             for title in others:
                 self.docks[title] = window.add_dock(title, self.views[title], bottom)
+        # The default state kept for Reset Layout is taken at first show, before the sizes
+        # below (they need the window's real size): a reset sets them again.
+        window.layout_reset.connect(self._sizes_after_reset)
         if window.isVisible():
             self._tabify()
         else:
@@ -95,13 +100,13 @@ class DockLayout(QObject):
         QTimer.singleShot(0, self, self.raise_relevant)
 
     def default_sizes(self) -> None:
-        """Views take the lower ~28 % of the window (the model canvas stays the larger part),
+        """Views take the lower VIEWS_SHARE of the window (the model canvas stays the larger part),
         in three columns of similar width."""
         window, d = self.window, self.docks
         if window is None:
             return
         window.resizeDocks(
-            [d["Loss curves"]], [int(window.height() * 0.28)], Qt.Orientation.Vertical
+            [d["Loss curves"]], [int(window.height() * VIEWS_SHARE)], Qt.Orientation.Vertical
         )
         # The left column: wide enough for the training form's labels and fields. Its height
         # is the column's (a tab of it), so no vertical size is set here.
@@ -115,6 +120,9 @@ class DockLayout(QObject):
         curves = max(window.width() - sum(groups), third // 2)
         window.resizeDocks([d["Loss curves"], d["Filters"], d["Gradient flow"]],
                            [curves, *groups], Qt.Orientation.Horizontal)  # fmt: skip
+
+    def _sizes_after_reset(self) -> None:
+        QTimer.singleShot(0, self, self.default_sizes)  # after the restored state has settled
 
     def model_changed(self, spec: ModelSpec) -> None:
         """When the model turns from a CNN into an RNN (an example opened, say), bring forward
