@@ -100,8 +100,8 @@ class DockLayout(QObject):
         QTimer.singleShot(0, self, self.raise_relevant)
 
     def default_sizes(self) -> None:
-        """Views take the lower VIEWS_SHARE of the window (the model canvas stays the larger part),
-        in three columns of similar width."""
+        """Views take the lower VIEWS_SHARE of the window (the model canvas stays the larger
+        part), in three columns, each tab group as wide as its tabs' names."""
         window, d = self.window, self.docks
         if window is None:
             return
