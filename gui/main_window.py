@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
 
@@ -30,6 +30,9 @@ DEFAULT_SIZE = (1440, 900)
 
 
 class MainWindow(QMainWindow):
+    # View › Reset Layout put the docks back; panels re-apply the sizes they set at first show.
+    layout_reset = Signal()
+
     def __init__(
         self,
         document: ModelDocument,
@@ -278,6 +281,7 @@ class MainWindow(QMainWindow):
             self.restoreState(self._default_state)
         for dock in self.findChildren(QDockWidget):
             dock.show()
+        self.layout_reset.emit()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

@@ -36,7 +36,7 @@ def build_main_window(document: ModelDocument, settings: QSettings | None = None
     scroller.setFrameShape(QScrollArea.Shape.NoFrame)
     scroller.setWidget(panel)
     window.dataset_dock = window.add_dock("Dataset", scroller, Qt.DockWidgetArea.LeftDockWidgetArea)
-    # Blocks and Dataset share the left column as tabs, so neither is squeezed to a few rows.
+    # Blocks, Dataset and Training share the left column as tabs (see _tab_left_column).
     # Tabbing waits for the first show: tabbed before it, Qt 6.11 leaves a stale tab bar.
     _FirstShow(window, lambda: _tab_left_column(window))
     # Choosing data in the Dataset panel is an edit of the model (its `dataset` field), so it is
@@ -81,7 +81,12 @@ class _FirstShow(QObject):
 
 
 def _tab_left_column(window: MainWindow) -> None:
+    """Blocks, Dataset and Training as tabs of the left column: whichever is shown gets the
+    column's whole height, so at 1280×800 the palette lists every block and the training form
+    shows every field without scrolling (stacked, each had a third and scrolled). Blocks comes
+    first for building; Train brings the Training tab forward."""
     window.tabifyDockWidget(window.palette_dock, window.dataset_dock)
+    window.tabifyDockWidget(window.dataset_dock, window.dashboard.docks["Training"])
     window.palette_dock.raise_()
 
 

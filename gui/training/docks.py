@@ -1,5 +1,5 @@
 """Where the dashboard's views live in the window: docks in three tab groups along the bottom,
-their default sizes, and which tabs come forward for the model being edited."""
+their default sizes, and which tabs come forward for the model being edited or trained."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ TAB_GROUPS = {
     "Gradient flow": ("Confusion matrix", "Predictions", "Forecast"),
 }
 
+# Wide enough for "Learning rate" beside its field, and for Train, Pause and Stop side by side.
+LEFT_COLUMN_WIDTH = 300
+# The share of the window's height the views take at first (the model canvas keeps the rest).
+VIEWS_SHARE = 0.28
+# A tab's width beyond its title's text (the style's margins and frame), with some to spare.
+TAB_PADDING = 32
+
 
 def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
     """The titles of the views that show what ``spec`` is about, in the order to raise them
@@ -33,8 +40,14 @@ def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
     return tuple(titles)
 
 
+def _tabs_width(window: QWidget, titles: tuple[str, ...]) -> int:
+    """About the width of a tab bar that shows ``titles`` whole (text plus a tab's padding)."""
+    metrics = window.fontMetrics()
+    return sum(metrics.horizontalAdvance(t) + TAB_PADDING for t in titles)
+
+
 class DockLayout(QObject):
-    """Docks the training panel on the left and the views along the bottom of a window."""
+    """Docks the training panel in the left column and the views along the bottom of a window."""
 
     def __init__(self, panel: QWidget, views: Mapping[str, QWidget], parent=None):
         super().__init__(parent)
@@ -47,8 +60,8 @@ class DockLayout(QObject):
     def add_to(self, window: QMainWindow) -> None:
         self.window = window
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        # Under Blocks and Dataset on the left: the Inspector keeps the right column's height
-        # for a block's fields on a 1280×800 screen.
+        # In the left column, where the assembled window makes it a tab beside Blocks and
+        # Dataset: the Inspector keeps the right column's height for a block's fields.
         self.docks["Training"] = window.add_dock(
             "Training", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea
         )
@@ -57,6 +70,9 @@ class DockLayout(QObject):
         for others in TAB_GROUPS.values():
             for title in others:
                 self.docks[title] = window.add_dock(title, self.views[title], bottom)
+        # The default state kept for Reset Layout is taken at first show, before the sizes
+        # below (they need the window's real size): a reset sets them again.
+        window.layout_reset.connect(self._sizes_after_reset)
         if window.isVisible():
             self._tabify()
         else:
@@ -84,24 +100,29 @@ class DockLayout(QObject):
         QTimer.singleShot(0, self, self.raise_relevant)
 
     def default_sizes(self) -> None:
-        """Views take the lower ~28 % of the window (the model canvas stays the larger part),
-        in three columns of similar width."""
+        """Views take the lower VIEWS_SHARE of the window (the model canvas stays the larger
+        part), in three columns, each tab group as wide as its tabs' names."""
         window, d = self.window, self.docks
         if window is None:
             return
         window.resizeDocks(
-            [d["Loss curves"]], [int(window.height() * 0.28)], Qt.Orientation.Vertical
+            [d["Loss curves"]], [int(window.height() * VIEWS_SHARE)], Qt.Orientation.Vertical
         )
-        # The training panel: wide enough for its fields, and all of its form in view when the
-        # left column allows (the Blocks/Dataset tabs above it scroll).
-        panel = d["Training"]
-        window.resizeDocks([panel], [300], Qt.Orientation.Horizontal)
-        window.resizeDocks(
-            [panel], [panel.widget().sizeHint().height() + 30], Qt.Orientation.Vertical
-        )
+        # The left column: wide enough for the training form's labels and fields. Its height
+        # is the column's (a tab of it), so no vertical size is set here.
+        window.resizeDocks([d["Training"]], [LEFT_COLUMN_WIDTH], Qt.Orientation.Horizontal)
+        # Each tab group at least as wide as its tabs' names (cut to "Gradient fl…" and
+        # "Predicti…" at 1280×800 in equal thirds); the loss curves, which have no tabs, take
+        # the rest.
         third = window.width() // 3
+        groups = [max(third, _tabs_width(window, (a, *TAB_GROUPS[a])))
+                  for a in ("Filters", "Gradient flow")]  # fmt: skip
+        curves = max(window.width() - sum(groups), third // 2)
         window.resizeDocks([d["Loss curves"], d["Filters"], d["Gradient flow"]],
-                           [third, third + 40, third - 40], Qt.Orientation.Horizontal)  # fmt: skip
+                           [curves, *groups], Qt.Orientation.Horizontal)  # fmt: skip
+
+    def _sizes_after_reset(self) -> None:
+        QTimer.singleShot(0, self, self.default_sizes)  # after the restored state has settled
 
     def model_changed(self, spec: ModelSpec) -> None:
         """When the model turns from a CNN into an RNN (an example opened, say), bring forward
@@ -119,6 +140,8 @@ class DockLayout(QObject):
                 dock.raise_()
 
     def show_panel(self) -> None:
+        """Bring the training controls forward (Train pressed): shown if closed, raised over
+        the Blocks and Dataset tabs."""
         dock = self.docks.get("Training")
         if dock is not None:
             dock.show()

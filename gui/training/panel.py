@@ -93,6 +93,7 @@ class TrainingPanel(QWidget):
         self._epochs = 0
 
         self._dataset_id: str | None = None
+        self._hinting = False  # the message shown is idle_hint(), kept up to date
         # Read-only: the Dataset panel is the one place to pick the data.
         self.dataset_label = QLabel("—")
         self.dataset_label.setToolTip("The data to train on; choose it in the Dataset panel")
@@ -119,6 +120,13 @@ class TrainingPanel(QWidget):
         self.sample_spin.setKeyboardTracking(False)  # one change per edit, not one per keystroke
         self.sample_spin.valueChanged.connect(self._sample_changed)
         self.device_combo = DeviceComboBox()
+        # Combos as narrow as a short name: sized to their longest item ("auto (GPU if there is
+        # one)") they made the form wider than the left column and scrolled it sideways.
+        for combo in (self.optimizer_combo, self.device_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
 
         form = QFormLayout()
         form.addRow("Dataset", self.dataset_label)
@@ -153,7 +161,7 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("not started")
         self.progress.setValue(0)
         self.speed_label = QLabel("")
-        self.status_label = QLabel("Choose a dataset and press Train.")
+        self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -182,6 +190,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.status_area)
         layout.addWidget(self.form_area, 1)
         self._update_buttons()
+        self._show_idle_hint()
 
     # ------------------------------------------------------------ settings out
 
@@ -201,6 +210,7 @@ class TrainingPanel(QWidget):
         self.dataset_label.setToolTip(
             f"{dataset_id or 'No dataset yet'}; choose the data in the Dataset panel"
         )
+        self._refresh_idle_hint()
 
     def settings(self) -> dict[str, Any]:
         """The run's settings as TrainSettings fields (plain values, no torch needed here)."""
@@ -307,6 +317,7 @@ class TrainingPanel(QWidget):
         self._update_buttons()
 
     def show_status(self, text: str, error: bool = False) -> None:
+        self._hinting = False  # a message about a run stays until the next one replaces it
         self.status_label.setText(text)
         self.status_label.setStyleSheet("color: #b2182b; font-weight: bold;" if error else "")
         self.status_label.setProperty("error", error)
@@ -318,13 +329,32 @@ class TrainingPanel(QWidget):
     def clear_error(self) -> None:
         """The model changed (an edit, New, Open): an error about the old one no longer holds."""
         if self.shows_error and self.state == "idle":
-            self.show_status(self._blocker or "Press Train to train this model.")
+            self._show_idle_hint()
 
     def set_train_blocker(self, reason: str | None) -> None:
         """Why Train is off (the window's one rule: the model valid and fitting its data), or
-        None; Train's tooltip says it."""
+        None; Train's tooltip and the idle message say it."""
         self._blocker = reason
         self._update_buttons()
+        self._refresh_idle_hint()
+
+    def idle_hint(self) -> str:
+        """What pressing Train would do now, or what stops it: the message before any run."""
+        if self._blocker:
+            return f"Cannot train yet: {self._blocker}"
+        if not self._dataset_id:
+            return "Choose a dataset in the Dataset panel, then press Train."
+        info = BUILTIN.get(self._dataset_id)
+        name = info.title if info is not None else Path(self._dataset_id).name
+        return f"Press Train to train this model on {name}."
+
+    def _show_idle_hint(self) -> None:
+        self.show_status(self.idle_hint())
+        self._hinting = True  # follows the model and its dataset until a run says more
+
+    def _refresh_idle_hint(self) -> None:
+        if self.state == "idle" and self._hinting:
+            self._show_idle_hint()
 
     # ------------------------------------------------------------ clicks
 

@@ -1,5 +1,6 @@
 """The window opens inside the screen's available area on a laptop, a desktop and a HiDPI
-screen, with Train, Pause, Stop, the Inspector's fields and every view's tab fully on screen.
+screen, with the palette, the Inspector's fields, Problems and every view's tab fully on screen,
+and pressing Train brings forward the Training tab with its whole form and Train, Pause, Stop.
 
 Each screen is Qt's offscreen platform configured with that screen (its size in logical
 pixels and its device pixel ratio: 1280×800 at 2 is a 2560×1600 HiDPI laptop), in a fresh interpreter, so the window's own sizing code is what is tested.
@@ -18,6 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ("Loss curves", "Filters", "Feature maps", "Gates", "Histograms", "Gradient flow",
          "Confusion matrix", "Predictions", "Forecast")  # fmt: skip
+TRAINING_FIELDS = ("Dataset", "Optimiser", "Learning rate", "Batch size", "Epochs",
+                   "Probe sample", "Device")  # fmt: skip
 
 
 def _inside(inner, outer) -> bool:
@@ -50,11 +53,25 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     screen, window = report["available"], report["window"]
     assert screen[2:] == [width, height]  # logical pixels, as the window sees them
     assert _inside(window, screen), f"the window {window} is larger than the screen {screen}"
-    assert {"Train", "Pause", "Stop"} <= set(report["widgets"])
-    assert any(name.startswith("Inspector ") for name in report["widgets"])
-    for name, where in report["widgets"].items():
-        assert _inside(where["rect"], window), f"{name} at {where['rect']} is off the window"
-        assert where["shown"] == where["rect"], f"{name} is partly hidden: {where}"
+    # Building: every block in the palette, the Inspector's fields, Problems, every view's tab
+    # with its name in full.
+    assert report["palette_whole"], "the palette's list of blocks scrolls"
+    assert sum(name.startswith("Inspector ") for name in report["building"]) == 4  # a Conv2d
+    _all_in_view(report["building"], window)
     assert set(report["tabs"]) == set(VIEWS)
     for title, where in report["tabs"].items():
         assert _inside(where["rect"], window) and where["whole"], f"tab {title}: {where}"
+        assert where["named"], f"the tab {title} shows a cut name: {where}"
+    # Train brought the Training tab forward (it was behind Blocks) with the whole form, the
+    # buttons and the run's message in view.
+    assert not report["training_shown_before"]
+    assert report["training_error"]
+    assert {"Train", "Pause", "Stop", "Training status"} <= set(report["training"])
+    assert {f"Training {f}" for f in TRAINING_FIELDS} <= set(report["training"])
+    _all_in_view(report["training"], window)
+
+
+def _all_in_view(widgets: dict, window) -> None:
+    for name, where in widgets.items():
+        assert _inside(where["rect"], window), f"{name} at {where['rect']} is off the window"
+        assert where["shown"] == where["rect"], f"{name} is partly hidden: {where}"

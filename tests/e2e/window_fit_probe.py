@@ -1,17 +1,26 @@
 """Run by test_window_fits.py in a fresh interpreter (the screen is fixed when Qt starts):
 open the window main.py shows, select the first block, and print as JSON where the screen's
-available area, the window and each key widget lie, in global logical pixels."""
+available area, the window and each key widget lie, in global logical pixels.
+
+Two moments are measured. Building: the palette, the Inspector's fields, Problems and every
+view's tab. Then Train is pressed (on a data file that does not exist, so the run fails at once
+without starting a training process): the Training tab must have come forward with all of its
+form, its buttons and its message in view."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from PySide6.QtWidgets import QDockWidget, QTabBar  # noqa: E402
+from PySide6.QtCore import QPoint  # noqa: E402
+from PySide6.QtGui import QRegion  # noqa: E402
+from PySide6.QtWidgets import QDockWidget, QFormLayout, QTabBar, QWidget  # noqa: E402
 
+from engine.model.catalogue import CATALOGUE  # noqa: E402
 from gui.app import open_window  # noqa: E402
 
 
@@ -20,33 +29,45 @@ def _rect(r) -> list[int]:
 
 
 def _shown_part(widget) -> list[int]:
-    """The part of ``widget`` actually drawn (not clipped by a scroll area, dock or window)."""
-    region = widget.visibleRegion().boundingRect()
-    return _rect(region.translated(widget.mapToGlobal(region.topLeft()) - region.topLeft()))
+    """The part of ``widget`` actually drawn (not clipped by a scroll area, dock or window),
+    its children's parts included (they are cut out of its own visible region)."""
+    region = QRegion()
+    for part in (widget, *widget.findChildren(QWidget)):
+        if part.isVisible():
+            region += part.visibleRegion().translated(part.mapTo(widget, QPoint(0, 0)))
+    box = region.boundingRect()
+    return _rect(box.translated(widget.mapToGlobal(QPoint(0, 0))))
 
 
-def main() -> None:
-    app, window = open_window()
-    document = window.document
-    document.set_selection([document.spec.blocks[0].id])
+def _where(widgets: dict) -> dict:
+    return {
+        name: {
+            "rect": _rect(w.rect().translated(w.mapToGlobal(w.rect().topLeft()))),
+            "shown": _shown_part(w),
+        }
+        for name, w in widgets.items()
+    }
+
+
+def _settle(app, until=lambda: True, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
     for _ in range(30):
         app.processEvents()
-    panel = window.dashboard.panel
-    widgets = {b.text(): b for b in (panel.train_button, panel.pause_button, panel.stop_button)}
-    widgets.update({f"Inspector {n}": e for n, e in window.inspector.editors.items()})
-    report = {
-        "available": _rect(window.screen().availableGeometry()),
-        "dpr": window.screen().devicePixelRatio(),
-        "window": _rect(window.frameGeometry()),
-        "widgets": {
-            name: {
-                "rect": _rect(w.rect().translated(w.mapToGlobal(w.rect().topLeft()))),
-                "shown": _shown_part(w),
-            }
-            for name, w in widgets.items()
-        },
-        "tabs": {},
-    }
+    while not until() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _palette_whole(palette) -> bool:
+    """Every block of the palette in view without scrolling the list."""
+    tree = palette.tree
+    viewport = tree.viewport().rect()
+    items = [palette.item_for(block_type.id) for block_type in CATALOGUE]
+    return all(viewport.contains(tree.visualItemRect(item)) for item in items)
+
+
+def _view_tabs(window) -> dict:
+    tabs = {}
     view_titles = set(window.dashboard.views)
     for bar in window.findChildren(QTabBar):
         if not bar.isVisible():
@@ -56,15 +77,54 @@ def main() -> None:
             title = bar.tabText(i)
             if title in view_titles:
                 tab = bar.tabRect(i)
-                report["tabs"][title] = {
+                tabs[title] = {
                     "rect": _rect(tab.translated(bar.mapToGlobal(tab.topLeft()) - tab.topLeft())),
                     "whole": shown.contains(tab) and shown.intersected(tab).boundingRect() == tab,
+                    # The name in full, not cut to "Gradient fl…".
+                    "named": bar.fontMetrics().horizontalAdvance(title) <= tab.width(),
                 }
     for dock in window.findChildren(QDockWidget):  # views docked alone have no tab
-        if dock.windowTitle() in view_titles and dock.windowTitle() not in report["tabs"]:
+        if dock.windowTitle() in view_titles and dock.windowTitle() not in tabs:
             r = dock.rect().translated(dock.mapToGlobal(dock.rect().topLeft()))
-            report["tabs"][dock.windowTitle()] = {"rect": _rect(r), "whole": dock.isVisible()}
+            tabs[dock.windowTitle()] = {"rect": _rect(r), "whole": dock.isVisible(), "named": True}
+    return tabs
+
+
+def main() -> None:
+    app, window = open_window()
+    document = window.document
+    document.set_selection([document.spec.blocks[0].id])
+    _settle(app)
+    building = {f"Inspector {n}": e for n, e in window.inspector.editors.items()}
+    building["Problems"] = window.problems
+    report = {
+        "available": _rect(window.screen().availableGeometry()),
+        "dpr": window.screen().devicePixelRatio(),
+        "window": _rect(window.frameGeometry()),
+        "building": _where(building),
+        "palette_whole": not window.palette.visibleRegion().isEmpty()
+        and _palette_whole(window.palette),
+        "tabs": _view_tabs(window),
+    }
+
+    panel = window.dashboard.panel
+    report["training_shown_before"] = not panel.visibleRegion().isEmpty()
+    document.set_dataset(str(Path(__file__).with_name("no-such-data.npz")))
+    window.train_action.trigger()
+    _settle(app, until=lambda: panel.shows_error)
+    training = {b.text(): b for b in (panel.train_button, panel.pause_button, panel.stop_button)}
+    form = panel.form_area.widget().layout()
+    assert isinstance(form, QFormLayout)
+    for row in range(form.rowCount()):
+        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+        field = form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
+        training[f"Training {label.text()}"] = field
+    training["Training status"] = panel.status_area
+    report["training"] = _where(training)
+    report["training_error"] = panel.shows_error
     print(json.dumps(report))
+    document.undo_stack.undo()  # the model unchanged again: closing asks nothing
+    window.dashboard.shutdown()
     window.close()
 
 

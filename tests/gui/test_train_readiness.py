@@ -100,3 +100,35 @@ def test_a_size_larger_than_the_screen_is_clamped(make_app_window):
     window.fit_to_screen()
     area = window.screen().availableGeometry()
     assert area.contains(window.frameGeometry())
+
+
+def test_the_idle_message_says_what_train_would_do_or_what_stops_it(qtbot, make_app_window):
+    from dataclasses import replace
+
+    from engine.model.examples import example_path
+    from engine.model.spec import ModelSpec
+
+    window = make_app_window()
+    panel, document = window.dashboard.panel, window.document
+    assert panel.status_label.text() == "Press Train to train this model on Handwritten digits 8×8."
+    document.set_params(0, {"kernel_size": 13})  # 8×8 input: Conv2d cannot take it
+    assert panel.status_label.text() == f"Cannot train yet: {window.readiness.reason()}"
+    document.undo_stack.undo()
+    assert "on Handwritten digits 8×8" in panel.status_label.text()
+    moons = ModelSpec.load(example_path("moons_mlp"))
+    document.new(replace(moons, dataset=None, dataset_options={}))
+    assert panel.status_label.text() == "Choose a dataset in the Dataset panel, then press Train."
+    document.set_dataset("moons")
+    assert panel.status_label.text() == "Press Train to train this model on Two moons."
+    assert not panel.shows_error
+
+
+def test_a_message_about_a_run_is_not_replaced_by_the_idle_one(make_app_window):
+    window = make_app_window()
+    panel = window.dashboard.panel
+    panel.show_status("Finished: 10 epochs in 0:03, 5,000 samples/s.")
+    panel.set_train_blocker(None)  # readiness refreshed (a dataset loaded): no new fact
+    assert panel.status_label.text().startswith("Finished")
+    panel.run_failed("The loss became infinite.")
+    window.document.set_params(0, {"out_channels": 8})  # the failure was about the old model
+    assert panel.status_label.text().startswith("Press Train to train this model on")
