@@ -95,27 +95,29 @@ SCREENSHOTS = (  # (file, example, seconds of training, docks to bring forward, 
 
 
 def take_screenshots(app, folder: str) -> None:
-    """The main window with the dashboard, mid-run, for the README (offscreen, 1440×900)."""
+    """The window main.py shows, mid-run, for the README (offscreen, 1440×900): built by the
+    workbench and started with the Train action, as a user starts a run."""
     import tempfile
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
     from gui.editor.document import ModelDocument
-    from gui.main_window import MainWindow
-    from gui.training.dashboard import install
+    from gui.workbench import build_main_window
 
     os.makedirs(folder, exist_ok=True)
     for name, example, seconds, docks, lr, batch in SCREENSHOTS:
         ini = os.path.join(tempfile.mkdtemp(), "shot.ini")
         document = ModelDocument(ModelSpec.load(example_path(example)))
-        window = MainWindow(document, QSettings(ini, QSettings.Format.IniFormat))
-        window.resize(1440, 900)
-        board = install(window, document)
+        window = build_main_window(document, QSettings(ini, QSettings.Format.IniFormat))
         window.show()
+        for _ in range(20):  # the first layout, then the asked size (as main.py --screenshot)
+            app.processEvents()
+        window.resize(1440, 900)
+        board = window.dashboard
         board.panel.epochs_spin.setValue(200)
         board.panel.lr_spin.setValue(lr)
         board.panel.batch_spin.setValue(batch)
-        board.train()
+        window.train_action.trigger()
         loop = QEventLoop()  # not app.exec(): quitting the app would stop the run (aboutToQuit)
         QTimer.singleShot(int(seconds * 1000), loop.quit)
         loop.exec()
@@ -127,7 +129,9 @@ def take_screenshots(app, folder: str) -> None:
         path = os.path.join(folder, name)
         window.grab().save(path)
         board.shutdown()
-        window.close()
+        # Not close(): the trained weights are unsaved work, and close() would ask about them.
+        window.hide()
+        window.deleteLater()
         print(f"{path}: {os.path.getsize(path) // 1024} KB")
 
 
