@@ -36,7 +36,8 @@ from gui.runs.compare import (
 from gui.training.views.base import PALETTE
 from gui.training.views.curves import LossCurvesView, RunCurves
 
-COLUMNS = ("Run", "Model", "Dataset", "Differs", "Date", "Duration", "Best", "Status")
+# What tells runs apart comes first: a bottom dock shows a few columns before it scrolls.
+COLUMNS = ("Run", "Differs", "Best", "Status", "Model", "Dataset", "Date", "Duration")
 # Points per overlaid series: a screen's width, twice (peak pairs), is all a plot can show.
 MAX_OVERLAY_POINTS = 4000
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -64,7 +65,9 @@ class RunsPanel(QWidget):
         self.refresh_button = QPushButton("Refresh")
         self.delete_button = QPushButton("Delete…")
         self.load_button = QPushButton("Load weights into the model")
-        self.load_button.setToolTip("The selected run's last checkpoint becomes the model's weights")
+        self.load_button.setToolTip(
+            "The selected run's last checkpoint becomes the model's weights"
+        )
         self.refresh_button.clicked.connect(self.refresh)
         self.delete_button.clicked.connect(lambda: self.delete_run(self.selected()))
         self.load_button.clicked.connect(lambda: self.load_weights(self.selected()))
@@ -123,9 +126,9 @@ class RunsPanel(QWidget):
         self.tree.blockSignals(True)  # checkboxes set here are not the user ticking them
         self.tree.clear()
         for path, run in self.runs.items():
-            texts = (run.name, str(run.get("model_name") or ""), dataset_title(run),
-                     settings_text(run, keys), date_text(run), duration_text(run),
-                     best_text(run), run.status)  # fmt: skip
+            texts = (run.name, settings_text(run, keys), best_text(run), run.status,
+                     str(run.get("model_name") or ""), dataset_title(run), date_text(run),
+                     duration_text(run))  # fmt: skip
             item = QTreeWidgetItem([str(t) for t in texts])
             item.setData(0, PATH_ROLE, str(path))
             item.setToolTip(0, str(path))
@@ -133,7 +136,7 @@ class RunsPanel(QWidget):
             ticked = Qt.CheckState.Checked if path in self.overlays else Qt.CheckState.Unchecked
             item.setCheckState(0, ticked)
             if run.get("message"):
-                item.setToolTip(7, str(run.get("message")))
+                item.setToolTip(3, str(run.get("message")))
             self.tree.addTopLevelItem(item)
         for problem in self.problems:  # a run folder that cannot be read: its sentence
             item = QTreeWidgetItem([problem])

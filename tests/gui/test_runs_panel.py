@@ -54,10 +54,10 @@ def test_lists_runs_with_what_differs_and_overlays_ticked_ones(make_app_window, 
     rows = panel.rows()
     assert [r[0] for r in rows] == [slow.name, fast.name]
     for row in rows:
-        assert row[1] == "MLP for 2-D points (two moons)" and row[2] == "vec"
-        assert row[7] == "finished" and row[6].startswith("val_accuracy ")
-        assert row[5].endswith(" s") and row[4][:2] == "20"
-    assert [r[3] for r in rows] == ["lr 0.001", "lr 0.05"]  # only what differs
+        assert row[4] == "MLP for 2-D points (two moons)" and row[5] == "vec"
+        assert row[3] == "finished" and row[2].startswith("val_accuracy ")
+        assert row[7].endswith(" s") and row[6][:2] == "20"
+    assert [r[1] for r in rows] == ["lr 0.001", "lr 0.05"]  # only what differs
 
     panel.set_ticked(slow, True)
     panel.set_ticked(fast, True)
@@ -154,7 +154,7 @@ def test_the_list_follows_a_project_and_its_runs_as_they_end(
     board.settings_overrides = {"probes": False}
     with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
         board.train()
-    qtbot.waitUntil(lambda: [r[7] for r in panel.rows()] == ["finished"])
+    qtbot.waitUntil(lambda: [r[3] for r in panel.rows()] == ["finished"])
     assert panel.rows()[0][0].startswith("mlp-for-2-d-points")
 
 
