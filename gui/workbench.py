@@ -17,6 +17,7 @@ from gui.dataset.panel import DatasetPanel
 from gui.dataset.session import WindowDatasetSession
 from gui.editor.document import ModelDocument
 from gui.main_window import MainWindow
+from gui.runs.panel import RunsPanel
 from gui.training.dashboard import TrainingDashboard, install
 
 
@@ -61,8 +62,21 @@ def build_main_window(document: ModelDocument, settings: QSettings | None = None
     follow_readiness()
     document.spec_changed.connect(dashboard.panel.clear_error)
 
+    _add_runs_panel(window, document, dashboard)
     _add_weight_actions(window, document)
     return window
+
+
+def _add_runs_panel(window: MainWindow, document: ModelDocument, board: TrainingDashboard) -> None:
+    """The Runs dock, a tab of the bottom middle group, so the Loss curves it draws on stay in
+    sight. It reads the runs again when a project opens (the document's path changes) and
+    when a run starts or ends."""
+    runs = RunsPanel(document, board.curves)
+    window.runs_panel = runs
+    window.runs_dock = window.add_dock("Runs", runs, Qt.DockWidgetArea.BottomDockWidgetArea)
+    _FirstShow(window, lambda: window.tabifyDockWidget(board.docks["Filters"], window.runs_dock))
+    # The controller is made when Train is first pressed (it imports torch): follow it then.
+    board.run_requested.connect(lambda: runs.follow(board.controller))
 
 
 class _FirstShow(QObject):

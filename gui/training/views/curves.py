@@ -239,6 +239,36 @@ class LossCurvesView(LiveView):
         run.markers.append(line)
         self._got_data()
 
+    def show_overlays(self, shown: list[RunCurves], removed: list[RunCurves] = ()) -> None:
+        """Draw recorded runs (the Runs panel's ticked ones) thin over the live curves, each
+        named by its label in the legend, and take the ``removed`` ones off. A run's curves
+        are made once, when it is first shown; its series do not change after."""
+        for run in removed:
+            self._remove(run)
+            run.items.clear()
+        for run in shown:
+            if not run.items:
+                self._make_items(run)
+                self._dim(run)
+        self._fit_overlays(shown)
+
+    def _fit_overlays(self, shown: list[RunCurves]) -> None:
+        # The live runs' bounds with the overlays', so that ticking a longer run shows it whole.
+        runs = [*self.runs, *shown]
+        if not runs:
+            return
+        self.loss_range.update(
+            merge_bounds(*(r.train_loss.x_bounds for r in runs)),
+            merge_bounds(*(b for r in runs for b in (r.train_loss.y_bounds, r.val_loss.y_bounds))),
+        )
+        self.metric_range.update(
+            None,
+            merge_bounds(
+                *(b for r in runs for b in (r.train_metric.y_bounds, r.val_metric.y_bounds))
+            ),
+        )
+        self._got_data()
+
     # ------------------------------------------------------------ painting
 
     def paint(self) -> None:

@@ -1,0 +1,170 @@
+"""The Runs panel: the project's runs with what differs between them, overlaid on the loss
+curves when ticked, deleted after asking, their weights loaded into the model; unreadable
+run folders are rows with a sentence. Runs are made by really training tiny models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from engine.model.examples import example_path
+from engine.model.spec import ModelSpec
+from engine.runs.folder import RUN_FILE, new_run_folder, read_metrics
+from gui.runs.compare import peak_downsample
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def train_run(parent, lr, epochs=2, example="moons_mlp"):
+    """A real run folder: the example's model trained on a small 2-D set, recorded."""
+    from engine.runs.recorder import RunRecorder
+    from engine.training.settings import TrainSettings
+    from engine.training.trainer import Trainer
+    from tests.engine._train_fixtures import vector_data
+
+    spec = ModelSpec.load(example_path(example))
+    settings = TrainSettings(epochs=epochs, lr=lr, device="cpu", batch_size=16, seed=0,
+                             probes=False, torch_threads=1)  # fmt: skip
+    folder = new_run_folder(parent, f"{spec.name}-lr{lr}")
+    trainer = Trainer(spec, vector_data(n=160), settings)
+    recorder = RunRecorder(folder, trainer, tensorboard=False)
+    trainer.callbacks.append(recorder)
+    trainer.run()
+    assert recorder.problem is None
+    return folder
+
+
+@pytest.fixture
+def data_dir(monkeypatch, tmp_path):
+    """An untitled model's runs are listed from the user's data directory: this test's own."""
+    monkeypatch.setenv("LAYERLAB_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data" / "runs"
+
+
+def legend_names(curves) -> list[str]:
+    return [label.text for _sample, label in curves.legend.items]
+
+
+def test_lists_runs_with_what_differs_and_overlays_ticked_ones(make_app_window, qtbot, data_dir):
+    slow, fast = train_run(data_dir, 0.001), train_run(data_dir, 0.05)
+    w = make_app_window("moons_mlp")
+    panel, curves = w.runs_panel, w.dashboard.curves
+    panel.refresh()
+    rows = panel.rows()
+    assert [r[0] for r in rows] == [slow.name, fast.name]
+    for row in rows:
+        assert row[4] == "MLP for 2-D points (two moons)" and row[5] == "vec"
+        assert row[3] == "finished" and row[2].startswith("val_accuracy ")
+        assert row[7].endswith(" s") and row[6][:2] == "20"
+    assert [r[1] for r in rows] == ["lr 0.001", "lr 0.05"]  # only what differs
+
+    panel.set_ticked(slow, True)
+    panel.set_ticked(fast, True)
+    assert panel.overlay_labels() == ["lr 0.001", "lr 0.05"]
+    assert {"lr 0.001", "lr 0.05"} <= set(legend_names(curves))
+    steps = [r["step"] for r in read_metrics(fast).steps]
+    drawn = panel.overlays[fast].train_loss
+    assert drawn.size == len(steps) and drawn.x[-1] == steps[-1]
+    # Without a live run the view leaves its empty state for the overlays (a paint, on its timer).
+    qtbot.waitUntil(lambda: curves.stack.currentWidget() is curves.content)
+
+    panel.set_ticked(slow, False)
+    assert panel.overlay_labels() == ["lr 0.05"]
+    assert "lr 0.001" not in legend_names(curves) and "lr 0.05" in legend_names(curves)
+
+
+def test_a_new_run_of_another_model_renames_the_legend(make_app_window, data_dir):
+    first = train_run(data_dir, 0.01)
+    w = make_app_window("moons_mlp")
+    panel = w.runs_panel
+    panel.refresh()
+    panel.set_ticked(first, True)
+    assert panel.overlay_labels()[0].startswith("MLP for 2-D points")  # nothing differs yet
+    train_run(data_dir, 0.02)
+    panel.refresh()
+    assert panel.overlay_labels() == ["lr 0.01"]
+    assert legend_names(w.dashboard.curves) == ["lr 0.01"]
+
+
+def test_delete_asks_and_load_weights_uses_the_last_checkpoint(make_app_window, answers, data_dir):
+    from engine.runs.checkpoint import read_checkpoint
+
+    keep, gone = train_run(data_dir, 0.01), train_run(data_dir, 0.02)
+    w = make_app_window("moons_mlp")
+    panel, doc = w.runs_panel, w.document
+    panel.refresh()
+    panel.select(gone)
+    answers.question = QMessageBox.StandardButton.Cancel
+    assert not panel.delete_run(panel.selected())
+    assert gone.exists() and gone.name in answers.asked[-1]
+    answers.question = QMessageBox.StandardButton.Yes
+    panel.delete_button.click()
+    assert not gone.exists() and [r[0] for r in panel.rows()] == [keep.name]
+
+    assert doc.weights is None
+    panel.select(keep)
+    panel.load_button.click()
+    expected = read_checkpoint(keep).model_state()
+    assert set(doc.weights) == set(expected)
+    for name, value in expected.items():
+        assert np.array_equal(doc.weights[name], value.numpy())
+    assert "Loaded the weights" in panel.message.text()
+
+
+def test_weights_of_another_architecture_are_refused_with_a_sentence(make_app_window, data_dir):
+    other = train_run(data_dir, 0.01)
+    w = make_app_window("digits_cnn")  # the run is the moons MLP's
+    panel = w.runs_panel
+    panel.refresh()
+    assert not panel.load_weights(other)
+    assert w.document.weights is None
+    assert "do not fit the model" in panel.message.text()
+
+
+def test_a_corrupt_run_json_is_a_row_with_its_sentence(make_app_window, data_dir):
+    good = train_run(data_dir, 0.01)
+    bad = data_dir / "broken-run"
+    bad.mkdir()
+    (bad / RUN_FILE).write_text('{"format": "layerlab.run", "vers', encoding="utf-8")
+    w = make_app_window("moons_mlp")
+    w.runs_panel.refresh()
+    rows = w.runs_panel.rows()
+    assert rows[0][0] == good.name
+    assert (
+        len(rows[1]) == 1 and str(bad / RUN_FILE) in rows[1][0] and "not valid JSON" in rows[1][0]
+    )
+
+
+def test_the_list_follows_a_project_and_its_runs_as_they_end(
+    make_app_window, qtbot, monkeypatch, tmp_path, data_dir
+):
+    train_run(data_dir, 0.01)  # the data directory's: not the project's
+    w = make_app_window("moons_mlp")
+    board, panel = w.dashboard, w.runs_panel
+    target = tmp_path / "proj"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName",
+        staticmethod(lambda *_a, **_k: (str(target), "LayerLab project (*.layerlab)")),
+    )  # fmt: skip
+    with qtbot.waitSignal(panel.runs_listed):
+        assert w.files.save()  # the document now is a project: its runs/ is listed (none)
+    assert panel.rows() == []
+    board.panel.set_settings({"epochs": 1, "batch_size": 64})
+    board.settings_overrides = {"probes": False}
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    qtbot.waitUntil(lambda: [r[3] for r in panel.rows()] == ["finished"])
+    assert panel.rows()[0][0].startswith("mlp-for-2-d-points")
+
+
+def test_peak_downsampling_keeps_spikes_and_bounds_the_points():
+    x = np.arange(100_000, dtype=np.float64)
+    y = np.ones_like(x)
+    y[54_321] = 50.0
+    y[77_777] = -3.0
+    dx, dy = peak_downsample(x, y, 4000)
+    assert len(dx) <= 4000 and dy.max() == 50.0 and dy.min() == -3.0
+    assert np.all(np.diff(dx) >= 0) and 54_321 in dx
+    same = peak_downsample(x[:10], y[:10], 4000)
+    assert np.array_equal(same[0], x[:10])
