@@ -132,6 +132,13 @@ class ModelDocument(QObject):
             self._unsaved_runs.append(folder)
             self._modified_may_have_changed()
 
+    def forget_run(self, folder: str | Path) -> None:
+        """The run in ``folder`` is gone (deleted from the Runs panel): it is no unsaved work."""
+        folder = Path(folder)
+        if folder in self._unsaved_runs:
+            self._unsaved_runs.remove(folder)
+            self._modified_may_have_changed()
+
     def replace_spec(self, spec: ModelSpec) -> None:
         """Make ``spec`` the document's model and tell every view, without an undo step.
 

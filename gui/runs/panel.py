@@ -263,6 +263,7 @@ class RunsPanel(QWidget):
             self._say(f"Cannot delete '{path}': {err.strerror or err}. Check its permissions.")
             self.refresh()
             return False
+        self.document.forget_run(path)
         self.refresh()
         self._say(f"Deleted the run {run.name}.")
         return True

@@ -98,9 +98,12 @@ def test_delete_asks_and_load_weights_uses_the_last_checkpoint(make_app_window, 
     answers.question = QMessageBox.StandardButton.Cancel
     assert not panel.delete_run(panel.selected())
     assert gone.exists() and gone.name in answers.asked[-1]
+    doc.add_run(gone)  # as the window does when a run of this untitled model ends
+    assert gone in doc.unsaved_runs and doc.is_modified
     answers.question = QMessageBox.StandardButton.Yes
     panel.delete_button.click()
     assert not gone.exists() and [r[0] for r in panel.rows()] == [keep.name]
+    assert gone not in doc.unsaved_runs  # a deleted run is no unsaved work
 
     assert doc.weights is None
     panel.select(keep)
