@@ -292,3 +292,39 @@ def test_views_do_not_paint_while_hidden(qtbot):
     view.show()
     assert view.repaint_if_needed() and view.paint_count == 1
     assert not view.repaint_if_needed()  # nothing new: no repaint
+
+
+ALL_VIEWS = (
+    LossCurvesView, FilterGridView, FeatureMapView, GateHeatmapView, GradientFlowView,
+    HistogramView, ConfusionMatrixView, PredictionGridView, ForecastView,
+)  # fmt: skip
+
+
+def readme_view_help() -> dict[str, str]:
+    """The README's "What each view shows" bullets, by title, as the plain text a view shows."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### What each view shows, and how to read it\n", 1)[1]
+    section = section.split("\n#", 1)[0].split("\nTo regenerate", 1)[0]
+    found = {}
+    for bullet in re.split(r"\n(?=- \*\*)", section.strip()):
+        title, body = re.match(r"- \*\*(.+?)\.?\*\*(.*)", bullet, re.S).groups()
+        parts = [" ".join(p.split()).replace("*", "") for p in re.split(r"\n  - ", body.strip())]
+        found[title] = "\n• ".join(parts)
+    return found
+
+
+def test_every_view_says_how_to_read_it_in_the_readmes_words(qtbot):
+    readme = readme_view_help()
+    assert len(readme) == len(ALL_VIEWS)
+    for cls in ALL_VIEWS:
+        view = cls()
+        qtbot.addWidget(view)
+        assert view.how_to_read == readme[view.title], view.title
+        assert view.help_button.isEnabled() and view.help_button.text() == "?"
+        # Rich text, so Qt wraps it; every paragraph (sub-bullet) is there.
+        html = view.help_button.toolTip()
+        assert html.startswith("<b>How to read this</b>")
+        assert html.count("<p>") == view.how_to_read.count("\n") + 1

@@ -10,6 +10,7 @@ shown again.
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QStackedWidget,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -46,8 +48,31 @@ PALETTE = (
 )  # fmt: skip
 
 
+class ReadableAxis(pg.AxisItem):
+    """An axis whose log-mode labels do not pile up.
+
+    pyqtgraph labels every minor tick of a log axis (0.1 0.09 0.08 ... 0.02), which overlap
+    into a smear. Here a log axis that spans a decade or more labels only the decades; a
+    narrower one labels the 1, 2 and 5 multiples. The tick marks and grid lines all stay.
+    """
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        strings = super().logTickStrings(values, scale, spacing)
+        low, high = sorted(self.range)
+        wide = high - low >= 1.0
+        return [text if _labelled(v, wide) else "" for v, text in zip(values, strings, strict=True)]
+
+
+def _labelled(log_value: float, wide: bool) -> bool:
+    mantissa = round(10 ** (log_value - math.floor(log_value + 1e-9)), 6)
+    if wide:
+        return mantissa == 1
+    return mantissa in (1, 2, 5)
+
+
 class PlotCanvas(pg.GraphicsLayoutWidget):
-    """The views' GraphicsLayoutWidget: white, and its plots' axes cached (see cache_axes)."""
+    """The views' GraphicsLayoutWidget: white, readable log axes (ReadableAxis) that are cached
+    (see cache_axes)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -57,6 +82,9 @@ class PlotCanvas(pg.GraphicsLayoutWidget):
         self.addPlot = self._add_plot
 
     def _add_plot(self, *args, **kwargs) -> pg.PlotItem:
+        kwargs.setdefault(
+            "axisItems", {"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")}
+        )
         plot = self.ci.addPlot(*args, **kwargs)
         cache_axes(plot)
         return plot
@@ -246,6 +274,9 @@ class LiveView(QWidget):
 
     #: What the empty state says; subclasses replace it.
     empty_text = "Train a model to see this view."
+    #: How to read the view, shown by its "?" button. The README's section "What each view
+    #: shows, and how to read it" has the same words (tests/gui/test_views.py compares them).
+    how_to_read = ""
 
     def __init__(self, title: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -269,6 +300,11 @@ class LiveView(QWidget):
         menu.addAction("Data (CSV)…", self._ask_csv)
         self.export_button.setMenu(menu)
         self.toolbar.addWidget(self.export_button)
+        self.help_button = QToolButton(text="?")
+        self.help_button.setToolTip(self.help_html())
+        self.help_button.setAccessibleName(f"How to read the {title} view")
+        self.help_button.clicked.connect(self.show_help)
+        self.toolbar.addWidget(self.help_button)
 
         self.empty_label = QLabel(self.empty_text)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -285,6 +321,16 @@ class LiveView(QWidget):
         layout.addLayout(self.toolbar)
         layout.addWidget(self.stack, 1)
         self._show_empty()
+
+    def show_help(self) -> None:
+        """Show "How to read this" beside the ? button (a click, not only a hover)."""
+        corner = self.help_button.mapToGlobal(self.help_button.rect().bottomLeft())
+        QToolTip.showText(corner, self.help_html(), self.help_button)
+
+    def help_html(self) -> str:
+        """how_to_read as rich text, which Qt word-wraps (a plain tooltip is one long line)."""
+        paragraphs = [html.escape(line) for line in self.how_to_read.split("\n") if line]
+        return f"<b>How to read this</b><p>{'</p><p>'.join(paragraphs)}</p>"
 
     # ------------------------------------------------------------ state
 

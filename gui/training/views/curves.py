@@ -137,6 +137,18 @@ class LossCurvesView(LiveView):
     """Training loss per step and validation loss per epoch (top), accuracy or MAE (bottom)."""
 
     empty_text = "Press Train to see the loss and accuracy curves of the run."
+    how_to_read = (
+        "The top plot shows the training loss per step (smoothed with an exponential moving "
+        "average, whose weight you can set; the raw curve is drawn faintly behind it) and the "
+        "validation loss per epoch (dots). The bottom plot shows accuracy for classifiers or "
+        "mean absolute error for regression. Log scale helps when the loss spans orders of "
+        "magnitude. Each new run in the session is drawn in a new colour and earlier runs stay "
+        "drawn, thinner, with the legend above the plots naming model and dataset. Train the "
+        "memory RNN and then the memory LSTM to compare them on the same task. A dashed "
+        "vertical line marks a setting changed during the run, labelled with its new value (for"
+        " example lr 0.001). On a log axis the labels are the decades (0.01, 0.1, 1), or 1, 2 "
+        "and 5 within one decade. Curves stay smooth for runs of millions of steps."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Loss curves", parent)

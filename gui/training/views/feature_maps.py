@@ -64,6 +64,14 @@ class FeatureMapView(LiveView):
     """Rows: the input, then each conv/activation/pool layer's maps for the chosen sample."""
 
     empty_text = "Train a model with Conv2d and pooling blocks to see its feature maps."
+    how_to_read = (
+        "The first row is the probe sample itself. Below it is one labelled row per conv, "
+        "activation and pooling layer: what each filter responds to, and what pooling keeps. "
+        "The maps are laid out in a grid that fills the view, with sharp pixels. Pooled maps "
+        "are shown enlarged to the size of the maps above them, so the blocky 2×2 summary that "
+        "max-pooling makes is visible. Blue is negative, white zero and red positive, each "
+        "layer scaled to its own largest value."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Feature maps", parent)

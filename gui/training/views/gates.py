@@ -53,6 +53,20 @@ def gate_levels(name: str, mode: str, values: np.ndarray) -> tuple[tuple[float, 
 
 class GateHeatmapView(LiveView):
     empty_text = "Train a model with an LSTM, GRU or RNN block to see its gates over time."
+    how_to_read = (
+        "(RNN, GRU, LSTM). For the probe sequence there is one heatmap per gate: time runs left"
+        " to right and units run bottom to top. The input sequence is plotted above on the same"
+        " time axis. The colour bar beside each heatmap gives its value range. Hover over a "
+        "heatmap to read the exact value at (t, unit).\n• Forget gate (0 to 1; yellow = 1 = "
+        "keep): an LSTM that has to remember the first symbol of a long sequence learns to hold"
+        " it near 1 for the units that store that symbol. The cell state then stays constant "
+        "along the row, which is the memory the gate protects.\n• Input gate and candidate: "
+        "when new information is written into the cell, and what is written. For “remember the "
+        "first symbol” these are active at t = 0 and quiet afterwards.\n• Output gate and "
+        "hidden state: how much of the cell each unit shows to the next layer at each step.\n• "
+        "A GRU shows reset, update, candidate and hidden; a plain RNN has only its hidden "
+        "state, which has nowhere to keep information except that state itself."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gates", parent)

@@ -40,6 +40,21 @@ def positive(values: np.ndarray) -> np.ndarray:
 class GradientFlowView(LiveView):
     empty_text = ("Train a model to see how large its gradients are, layer by layer, and — for "
                   "RNN, GRU and LSTM blocks — step by step back through time.")  # fmt: skip
+    how_to_read = (
+        "The top plot shows the gradient norm of each layer over training, on a log scale. "
+        "Layers whose gradients fall to ~0 have stopped learning, and spikes come before "
+        "divergence. The bottom plot, for recurrent blocks, shows ‖∂L/∂h_t‖: how much the "
+        "loss's gradient reaches the hidden state at each time step t. This is the vanishing "
+        "gradient made visible. In a plain RNN the curve falls by orders of magnitude from the "
+        "last step back towards t = 0, so the early inputs get almost no learning signal and "
+        "the RNN cannot learn to remember them. The caption gives the ratio ‖∂L/∂h_0‖ / "
+        "‖∂L/∂h_T‖. The previous run's curve stays drawn (grey, dashed), so an RNN run followed"
+        " by an LSTM run on the same task shows the two side by side. Note that the plot "
+        "measures the gradient with respect to the hidden state h_t. An LSTM carries its long-"
+        "range signal mainly along the cell state c_t (through the forget gate), so read its "
+        "curve together with the Gates view: a forget gate held near 1 is the path the gradient"
+        " takes, even where ‖∂L/∂h_t‖ itself is small."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gradient flow", parent)

@@ -35,6 +35,11 @@ class ConfusionMatrixView(LiveView):
     """Rows: true class, columns: predicted class. Colour is the row fraction, text the count."""
 
     empty_text = "Train a classifier to see which classes it confuses with which."
+    how_to_read = (
+        "(classifiers). Rows are the true class and columns the predicted class. The colour is "
+        "the fraction of each true class (the colour bar runs from 0 to 1) and the number is "
+        "the count. The off-diagonal cells are the classes the model mixes up."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Confusion matrix", parent)
@@ -151,6 +156,12 @@ class PredictionGridView(LiveView):
     """Validation images with the predicted class; the frame says right (green) or wrong."""
 
     empty_text = "Train a classifier to see its predictions on validation samples."
+    how_to_read = (
+        "(classifiers). Under each validation image is its predicted class: ✓ and a blue frame "
+        "when right; ✗, the true class and an orange frame when wrong. For 2-D inputs (moons, "
+        "spirals, circles) the view is a scatter plot instead, coloured by the predicted class,"
+        " with wrong points as crosses."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Predictions", parent)
@@ -280,6 +291,10 @@ class ForecastView(LiveView):
 
     empty_text = (
         "Train a forecasting model (e.g. on the sine wave) to see predicted against true values."
+    )
+    how_to_read = (
+        "(regression and forecasting). Predicted and true values across validation samples for "
+        "one step of the forecast horizon, with the MSE and MAE in the caption."
     )
     MAX_POINTS = 400
 
