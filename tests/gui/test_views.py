@@ -328,3 +328,68 @@ def test_every_view_says_how_to_read_it_in_the_readmes_words(qtbot):
         html = view.help_button.toolTip()
         assert html.startswith("<b>How to read this</b>")
         assert html.count("<p>") == view.how_to_read.count("\n") + 1
+
+
+def inside(inner, outer) -> bool:
+    return outer.adjusted(-1, -1, 1, 1).contains(inner)
+
+
+def test_curves_legend_sits_outside_the_plots_and_the_lr_marker_reads_whole(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, LossCurvesView())
+    for run_id in (1, 2):
+        view.start_run(RunStarted(run_id, f"model {run_id}", "digits", "cpu", 2, 50, {}))
+        view.add_steps(steps(run_id, 1, 40))
+    view.add_settings_change(SettingsChanged(2, 20, {"lr": 0.0005}))
+    view.repaint_now()
+    QApplication.processEvents()
+    legend = view.legend.sceneBoundingRect()
+    assert len(view.legend.items) == 2
+    for plot in (view.loss_plot, view.metric_plot):
+        assert not legend.intersects(plot.vb.sceneBoundingRect())
+    label = view.runs[-1].markers[0].label
+    assert label.toPlainText() == "lr 0.0005"
+    assert inside(label.sceneBoundingRect(), view.loss_plot.vb.sceneBoundingRect())
+
+
+def test_gradient_flow_legends_sit_outside_their_plots(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, GradientFlowView())
+    view.new_run("run 1")
+    for step in range(1, 20):
+        view.add_layer_gradients(step, {f"layer{i}": 0.1 * (i + 1) for i in range(6)})
+    view.set_time_gradients(TimeGradient("rnn", np.geomspace(1e-6, 1, 10), np.ones((1, 10)), 1))
+    view.repaint_now()
+    QApplication.processEvents()
+    plots = [view.layer_plot.vb.sceneBoundingRect(), view.time_plot.vb.sceneBoundingRect()]
+    for legend in (view.layer_legend, view.time_legend):
+        assert legend.items
+        assert not any(legend.sceneBoundingRect().intersects(p) for p in plots)
+
+
+def log_labels(plot, low, high):
+    """The non-empty tick labels a log-mode left axis draws for the range 10^low .. 10^high."""
+    from PySide6.QtWidgets import QApplication
+
+    plot.setLogMode(y=True)
+    plot.vb.setRange(yRange=(low, high), padding=0)
+    QApplication.processEvents()
+    axis = plot.getAxis("left")
+    labels = []
+    for spacing, values in axis.tickValues(low, high, axis.height()):
+        strings = axis.tickStrings(values, 1.0, spacing)
+        labels.extend((v, s) for v, s in zip(values, strings, strict=True) if s)
+    return labels
+
+
+def test_log_axes_label_decades_not_every_minor_tick(qtbot):
+    view = shown(qtbot, GradientFlowView())
+    mantissas = lambda labels: {round(10 ** (v - np.floor(v + 1e-9)), 3) for v, _ in labels}  # noqa: E731
+    # Four decades: only 10^n is written, though pyqtgraph ticks 2..9 × 10^n too.
+    wide = log_labels(view.layer_plot, -3.0, 1.0)
+    assert wide and mantissas(wide) == {1.0}
+    # Within a decade and a bit (a loss from 2 down to 0.09): 1, 2 and 5 multiples only.
+    narrow = log_labels(view.layer_plot, np.log10(0.09), np.log10(2.0))
+    assert mantissas(narrow) <= {1.0, 2.0, 5.0} and len(narrow) >= 3

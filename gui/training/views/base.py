@@ -48,18 +48,21 @@ PALETTE = (
 )  # fmt: skip
 
 
+WIDE_LOG_SPAN = 2.0  # decades; narrower log axes also label the 2 and 5 multiples
+
+
 class ReadableAxis(pg.AxisItem):
     """An axis whose log-mode labels do not pile up.
 
     pyqtgraph labels every minor tick of a log axis (0.1 0.09 0.08 ... 0.02), which overlap
-    into a smear. Here a log axis that spans a decade or more labels only the decades; a
+    into a smear. Here a log axis that spans two decades or more labels only the decades; a
     narrower one labels the 1, 2 and 5 multiples. The tick marks and grid lines all stay.
     """
 
     def logTickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
         strings = super().logTickStrings(values, scale, spacing)
         low, high = sorted(self.range)
-        wide = high - low >= 1.0
+        wide = high - low >= WIDE_LOG_SPAN
         return [text if _labelled(v, wide) else "" for v, text in zip(values, strings, strict=True)]
 
 
@@ -256,6 +259,20 @@ def show_grid(plot: pg.PlotItem, alpha: float) -> None:
     plot.showGrid(x=True, y=True, alpha=alpha)
     for name in ("left", "bottom"):
         plot.getAxis(name).setStyle(maxTickLevel=1)
+
+
+def legend_above(
+    canvas: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, columns: int = 2
+) -> pg.LegendItem:
+    """A legend in its own layout row (above ``plot``), never on top of the curves.
+
+    It becomes the plot's legend, so curves made with ``plot.plot(name=...)`` join it and
+    leave it with ``plot.removeItem`` as they would with ``plot.addLegend()``.
+    """
+    legend = pg.LegendItem(labelTextSize="8pt", colCount=columns)
+    canvas.addItem(legend, row=row, col=0)
+    plot.legend = legend
+    return legend
 
 
 def image_view_box(widget: pg.GraphicsLayoutWidget, row: int = 0, col: int = 0) -> pg.ViewBox:

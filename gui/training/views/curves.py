@@ -23,6 +23,7 @@ from gui.training.views.base import (
     PlotCanvas,
     StickyRange,
     bounds_of,
+    legend_above,
     merge_bounds,
     show_grid,
     write_csv,
@@ -171,8 +172,8 @@ class LossCurvesView(LiveView):
         controls.addStretch(1)
 
         self.graphics = PlotCanvas()
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
-        self.metric_plot = self.graphics.addPlot(row=1, col=0)
+        self.loss_plot = self.graphics.addPlot(row=1, col=0)
+        self.metric_plot = self.graphics.addPlot(row=2, col=0)
         self.metric_plot.setXLink(self.loss_plot)
         for plot, name in ((self.loss_plot, "loss"), (self.metric_plot, "accuracy")):
             show_grid(plot, 0.25)
@@ -187,9 +188,7 @@ class LossCurvesView(LiveView):
         # plot's x range through the link.
         self.loss_range = StickyRange(self.loss_plot)
         self.metric_range = StickyRange(self.metric_plot, x=False)
-        self.legend = self.loss_plot.addLegend(
-            offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 190)
-        )
+        self.legend = legend_above(self.graphics, self.loss_plot, row=0)
 
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -240,11 +239,16 @@ class LossCurvesView(LiveView):
         if not changes:
             return
         run = self._run_for(event.run_id)
-        text = ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
+        text = ", ".join(f"{k} {_short(v)}" for k, v in changes.items())
+        # Horizontal, hanging right of the line from near the top of the view: rotated at the
+        # top edge it was clipped to "lr=0.00". The x range's headroom leaves room on the right.
         line = pg.InfiniteLine(
             pos=event.step, angle=90, movable=False,
             pen=pg.mkPen(run.colour, style=pg.QtCore.Qt.PenStyle.DashLine),
-            label=text, labelOpts={"position": 0.9, "color": run.colour, "rotateAxis": (1, 0)},
+            label=text, labelOpts={
+                "position": 0.97, "anchors": [(0, 0), (0, 0)], "color": run.colour,
+                "fill": pg.mkBrush(255, 255, 255, 200),
+            },
         )  # fmt: skip
         line.setToolTip(f"step {event.step}: {text}")
         self.loss_plot.addItem(line)
@@ -380,4 +384,5 @@ def _clip(text: str, length: int = 28) -> str:
 
 
 def _short(value) -> str:
+    """A setting's value for a marker: 3 significant digits, so lr 0.0005 is not "0.00"."""
     return f"{value:.3g}" if isinstance(value, float) else str(value)

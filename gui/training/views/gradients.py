@@ -23,6 +23,7 @@ from gui.training.views.base import (
     PlotCanvas,
     StickyRange,
     bounds_of,
+    legend_above,
     merge_bounds,
     show_grid,
     write_csv,
@@ -67,19 +68,16 @@ class GradientFlowView(LiveView):
         self._run_label = ""
 
         self.graphics = PlotCanvas()
-        self.layer_plot = self.graphics.addPlot(row=0, col=0, title="gradient norm per layer")
+        # Each plot's legend sits in the row above it, in columns: a legend of every layer on
+        # top of the plot hid its curves.
+        self.layer_plot = self.graphics.addPlot(row=1, col=0, title="gradient norm per layer")
+        self.layer_legend = legend_above(self.graphics, self.layer_plot, row=0, columns=4)
         self.layer_plot.setLabel("bottom", "step")
         self.layer_plot.setLabel("left", "‖∂L/∂θ‖")
-        # Two columns, small text, see-through: a legend of every layer must not hide the curves.
-        self.layer_legend = self.layer_plot.addLegend(
-            offset=(-5, 5), colCount=2, labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170)
-        )
-        self.time_plot = self.graphics.addPlot(row=1, col=0, title="gradient through time")
+        self.time_plot = self.graphics.addPlot(row=3, col=0, title="gradient through time")
+        self.time_legend = legend_above(self.graphics, self.time_plot, row=2)
         self.time_plot.setLabel("bottom", "time step t")
         self.time_plot.setLabel("left", "‖∂L/∂h_t‖")
-        self.time_legend = self.time_plot.addLegend(
-            offset=(5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170)
-        )
         for plot in (self.layer_plot, self.time_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis misleads
             plot.setLogMode(y=True)
@@ -189,8 +187,10 @@ class GradientFlowView(LiveView):
             return
         self._time_plot_shown = show
         if show:
-            self.graphics.addItem(self.time_plot, row=1, col=0)
+            self.graphics.addItem(self.time_legend, row=2, col=0)
+            self.graphics.addItem(self.time_plot, row=3, col=0)
         else:
+            self.graphics.removeItem(self.time_legend)
             self.graphics.removeItem(self.time_plot)
 
     def _ratio_text(self) -> str:

@@ -20,6 +20,7 @@ from gui.training.views.base import (
     cached,
     configure_image_item,
     image_view_box,
+    legend_above,
     sequential_colormap,
     show_grid,
     write_csv,
@@ -309,8 +310,8 @@ class ForecastView(LiveView):
         controls.addWidget(self.step_spin)
         controls.addStretch(1)
         self.graphics = PlotCanvas()
-        self.plot = self.graphics.addPlot()
-        self.plot.addLegend(offset=(10, 10))
+        self.plot = self.graphics.addPlot(row=1, col=0)
+        self.legend = legend_above(self.graphics, self.plot, row=0)
         show_grid(self.plot, 0.2)
         self.plot.setLabel("bottom", "validation sample")
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # values, not "(x0.001)" ticks
