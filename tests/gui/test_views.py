@@ -148,14 +148,37 @@ def test_feature_maps_rows_per_layer(qtbot, tmp_path):
     view.set_input(RNG.random((1, 8, 8)).astype(np.float32))
     view.set_maps(maps)
     view.repaint_now()
-    # input row (8) + gap + conv row (8) + gap + pool row enlarged 2x (8)
+    # input row (8) + gap + conv row (8) + gap + pool row enlarged 2x (8), at 4 columns
+    assert view.columns == 4
     assert view.image.shape == (8 * 3 + 2 * 3, 4 * 9 - 1)
-    assert [label for label, _ in view.row_labels][1:] == [
-        "conv1 · Conv2d 4×8×8",
-        "pool1 · MaxPool2d 4×4×4",
-    ]
+    assert [label for label, _ in view.row_labels] == ["input", "conv1\n4×8×8", "pool1\n4×4×4"]
     view.export_csv(tmp_path / "maps.csv")
     assert len((tmp_path / "maps.csv").read_text().splitlines()) == 1 + 4 * 64 + 4 * 16
+
+
+def test_feature_maps_fill_their_view_at_any_shape(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, FeatureMapView())
+    maps = [
+        FeatureMap(f"layer{i}", "Conv2d", "conv", RNG.random((16, 8, 8)).astype(np.float32), 1)
+        for i in range(4)
+    ]
+    view.set_maps(maps)
+    for width, height in ((500, 400), (900, 300), (320, 700)):
+        view.resize(width, height)
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda: view.is_dirty)  # a new shape asks for a new layout
+        view.repaint_now()
+        QApplication.processEvents()
+        fill_w, fill_h = view.image_fill()
+        # One side spans the view and the other at least half of it: a grid, not a strip
+        # (16 maps a row filled ~25 % of the height at 500x400).
+        assert max(fill_w, fill_h) > 0.85 and min(fill_w, fill_h) > 0.5, (width, height)
+    # Sharp pixels: Qt scales the image without smoothing.
+    from PySide6.QtGui import QPainter
+
+    assert not view.graphics.renderHints() & QPainter.RenderHint.SmoothPixmapTransform
 
 
 def lstm_trace(steps=12, units=5):
