@@ -289,10 +289,23 @@ def test_prediction_grid_marks_right_and_wrong(qtbot):
     view.set_report(report)
     view.repaint_now()
     image = view.item.image
-    assert image.shape == (3 * (6 + 4 + 1), 10 * (6 + 4 + 1), 3)
-    frame = image[0, 0] if report.correct[0] else None
-    if frame is not None:
-        assert tuple(frame) == (0, 158, 115)
+    # 3 rows of 10: each cell a framed 6x6 image, an 8-row label band and a 1-pixel gap.
+    assert image.shape == (3 * (6 + 4 + 8 + 1), 10 * (6 + 4 + 1), 3)
+    # Blue frames when right, orange when wrong (not green/red), and a ✓/✗ in every label.
+    blue, orange = (0, 114, 178), (230, 159, 0)
+    cell_h, cell_w = 6 + 4 + 8 + 1, 6 + 4 + 1
+    for i in range(30):
+        r, c = divmod(i, 10)
+        assert tuple(image[r * cell_h, c * cell_w]) == (blue if report.correct[i] else orange)
+    labels = view.sample_labels()
+    assert len(labels) == 30
+    names = "xyz"
+    for i, label in enumerate(labels):
+        predicted = names[report.predictions[i]]
+        if report.correct[i]:
+            assert label == f"✓ {predicted}"
+        else:
+            assert label == f"✗ {predicted}\ntrue {names[truth[i]]}"
     assert f"{int((~report.correct).sum())} wrong" in view.caption.text()
 
 

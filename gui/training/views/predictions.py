@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from engine.probes.snapshots import ClassificationReport, ForecastReport
@@ -26,10 +27,20 @@ from gui.training.views.base import (
     write_csv,
 )
 
+_LABEL_FONT = QFont()
+_LABEL_FONT.setPointSize(8)
 MAX_CELL_TEXT = 20  # above 20×20 classes the numbers would overlap; the colours still read
 GRID_COLUMNS, GRID_ROWS = 10, 5
 BORDER = 2
-_GREEN, _RED = np.array([0, 158, 115], np.uint8), np.array([213, 94, 0], np.uint8)
+# Okabe-Ito blue and orange: told apart with every common colour-vision deficiency (green and
+# red are not), and the labels say ✓ or ✗ besides.
+RIGHT_FRAME, WRONG_FRAME = np.array([0, 114, 178], np.uint8), np.array([230, 159, 0], np.uint8)
+RIGHT_TEXT, WRONG_TEXT = "#00466e", "#a34400"
+
+
+def label_band(h: int) -> int:
+    """Rows of white under each framed sample, where its label (two short lines) is drawn."""
+    return max(8, round(0.8 * h))
 
 
 class ConfusionMatrixView(LiveView):
@@ -136,25 +147,33 @@ class ConfusionMatrixView(LiveView):
         )
 
 
+def cell_size(h: int, w: int) -> tuple[int, int]:
+    """(height, width) of one sample's cell: framed image, label band, one pixel of gap."""
+    return h + 2 * BORDER + label_band(h) + 1, w + 2 * BORDER + 1
+
+
 def prediction_mosaic(images: np.ndarray, correct: np.ndarray, columns: int) -> np.ndarray:
-    """(N, C, H, W) images as an RGB uint8 grid, each framed green (right) or orange (wrong)."""
+    """(N, C, H, W) images as an RGB uint8 grid, each framed blue (right) or orange (wrong),
+    with a white band under each for its label."""
     n, c, h, w = images.shape
     rows = max(1, math.ceil(n / columns))
     th, tw = h + 2 * BORDER, w + 2 * BORDER
-    out = np.full((rows * (th + 1), columns * (tw + 1), 3), 255, np.uint8)
+    cell_h, cell_w = cell_size(h, w)
+    out = np.full((rows * cell_h, columns * cell_w, 3), 255, np.uint8)
     lo, hi = float(images.min()), float(images.max())
     scaled = ((images - lo) / (hi - lo or 1.0) * 255).clip(0, 255).astype(np.uint8)
     rgb = np.repeat(scaled, 3, axis=1) if c == 1 else scaled[:, :3]
     for i in range(n):
         r, col = divmod(i, columns)
-        y, x = r * (th + 1), col * (tw + 1)
-        out[y : y + th, x : x + tw] = _GREEN if correct[i] else _RED
+        y, x = r * cell_h, col * cell_w
+        out[y : y + th, x : x + tw] = RIGHT_FRAME if correct[i] else WRONG_FRAME
         out[y + BORDER : y + BORDER + h, x + BORDER : x + BORDER + w] = rgb[i].transpose(1, 2, 0)
     return out
 
 
 class PredictionGridView(LiveView):
-    """Validation images with the predicted class; the frame says right (green) or wrong."""
+    """Validation images with the predicted class under each; ✓ and a blue frame when right,
+    ✗, the true class and an orange frame when wrong."""
 
     empty_text = "Train a classifier to see its predictions on validation samples."
     how_to_read = (
@@ -218,7 +237,7 @@ class PredictionGridView(LiveView):
             self.caption.setText("The grid draws image and 2-D inputs; see the confusion matrix.")
             return
         wrong = int((~correct[: self.shown]).sum())
-        self.caption.setText(f"{self.shown} validation samples, {wrong} wrong (orange)")
+        self.caption.setText(f"{self.shown} validation samples, {wrong} wrong (✗, orange)")
 
     def _paint_images(self, correct: np.ndarray) -> None:
         n = min(GRID_COLUMNS * GRID_ROWS, len(self.samples), len(correct))
@@ -229,24 +248,37 @@ class PredictionGridView(LiveView):
             autoLevels=False,
         )
         _, _, h, w = self.samples.shape
-        predicted = np.asarray(self.report.predictions)
+        cell_h, cell_w = cell_size(h, w)
         while len(self._texts) < n:
-            text = cached(
-                pg.TextItem(anchor=(1, 1), fill=pg.mkBrush(255, 255, 255, 200), color="#000")
-            )
+            text = cached(pg.TextItem(anchor=(0.5, 0)))
+            text.setFont(_LABEL_FONT)
             self.box.addItem(text)
             self._texts.append(text)
         for i, text in enumerate(self._texts):
             text.setVisible(i < n)
             if i < n:
                 r, c = divmod(i, GRID_COLUMNS)
-                state = (self._name(int(predicted[i])), c, r, h, w)
+                label, colour = self._label(i, bool(correct[i]))
+                state = (label, c, r, h, w)
                 if getattr(text, "_shown", None) != state:  # only the changed predictions
                     text._shown = state
-                    text.setText(state[0])
-                    text.setPos(
-                        (c + 1) * (w + 2 * BORDER + 1) - 1, (r + 1) * (h + 2 * BORDER + 1) - 1
-                    )
+                    text.setText(label, colour)
+                    # Centred in the band under the framed image.
+                    text.setPos(c * cell_w + (w + 2 * BORDER) / 2, r * cell_h + h + 2 * BORDER)
+
+    def _label(self, index: int, correct: bool) -> tuple[str, str]:
+        """ "✓ 7" when right; "✗ 1" over "true 7" when wrong (on one line the labels of
+        neighbouring samples ran into each other), with the label's colour."""
+        predicted = self._name(int(self.report.predictions[index]))
+        if correct:
+            return f"✓ {predicted}", RIGHT_TEXT
+        truth = self.labels[index] if self.labels is not None and index < len(self.labels) else None
+        true_text = "" if truth is None else f"\ntrue {self._name(int(truth))}"
+        return f"✗ {predicted}{true_text}", WRONG_TEXT
+
+    def sample_labels(self) -> list[str]:
+        """The labels under the samples, as last painted, in grid order."""
+        return [t.toPlainText() for t in self._texts if t.isVisible()]
 
     def _paint_scatter(self, correct: np.ndarray) -> None:
         if self.scatter_plot.scene() is None:
