@@ -199,6 +199,15 @@ def test_gate_heatmaps_are_time_by_units_and_hover_reads_values(qtbot, tmp_path)
         assert values.shape == (12, 5)
         assert view.gate_plots[name][1].image.shape == (5, 12)  # rows = units, columns = time
     assert view.input_curves[0].xData.shape == (12,)
+    # Every heatmap has a colour bar beside it with its value range: sigmoid gates 0..1,
+    # tanh ones ±1, the cell state symmetric around its largest value.
+    assert set(view.colour_bars) == set(view.heatmaps)
+    assert view.colour_bars["forget"].levels() == (0.0, 1.0)
+    assert view.colour_bars["candidate"].levels() == (-1.0, 1.0)
+    peak = float(np.abs(trace.layers[0].gates["cell"]).max())
+    assert view.colour_bars["cell"].levels() == pytest.approx((-peak, peak))
+    for name, bar in view.colour_bars.items():
+        assert bar.levels() == pytest.approx(tuple(view.gate_plots[name][1].levels))  # drawn
     forget = trace.layers[0].gates["forget"]
     assert view.value_at("forget", 3, 2) == pytest.approx(float(forget[3, 2]))
     plot = view.gate_plots["forget"][0]
@@ -276,6 +285,7 @@ def test_confusion_matrix_is_k_by_k(qtbot, tmp_path):
     view.set_report(report)
     view.repaint_now()
     assert view.item.image.shape == (4, 4)
+    assert view.colour_bar.levels() == (0.0, 1.0)  # the row fraction
     assert len(view.cell_labels) == 16
     assert sum(int(t.toPlainText()) for t in view.cell_labels) == 30
     view.export_csv(tmp_path / "cm.csv")

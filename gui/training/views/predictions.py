@@ -68,6 +68,11 @@ class ConfusionMatrixView(LiveView):
         self.item = configure_image_item(pg.ImageItem())
         self.item.setColorMap(sequential_colormap())
         self.plot.addItem(self.item)
+        # The colour is a row's fraction, always 0..1: the bar never changes.
+        self.colour_bar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=sequential_colormap(), interactive=False, width=12
+        )
+        self.graphics.addItem(self.colour_bar, row=0, col=1)
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)
