@@ -20,13 +20,15 @@ from gui.training.views.base import (
     PALETTE,
     Bounds,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
-    legend_above,
     merge_bounds,
-    show_grid,
     write_csv,
+)
+from gui.training.views.plots import (
+    PlotCanvas,
+    legend_above,
+    show_grid,
 )
 
 MAX_PAST_RUNS = 6  # older runs are dropped: a legend of twenty runs compares nothing

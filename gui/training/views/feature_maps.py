@@ -19,11 +19,13 @@ from engine.probes.snapshots import FeatureMap
 from gui.training.views.base import (
     SAMPLE_KIND,
     LiveView,
+    write_csv,
+)
+from gui.training.views.plots import (
     PlotCanvas,
     configure_image_item,
     diverging_colormap,
     mosaic,
-    write_csv,
 )
 
 MAX_COLUMNS = 16  # maps per row when the view's size is not known yet

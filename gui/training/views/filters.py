@@ -17,13 +17,15 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engine.probes.snapshots import FilterSet
 from gui.training.views.base import (
     LiveView,
+    write_csv,
+)
+from gui.training.views.plots import (
     PlotCanvas,
     configure_image_item,
     diverging_colormap,
     image_view_box,
     mosaic,
     square_columns,
-    write_csv,
 )
 
 

@@ -23,12 +23,14 @@ from gui.training.views.base import (
     PALETTE,
     SAMPLE_KIND,
     LiveView,
+    write_csv,
+)
+from gui.training.views.plots import (
     PlotCanvas,
     configure_image_item,
     diverging_colormap,
     sequential_colormap,
     show_grid,
-    write_csv,
 )
 
 _BAR_FONT = QFont()

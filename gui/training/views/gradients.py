@@ -20,15 +20,17 @@ from engine.probes.snapshots import TimeGradient
 from gui.training.views.base import (
     PALETTE,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
-    legend_above,
     merge_bounds,
-    show_grid,
     write_csv,
 )
 from gui.training.views.curves import GrowableSeries
+from gui.training.views.plots import (
+    PlotCanvas,
+    legend_above,
+    show_grid,
+)
 
 
 def positive(values: np.ndarray) -> np.ndarray:

@@ -17,11 +17,13 @@ from engine.probes.snapshots import Histogram
 from gui.training.views.base import (
     PALETTE,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
-    show_grid,
     write_csv,
+)
+from gui.training.views.plots import (
+    PlotCanvas,
+    show_grid,
 )
 
 KINDS = ("weights", "activations")

@@ -15,16 +15,18 @@ from engine.probes.snapshots import ClassificationReport, ForecastReport
 from gui.training.views.base import (
     PALETTE,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
+    write_csv,
+)
+from gui.training.views.plots import (
+    PlotCanvas,
     cached,
     configure_image_item,
     image_view_box,
     legend_above,
     sequential_colormap,
     show_grid,
-    write_csv,
 )
 
 _LABEL_FONT = QFont()
