@@ -317,6 +317,18 @@ def test_prediction_grid_marks_right_and_wrong(qtbot):
         else:
             assert label == f"✗ {predicted}\ntrue {names[truth[i]]}"
     assert f"{int((~report.correct).sum())} wrong" in view.caption.text()
+    # Too small to hold the text: no labels over the samples, and the caption says why.
+    from PySide6.QtWidgets import QApplication
+
+    view.resize(200, 150)
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: view.is_dirty)
+    view.repaint_now()
+    assert view.sample_labels() == [] and "enlarge the view" in view.caption.text()
+    view.resize(700, 500)
+    QApplication.processEvents()
+    view.repaint_now()
+    assert len(view.sample_labels()) == 30
 
 
 def test_forecast_view(qtbot, tmp_path):

@@ -13,7 +13,8 @@ from gui.training.views.histograms import HistogramView
 from gui.training.views.plots import (
     PlotCanvas,
 )
-from gui.training.views.predictions import ConfusionMatrixView, ForecastView, PredictionGridView
+from gui.training.views.prediction_grid import PredictionGridView
+from gui.training.views.predictions import ConfusionMatrixView, ForecastView
 
 __all__ = [
     "SAMPLE_KIND",
