@@ -368,7 +368,9 @@ def readme_view_help() -> dict[str, str]:
     section = section.split("\n#", 1)[0].split("\nTo regenerate", 1)[0]
     found = {}
     for bullet in re.split(r"\n(?=- \*\*)", section.strip()):
-        title, body = re.match(r"- \*\*(.+?)\.?\*\*(.*)", bullet, re.S).groups()
+        # "**Gates** (RNN, GRU, LSTM). Text": the view says the text; the title and what it
+        # applies to are the README's list structure.
+        title, body = re.match(r"- \*\*(.+?)\.?\*\*(?: \([^)]*\)\.)?(.*)", bullet, re.S).groups()
         parts = [" ".join(p.split()).replace("*", "") for p in re.split(r"\n  - ", body.strip())]
         found[title] = "\n• ".join(parts)
     return found

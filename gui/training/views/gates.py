@@ -64,7 +64,7 @@ def _label_ends(bar: pg.ColorBarItem, levels: tuple[float, float]) -> None:
 class GateHeatmapView(LiveView):
     empty_text = "Train a model with an LSTM, GRU or RNN block to see its gates over time."
     how_to_read = (
-        "(RNN, GRU, LSTM). For the probe sequence there is one heatmap per gate: time runs left"
+        "For the probe sequence there is one heatmap per gate: time runs left"
         " to right and units run bottom to top. The input sequence is plotted above on the same"
         " time axis. The colour bar beside each heatmap gives its value range. Hover over a "
         "heatmap to read the exact value at (t, unit).\n• Forget gate (0 to 1; yellow = 1 = "

@@ -35,7 +35,7 @@ class ConfusionMatrixView(LiveView):
 
     empty_text = "Train a classifier to see which classes it confuses with which."
     how_to_read = (
-        "(classifiers). Rows are the true class and columns the predicted class. The colour is "
+        "Rows are the true class and columns the predicted class. The colour is "
         "the fraction of each true class (the colour bar runs from 0 to 1) and the number is "
         "the count. The off-diagonal cells are the classes the model mixes up."
     )
@@ -146,7 +146,7 @@ class ForecastView(LiveView):
         "Train a forecasting model (e.g. on the sine wave) to see predicted against true values."
     )
     how_to_read = (
-        "(regression and forecasting). Predicted and true values across validation samples for "
+        "Predicted and true values across validation samples for "
         "one step of the forecast horizon, with the MSE and MAE in the caption."
     )
     MAX_POINTS = 400
