@@ -27,6 +27,7 @@ from gui.training.views.base import (
 )
 from gui.training.views.plots import (
     PlotCanvas,
+    cache_axes,
     configure_image_item,
     diverging_colormap,
     sequential_colormap,
@@ -257,6 +258,7 @@ class GateHeatmapView(LiveView):
             plot.addItem(item)
             self.gate_plots[name] = (plot, item)
             bar = pg.ColorBarItem(values=levels, colorMap=colours, interactive=False, width=10)
+            cache_axes(bar)  # a bar changes only with its range: a pixmap between changes
             # As short as a heatmap row: the scale's two ends are labelled, in small text.
             bar.setMinimumHeight(0)
             bar.getAxis("right").setMinimumHeight(0)
