@@ -235,7 +235,7 @@ def test_lstm_run_pause_lr_change_resume_stop(dashboard, qtbot):
         qtbot.mouseClick(board.panel.pause_button, qt_left_button())
     run = board.curves.runs[-1]
     qtbot.waitUntil(lambda: bool(run.markers), timeout=10_000)
-    assert "lr=0.01" in run.markers[0].label.toPlainText()
+    assert "lr 0.01" in run.markers[0].label.toPlainText()
     qtbot.waitUntil(lambda: board.last_step.lr == pytest.approx(0.01), timeout=10_000)
     qtbot.waitUntil(lambda: board.gates.current_trace is not None, timeout=RUN_TIMEOUT_MS)
     board.gates.repaint_now()

@@ -148,14 +148,37 @@ def test_feature_maps_rows_per_layer(qtbot, tmp_path):
     view.set_input(RNG.random((1, 8, 8)).astype(np.float32))
     view.set_maps(maps)
     view.repaint_now()
-    # input row (8) + gap + conv row (8) + gap + pool row enlarged 2x (8)
+    # input row (8) + gap + conv row (8) + gap + pool row enlarged 2x (8), at 4 columns
+    assert view.columns == 4
     assert view.image.shape == (8 * 3 + 2 * 3, 4 * 9 - 1)
-    assert [label for label, _ in view.row_labels][1:] == [
-        "conv1 · Conv2d 4×8×8",
-        "pool1 · MaxPool2d 4×4×4",
-    ]
+    assert [label for label, _ in view.row_labels] == ["input", "conv1\n4×8×8", "pool1\n4×4×4"]
     view.export_csv(tmp_path / "maps.csv")
     assert len((tmp_path / "maps.csv").read_text().splitlines()) == 1 + 4 * 64 + 4 * 16
+
+
+def test_feature_maps_fill_their_view_at_any_shape(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, FeatureMapView())
+    maps = [
+        FeatureMap(f"layer{i}", "Conv2d", "conv", RNG.random((16, 8, 8)).astype(np.float32), 1)
+        for i in range(4)
+    ]
+    view.set_maps(maps)
+    for width, height in ((500, 400), (900, 300), (320, 700)):
+        view.resize(width, height)
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda: view.is_dirty)  # a new shape asks for a new layout
+        view.repaint_now()
+        QApplication.processEvents()
+        fill_w, fill_h = view.image_fill()
+        # One side spans the view and the other at least half of it: a grid, not a strip
+        # (16 maps a row filled ~25 % of the height at 500x400).
+        assert max(fill_w, fill_h) > 0.85 and min(fill_w, fill_h) > 0.5, (width, height)
+    # Sharp pixels: Qt scales the image without smoothing.
+    from PySide6.QtGui import QPainter
+
+    assert not view.graphics.renderHints() & QPainter.RenderHint.SmoothPixmapTransform
 
 
 def lstm_trace(steps=12, units=5):
@@ -176,6 +199,15 @@ def test_gate_heatmaps_are_time_by_units_and_hover_reads_values(qtbot, tmp_path)
         assert values.shape == (12, 5)
         assert view.gate_plots[name][1].image.shape == (5, 12)  # rows = units, columns = time
     assert view.input_curves[0].xData.shape == (12,)
+    # Every heatmap has a colour bar beside it with its value range: sigmoid gates 0..1,
+    # tanh ones ±1, the cell state symmetric around its largest value.
+    assert set(view.colour_bars) == set(view.heatmaps)
+    assert view.colour_bars["forget"].levels() == (0.0, 1.0)
+    assert view.colour_bars["candidate"].levels() == (-1.0, 1.0)
+    peak = float(np.abs(trace.layers[0].gates["cell"]).max())
+    assert view.colour_bars["cell"].levels() == pytest.approx((-peak, peak))
+    for name, bar in view.colour_bars.items():
+        assert bar.levels() == pytest.approx(tuple(view.gate_plots[name][1].levels))  # drawn
     forget = trace.layers[0].gates["forget"]
     assert view.value_at("forget", 3, 2) == pytest.approx(float(forget[3, 2]))
     plot = view.gate_plots["forget"][0]
@@ -253,6 +285,7 @@ def test_confusion_matrix_is_k_by_k(qtbot, tmp_path):
     view.set_report(report)
     view.repaint_now()
     assert view.item.image.shape == (4, 4)
+    assert view.colour_bar.levels() == (0.0, 1.0)  # the row fraction
     assert len(view.cell_labels) == 16
     assert sum(int(t.toPlainText()) for t in view.cell_labels) == 30
     view.export_csv(tmp_path / "cm.csv")
@@ -266,11 +299,36 @@ def test_prediction_grid_marks_right_and_wrong(qtbot):
     view.set_report(report)
     view.repaint_now()
     image = view.item.image
-    assert image.shape == (3 * (6 + 4 + 1), 10 * (6 + 4 + 1), 3)
-    frame = image[0, 0] if report.correct[0] else None
-    if frame is not None:
-        assert tuple(frame) == (0, 158, 115)
+    # 3 rows of 10: each cell a framed 6x6 image, an 8-row label band and a 1-pixel gap.
+    assert image.shape == (3 * (6 + 4 + 8 + 1), 10 * (6 + 4 + 1), 3)
+    # Blue frames when right, orange when wrong (not green/red), and a ✓/✗ in every label.
+    blue, orange = (0, 114, 178), (230, 159, 0)
+    cell_h, cell_w = 6 + 4 + 8 + 1, 6 + 4 + 1
+    for i in range(30):
+        r, c = divmod(i, 10)
+        assert tuple(image[r * cell_h, c * cell_w]) == (blue if report.correct[i] else orange)
+    labels = view.sample_labels()
+    assert len(labels) == 30
+    names = "xyz"
+    for i, label in enumerate(labels):
+        predicted = names[report.predictions[i]]
+        if report.correct[i]:
+            assert label == f"✓ {predicted}"
+        else:
+            assert label == f"✗ {predicted}\ntrue {names[truth[i]]}"
     assert f"{int((~report.correct).sum())} wrong" in view.caption.text()
+    # Too small to hold the text: no labels over the samples, and the caption says why.
+    from PySide6.QtWidgets import QApplication
+
+    view.resize(200, 150)
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: view.is_dirty)
+    view.repaint_now()
+    assert view.sample_labels() == [] and "enlarge the view" in view.caption.text()
+    view.resize(700, 500)
+    QApplication.processEvents()
+    view.repaint_now()
+    assert len(view.sample_labels()) == 30
 
 
 def test_forecast_view(qtbot, tmp_path):
@@ -292,3 +350,106 @@ def test_views_do_not_paint_while_hidden(qtbot):
     view.show()
     assert view.repaint_if_needed() and view.paint_count == 1
     assert not view.repaint_if_needed()  # nothing new: no repaint
+
+
+ALL_VIEWS = (
+    LossCurvesView, FilterGridView, FeatureMapView, GateHeatmapView, GradientFlowView,
+    HistogramView, ConfusionMatrixView, PredictionGridView, ForecastView,
+)  # fmt: skip
+
+
+def readme_view_help() -> dict[str, str]:
+    """The README's "What each view shows" bullets, by title, as the plain text a view shows."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### What each view shows, and how to read it\n", 1)[1]
+    section = section.split("\n#", 1)[0].split("\nTo regenerate", 1)[0]
+    found = {}
+    for bullet in re.split(r"\n(?=- \*\*)", section.strip()):
+        # "**Gates** (RNN, GRU, LSTM). Text": the view says the text; the title and what it
+        # applies to are the README's list structure.
+        title, body = re.match(r"- \*\*(.+?)\.?\*\*(?: \([^)]*\)\.)?(.*)", bullet, re.S).groups()
+        parts = [" ".join(p.split()).replace("*", "") for p in re.split(r"\n  - ", body.strip())]
+        found[title] = "\n• ".join(parts)
+    return found
+
+
+def test_every_view_says_how_to_read_it_in_the_readmes_words(qtbot):
+    readme = readme_view_help()
+    assert len(readme) == len(ALL_VIEWS)
+    for cls in ALL_VIEWS:
+        view = cls()
+        qtbot.addWidget(view)
+        assert view.how_to_read == readme[view.title], view.title
+        assert view.help_button.isEnabled() and view.help_button.text() == "?"
+        # Rich text, so Qt wraps it; every paragraph (sub-bullet) is there.
+        html = view.help_button.toolTip()
+        assert html.startswith("<b>How to read this</b>")
+        assert html.count("<p>") == view.how_to_read.count("\n") + 1
+
+
+def inside(inner, outer) -> bool:
+    return outer.adjusted(-1, -1, 1, 1).contains(inner)
+
+
+def test_curves_legend_sits_outside_the_plots_and_the_lr_marker_reads_whole(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, LossCurvesView())
+    for run_id in (1, 2):
+        view.start_run(RunStarted(run_id, f"model {run_id}", "digits", "cpu", 2, 50, {}))
+        view.add_steps(steps(run_id, 1, 40))
+    view.add_settings_change(SettingsChanged(2, 20, {"lr": 0.0005}))
+    view.repaint_now()
+    QApplication.processEvents()
+    legend = view.legend.sceneBoundingRect()
+    assert len(view.legend.items) == 2
+    for plot in (view.loss_plot, view.metric_plot):
+        assert not legend.intersects(plot.vb.sceneBoundingRect())
+    label = view.runs[-1].markers[0].label
+    assert label.toPlainText() == "lr 0.0005"
+    assert inside(label.sceneBoundingRect(), view.loss_plot.vb.sceneBoundingRect())
+
+
+def test_gradient_flow_legends_sit_outside_their_plots(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, GradientFlowView())
+    view.new_run("run 1")
+    for step in range(1, 20):
+        view.add_layer_gradients(step, {f"layer{i}": 0.1 * (i + 1) for i in range(6)})
+    view.set_time_gradients(TimeGradient("rnn", np.geomspace(1e-6, 1, 10), np.ones((1, 10)), 1))
+    view.repaint_now()
+    QApplication.processEvents()
+    plots = [view.layer_plot.vb.sceneBoundingRect(), view.time_plot.vb.sceneBoundingRect()]
+    for legend in (view.layer_legend, view.time_legend):
+        assert legend.items
+        assert not any(legend.sceneBoundingRect().intersects(p) for p in plots)
+
+
+def log_labels(plot, low, high):
+    """The non-empty tick labels a log-mode left axis draws for the range 10^low .. 10^high."""
+    from PySide6.QtWidgets import QApplication
+
+    plot.setLogMode(y=True)
+    plot.vb.setRange(yRange=(low, high), padding=0)
+    QApplication.processEvents()
+    axis = plot.getAxis("left")
+    labels = []
+    for spacing, values in axis.tickValues(low, high, axis.height()):
+        strings = axis.tickStrings(values, 1.0, spacing)
+        labels.extend((v, s) for v, s in zip(values, strings, strict=True) if s)
+    return labels
+
+
+def test_log_axes_label_decades_not_every_minor_tick(qtbot):
+    view = shown(qtbot, GradientFlowView())
+    mantissas = lambda labels: {round(10 ** (v - np.floor(v + 1e-9)), 3) for v, _ in labels}  # noqa: E731
+    # Four decades: only 10^n is written, though pyqtgraph ticks 2..9 × 10^n too.
+    wide = log_labels(view.layer_plot, -3.0, 1.0)
+    assert wide and mantissas(wide) == {1.0}
+    # Within a decade and a bit (a loss from 2 down to 0.09): 1, 2 and 5 multiples only.
+    narrow = log_labels(view.layer_plot, np.log10(0.09), np.log10(2.0))
+    assert mantissas(narrow) <= {1.0, 2.0, 5.0} and len(narrow) >= 3

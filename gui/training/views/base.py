@@ -10,6 +10,7 @@ shown again.
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,13 +21,13 @@ from pyqtgraph.exporters import CSVExporter, ImageExporter
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
-    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QMenu,
     QSizePolicy,
     QStackedWidget,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -44,41 +45,6 @@ PALETTE = (
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B", "#7F7F7F",
     "#BCBD22", "#17BECF",
 )  # fmt: skip
-
-
-class PlotCanvas(pg.GraphicsLayoutWidget):
-    """The views' GraphicsLayoutWidget: white, and its plots' axes cached (see cache_axes)."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setBackground("w")
-        # pyqtgraph binds addPlot on each instance (to its central layout's), so a method
-        # defined on this class would never be called.
-        self.addPlot = self._add_plot
-
-    def _add_plot(self, *args, **kwargs) -> pg.PlotItem:
-        plot = self.ci.addPlot(*args, **kwargs)
-        cache_axes(plot)
-        return plot
-
-
-def cached(item: QGraphicsItem) -> QGraphicsItem:
-    """Let Qt keep a rarely changing item (a cell's label) as a pixmap: repainting the view
-    around it then copies the pixmap instead of calling the item's Python paint()."""
-    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    return item
-
-
-def cache_axes(plot: pg.PlotItem) -> None:
-    """Let Qt keep each axis (with its grid lines) as a pixmap until its range or labels change.
-
-    Without it every repaint of a plot replays every axis's tick text and grid lines from
-    Python (~1 ms an axis at dashboard sizes), time the window cannot answer the user in;
-    with it an unchanged axis is a C++ pixmap copy. pyqtgraph invalidates the cache itself
-    (update()) whenever the axis must be redrawn.
-    """
-    for name in ("left", "bottom", "right", "top"):
-        cached(plot.getAxis(name))
 
 
 class StickyRange:
@@ -183,59 +149,6 @@ def _still_fits(current: tuple[float, float] | None, bounds: tuple[float, float]
     return current[0] <= lo and hi <= current[1] and (hi - lo) >= StickyRange.MIN_FILL * span
 
 
-def diverging_colormap() -> pg.ColorMap:
-    """Blue-white-red: zero is white, so the sign and size of a weight read at a glance."""
-    return pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (247, 247, 247), (178, 24, 43)])
-
-
-def sequential_colormap() -> pg.ColorMap:
-    return pg.colormap.get("viridis")
-
-
-def mosaic(tiles: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
-    """Lay (N, h, w) tiles out row by row, ``columns`` per row, NaN-filled gaps between them.
-
-    One image holding every tile paints ~10x faster than one ImageItem per tile, and NaN gaps
-    draw transparent, so the tiles stay visibly separate.
-    """
-    count, h, w = tiles.shape
-    columns = max(1, min(columns, count))
-    rows = max(1, math.ceil(count / columns))
-    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
-    for index in range(count):
-        r, c = divmod(index, columns)
-        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tiles[index]
-    return out
-
-
-def square_columns(count: int) -> int:
-    return max(1, math.ceil(math.sqrt(count)))
-
-
-def configure_image_item(item: pg.ImageItem) -> pg.ImageItem:
-    # Row-major so a (rows, cols) numpy array shows with rows going down, as printed.
-    item.setOpts(axisOrder="row-major")
-    return item
-
-
-def show_grid(plot: pg.PlotItem, alpha: float) -> None:
-    """Grid lines at the major and minor ticks only.
-
-    pyqtgraph's default third tick level adds ~35 near-invisible lines per axis (alpha ~10/255
-    at dashboard sizes) and made a plot's repaint ~3x slower (16 ms against 6 ms at 480x330,
-    offscreen), time taken from the GUI thread's paint budget.
-    """
-    plot.showGrid(x=True, y=True, alpha=alpha)
-    for name in ("left", "bottom"):
-        plot.getAxis(name).setStyle(maxTickLevel=1)
-
-
-def image_view_box(widget: pg.GraphicsLayoutWidget, row: int = 0, col: int = 0) -> pg.ViewBox:
-    """A ViewBox for pixel images: square pixels, y growing downwards, no mouse menu clutter."""
-    box = widget.addViewBox(row=row, col=col, lockAspect=True, invertY=True, enableMenu=False)
-    return box
-
-
 class LiveView(QWidget):
     """Base of the dashboard's views: an empty-state page, a content page, an export button.
 
@@ -246,6 +159,9 @@ class LiveView(QWidget):
 
     #: What the empty state says; subclasses replace it.
     empty_text = "Train a model to see this view."
+    #: How to read the view, shown by its "?" button. The README's section "What each view
+    #: shows, and how to read it" has the same words (tests/gui/test_views.py compares them).
+    how_to_read = ""
 
     def __init__(self, title: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -269,6 +185,11 @@ class LiveView(QWidget):
         menu.addAction("Data (CSV)…", self._ask_csv)
         self.export_button.setMenu(menu)
         self.toolbar.addWidget(self.export_button)
+        self.help_button = QToolButton(text="?")
+        self.help_button.setToolTip(self.help_html())
+        self.help_button.setAccessibleName(f"How to read the {title} view")
+        self.help_button.clicked.connect(self.show_help)
+        self.toolbar.addWidget(self.help_button)
 
         self.empty_label = QLabel(self.empty_text)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -285,6 +206,16 @@ class LiveView(QWidget):
         layout.addLayout(self.toolbar)
         layout.addWidget(self.stack, 1)
         self._show_empty()
+
+    def show_help(self) -> None:
+        """Show "How to read this" beside the ? button (a click, not only a hover)."""
+        corner = self.help_button.mapToGlobal(self.help_button.rect().bottomLeft())
+        QToolTip.showText(corner, self.help_html(), self.help_button)
+
+    def help_html(self) -> str:
+        """how_to_read as rich text, which Qt word-wraps (a plain tooltip is one long line)."""
+        paragraphs = [html.escape(line) for line in self.how_to_read.split("\n") if line]
+        return f"<b>How to read this</b><p>{'</p><p>'.join(paragraphs)}</p>"
 
     # ------------------------------------------------------------ state
 

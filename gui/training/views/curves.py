@@ -20,12 +20,15 @@ from gui.training.views.base import (
     PALETTE,
     Bounds,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
     merge_bounds,
-    show_grid,
     write_csv,
+)
+from gui.training.views.plots import (
+    PlotCanvas,
+    legend_above,
+    show_grid,
 )
 
 MAX_PAST_RUNS = 6  # older runs are dropped: a legend of twenty runs compares nothing
@@ -137,6 +140,18 @@ class LossCurvesView(LiveView):
     """Training loss per step and validation loss per epoch (top), accuracy or MAE (bottom)."""
 
     empty_text = "Press Train to see the loss and accuracy curves of the run."
+    how_to_read = (
+        "The top plot shows the training loss per step (smoothed with an exponential moving "
+        "average, whose weight you can set; the raw curve is drawn faintly behind it) and the "
+        "validation loss per epoch (dots). The bottom plot shows accuracy for classifiers or "
+        "mean absolute error for regression. Log scale helps when the loss spans orders of "
+        "magnitude. Each new run in the session is drawn in a new colour and earlier runs stay "
+        "drawn, thinner, with the legend above the plots naming model and dataset. Train the "
+        "memory RNN and then the memory LSTM to compare them on the same task. A dashed "
+        "vertical line marks a setting changed during the run, labelled with its new value (for"
+        " example lr 0.001). On a log axis the labels are the decades (0.01, 0.1, 1), or 1, 2 "
+        "and 5 within one decade. Curves stay smooth for runs of millions of steps."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Loss curves", parent)
@@ -159,8 +174,8 @@ class LossCurvesView(LiveView):
         controls.addStretch(1)
 
         self.graphics = PlotCanvas()
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
-        self.metric_plot = self.graphics.addPlot(row=1, col=0)
+        self.loss_plot = self.graphics.addPlot(row=1, col=0)
+        self.metric_plot = self.graphics.addPlot(row=2, col=0)
         self.metric_plot.setXLink(self.loss_plot)
         for plot, name in ((self.loss_plot, "loss"), (self.metric_plot, "accuracy")):
             show_grid(plot, 0.25)
@@ -175,9 +190,7 @@ class LossCurvesView(LiveView):
         # plot's x range through the link.
         self.loss_range = StickyRange(self.loss_plot)
         self.metric_range = StickyRange(self.metric_plot, x=False)
-        self.legend = self.loss_plot.addLegend(
-            offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 190)
-        )
+        self.legend = legend_above(self.graphics, self.loss_plot, row=0)
 
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -228,11 +241,16 @@ class LossCurvesView(LiveView):
         if not changes:
             return
         run = self._run_for(event.run_id)
-        text = ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
+        text = ", ".join(f"{k} {_short(v)}" for k, v in changes.items())
+        # Horizontal, hanging right of the line from near the top of the view: rotated at the
+        # top edge it was clipped to "lr=0.00". The x range's headroom leaves room on the right.
         line = pg.InfiniteLine(
             pos=event.step, angle=90, movable=False,
             pen=pg.mkPen(run.colour, style=pg.QtCore.Qt.PenStyle.DashLine),
-            label=text, labelOpts={"position": 0.9, "color": run.colour, "rotateAxis": (1, 0)},
+            label=text, labelOpts={
+                "position": 0.97, "anchors": [(0, 0), (0, 0)], "color": run.colour,
+                "fill": pg.mkBrush(255, 255, 255, 200),
+            },
         )  # fmt: skip
         line.setToolTip(f"step {event.step}: {text}")
         self.loss_plot.addItem(line)
@@ -398,4 +416,5 @@ def _clip(text: str, length: int = 28) -> str:
 
 
 def _short(value) -> str:
+    """A setting's value for a marker: 3 significant digits, so lr 0.0005 is not "0.00"."""
     return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -7,6 +7,7 @@ integer factor to the size of the largest, so pooling shows as the blockiness it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,14 +19,16 @@ from engine.probes.snapshots import FeatureMap
 from gui.training.views.base import (
     SAMPLE_KIND,
     LiveView,
+    write_csv,
+)
+from gui.training.views.plots import (
     PlotCanvas,
     configure_image_item,
     diverging_colormap,
     mosaic,
-    write_csv,
 )
 
-MAX_COLUMNS = 16  # maps per row before a layer wraps onto another row
+MAX_COLUMNS = 16  # maps per row when the view's size is not known yet
 ROW_GAP = 3
 
 
@@ -36,10 +39,31 @@ def _enlarge(maps: np.ndarray, height: int) -> np.ndarray:
     return np.repeat(np.repeat(maps, factor, axis=1), factor, axis=2)
 
 
+def fit_columns(counts: Sequence[int], tile: int, width: float, height: float) -> int:
+    """Maps per row that make the whole grid as large as it can be in a width × height view.
+
+    Every layer wraps at the same column count, so the rows line up; ``tile`` is the side of
+    one (enlarged) map. Too many columns give a thin strip, too few a tall column: the best
+    count is the one whose grid scales up the most.
+    """
+    if not counts or width <= 0 or height <= 0:
+        return MAX_COLUMNS
+    best, best_scale = 1, 0.0
+    for columns in range(1, max(counts) + 1):
+        grid_w = columns * (tile + 1)
+        grid_h = sum(math.ceil(c / columns) * (tile + 1) for c in counts)
+        grid_h += ROW_GAP * (len(counts) - 1)
+        scale = min(width / grid_w, height / grid_h)
+        if scale > best_scale:
+            best, best_scale = columns, scale
+    return best
+
+
 def layer_blocks(
-    layers: Sequence[tuple[str, np.ndarray, float]],
+    layers: Sequence[tuple[str, np.ndarray, float]], columns: int = MAX_COLUMNS
 ) -> tuple[np.ndarray, list[tuple[str, int]]]:
-    """Stack (label, maps (C, H, W), level) layers into one image scaled to [-1, 1].
+    """Stack (label, maps (C, H, W), level) layers into one image scaled to [-1, 1], each
+    layer wrapping after ``columns`` maps.
 
     Returns the image and (label, top row) per layer, for the row labels.
     """
@@ -49,7 +73,7 @@ def layer_blocks(
     blocks, tops, top = [], [], 0
     for label, maps, level in layers:
         scaled = _enlarge(np.asarray(maps, np.float32) / max(level, 1e-12), height)
-        block = mosaic(scaled, MAX_COLUMNS)
+        block = mosaic(scaled, columns)
         blocks.append(block)
         tops.append((label, top))
         top += block.shape[0] + ROW_GAP
@@ -64,6 +88,14 @@ class FeatureMapView(LiveView):
     """Rows: the input, then each conv/activation/pool layer's maps for the chosen sample."""
 
     empty_text = "Train a model with Conv2d and pooling blocks to see its feature maps."
+    how_to_read = (
+        "The first row is the probe sample itself. Below it is one labelled row per conv, "
+        "activation and pooling layer: what each filter responds to, and what pooling keeps. "
+        "The maps are laid out in a grid that fills the view, with sharp pixels. Pooled maps "
+        "are shown enlarged to the size of the maps above them, so the blocky 2×2 summary that "
+        "max-pooling makes is visible. Blue is negative, white zero and red positive, each "
+        "layer scaled to its own largest value."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Feature maps", parent)
@@ -72,6 +104,7 @@ class FeatureMapView(LiveView):
         self.image: np.ndarray | None = None
         self.sample_text = "the probe sample"  # the sample is picked in the training panel
         self.row_labels: list[tuple[str, int]] = []
+        self.columns = MAX_COLUMNS  # maps per row, as last painted (fit to the view's shape)
         self._ticks: list[tuple[float, str]] | None = None
 
         self.graphics = PlotCanvas()
@@ -94,6 +127,14 @@ class FeatureMapView(LiveView):
     def forget(self) -> None:
         self.maps = ()
         self.input_image = None
+
+    def image_fill(self) -> tuple[float, float]:
+        """(width, height) of the drawn maps as fractions of the plot area: how well they fill it."""
+        drawn, area = self.item.sceneBoundingRect(), self.plot.vb.sceneBoundingRect()
+        if area.isEmpty():
+            return 0.0, 0.0
+        shown = drawn.intersected(area)
+        return shown.width() / area.width(), shown.height() / area.height()
 
     def set_input(self, image: np.ndarray | None, description: str = "the probe sample") -> None:
         """The chosen sample itself (C, H, W), drawn as the first row."""
@@ -123,12 +164,24 @@ class FeatureMapView(LiveView):
             rows.append(("input", self.input_image, level))
         for m in self.maps:
             c, h, w = m.maps.shape
-            rows.append((f"{m.block_id} · {m.block_type} {c}×{h}×{w}", m.maps, float(m.level)))
+            # Two short lines: one long line made the label axis take a third of the view.
+            rows.append((f"{m.block_id}\n{c}×{h}×{w}", m.maps, float(m.level)))
         return rows
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # Another shape wants another number of columns: repaint on the next tick.
+        super().resizeEvent(event)
+        if self.has_data:
+            self.mark_dirty()
 
     def paint(self) -> None:
         rows = self.rows()
-        self.image, self.row_labels = layer_blocks(rows)
+        tile = max((m.shape[1] for _, m, _ in rows), default=1)
+        box = self.plot.vb.size()
+        self.columns = fit_columns(
+            [m.shape[0] for _, m, _ in rows], tile, box.width(), box.height()
+        )
+        self.image, self.row_labels = layer_blocks(rows, self.columns)
         self.item.setImage(self.image, levels=(-1.0, 1.0), autoLevels=False)
         # Each label sits at the middle of the first line of maps of its layer.
         height = max((m.shape[1] for _, m, _ in rows), default=1)

@@ -17,13 +17,15 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engine.probes.snapshots import FilterSet
 from gui.training.views.base import (
     LiveView,
+    write_csv,
+)
+from gui.training.views.plots import (
     PlotCanvas,
     configure_image_item,
     diverging_colormap,
     image_view_box,
     mosaic,
     square_columns,
-    write_csv,
 )
 
 
@@ -41,6 +43,14 @@ def filter_mosaic(weights: np.ndarray) -> np.ndarray:
 
 class FilterGridView(LiveView):
     empty_text = "Train a model with a Conv2d block to see its filters."
+    how_to_read = (
+        "These are the kernels of one Conv2d layer (pick it in Layer). Each tile is one kernel;"
+        " with several input channels each row is one filter and each column one input channel."
+        " The colour scale is symmetric around zero (blue negative, white zero, red positive) "
+        "and fixed for the run: it only ever widens. Filters that start as noise and turn into "
+        "edge and stroke detectors therefore really do change colour; they are not re-"
+        "normalised to look the same at every update."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Filters", parent)

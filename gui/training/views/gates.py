@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.probes.snapshots import RecurrentTrace
@@ -22,14 +23,19 @@ from gui.training.views.base import (
     PALETTE,
     SAMPLE_KIND,
     LiveView,
+    write_csv,
+)
+from gui.training.views.plots import (
     PlotCanvas,
+    cache_axes,
     configure_image_item,
     diverging_colormap,
     sequential_colormap,
     show_grid,
-    write_csv,
 )
 
+_BAR_FONT = QFont()
+_BAR_FONT.setPointSize(7)  # a colour bar is as tall as a heatmap row: small tick text
 MAX_INPUT_CURVES = 8  # more input features than this read as noise; the first ones are drawn
 _SIGMOID = {"input", "forget", "output", "reset", "update"}
 _TANH = {"candidate"}
@@ -51,8 +57,27 @@ def gate_levels(name: str, mode: str, values: np.ndarray) -> tuple[tuple[float, 
     return (-peak, peak), True
 
 
+def _label_ends(bar: pg.ColorBarItem, levels: tuple[float, float]) -> None:
+    lo, hi = levels
+    bar.getAxis("right").setTicks([[(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")], []])
+
+
 class GateHeatmapView(LiveView):
     empty_text = "Train a model with an LSTM, GRU or RNN block to see its gates over time."
+    how_to_read = (
+        "For the probe sequence there is one heatmap per gate: time runs left"
+        " to right and units run bottom to top. The input sequence is plotted above on the same"
+        " time axis. The colour bar beside each heatmap gives its value range. Hover over a "
+        "heatmap to read the exact value at (t, unit).\n• Forget gate (0 to 1; yellow = 1 = "
+        "keep): an LSTM that has to remember the first symbol of a long sequence learns to hold"
+        " it near 1 for the units that store that symbol. The cell state then stays constant "
+        "along the row, which is the memory the gate protects.\n• Input gate and candidate: "
+        "when new information is written into the cell, and what is written. For “remember the "
+        "first symbol” these are active at t = 0 and quiet afterwards.\n• Output gate and "
+        "hidden state: how much of the cell each unit shows to the next layer at each step.\n• "
+        "A GRU shows reset, update, candidate and hidden; a plain RNN has only its hidden "
+        "state, which has nowhere to keep information except that state itself."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gates", parent)
@@ -63,6 +88,8 @@ class GateHeatmapView(LiveView):
         self._sequence: np.ndarray | None = None
         self._sequences: dict[str, np.ndarray] = {}
         self.gate_plots: dict[str, tuple[pg.PlotItem, pg.ImageItem]] = {}
+        # Each heatmap's colour scale with its value range, beside it in a third column.
+        self.colour_bars: dict[str, pg.ColorBarItem] = {}
         self.input_curves: list[pg.PlotDataItem] = []
         self._layout_key: tuple = ()
         self.heatmaps: dict[str, np.ndarray] = {}  # gate -> (T, units), as last painted
@@ -85,6 +112,8 @@ class GateHeatmapView(LiveView):
         # Seven stacked plots share a dock: names go in a column of horizontal labels on the
         # left, only the bottom plot has a time axis, and the layout has no spacing.
         self.graphics.ci.layout.setSpacing(0)
+        # Room between rows for the end labels of two colour bars, one above the other.
+        self.graphics.ci.layout.setVerticalSpacing(8)
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)
         self._row_labels: list[pg.LabelItem] = []
         self.graphics.addLabel("input", row=0, col=0, angle=0, size="8pt", justify="right")
@@ -173,6 +202,10 @@ class GateHeatmapView(LiveView):
             levels, _ = gate_levels(name, trace.mode, values)
             # (T, units) -> rows = units, columns = time, so x is t and y is the unit.
             item.setImage(np.ascontiguousarray(values.T), levels=levels, autoLevels=False)
+            bar = self.colour_bars[name]
+            if bar.levels() != levels:  # redraws the bar's axis: only when the range moves
+                bar.setLevels(levels)
+                _label_ends(bar, levels)
         self._paint_input(trace.block_id)
         steps, units = next(iter(self.heatmaps.values())).shape
         direction = "reverse" if layer.direction else "forward"
@@ -202,8 +235,9 @@ class GateHeatmapView(LiveView):
     def _rebuild(self, mode: str, names: tuple[str, ...]) -> None:
         for plot, _ in self.gate_plots.values():
             self.graphics.removeItem(plot)
-        for label in self._row_labels:
-            self.graphics.removeItem(label)
+        for item in (*self._row_labels, *self.colour_bars.values()):
+            self.graphics.removeItem(item)
+        self.colour_bars.clear()
         self.gate_plots.clear()
         self._row_labels = []
         for row, name in enumerate(names, start=1):
@@ -218,14 +252,32 @@ class GateHeatmapView(LiveView):
             plot.setXLink(self.input_plot)
             plot.setMouseEnabled(y=False)
             item = configure_image_item(pg.ImageItem())
-            _, diverging = gate_levels(name, mode, np.zeros(0))
-            item.setColorMap(diverging_colormap() if diverging else sequential_colormap())
+            levels, diverging = gate_levels(name, mode, np.zeros(0))
+            colours = diverging_colormap() if diverging else sequential_colormap()
+            item.setColorMap(colours)
             plot.addItem(item)
             self.gate_plots[name] = (plot, item)
+            bar = pg.ColorBarItem(values=levels, colorMap=colours, interactive=False, width=10)
+            cache_axes(bar)  # a bar changes only with its range: a pixmap between changes
+            # As short as a heatmap row: the scale's two ends are labelled, in small text.
+            bar.setMinimumHeight(0)
+            bar.getAxis("right").setMinimumHeight(0)
+            bar.getAxis("right").setStyle(tickFont=_BAR_FONT, tickTextOffset=2)
+            _label_ends(bar, levels)
+            self.graphics.addItem(bar, row=row, col=2)
+            self.colour_bars[name] = bar
         if names:
             last = self.gate_plots[names[-1]][0]
             last.showAxis("bottom")
             last.setLabel("bottom", "time step t")
+            # The last row also holds the time axis: the bar stops where the heatmap does.
+            axis_height = last.getAxis("bottom").maximumHeight()
+            self.colour_bars[names[-1]].setContentsMargins(0, 0, 0, axis_height)
+            # Equal rows would leave the last heatmap that much shorter than the others.
+            layout = self.graphics.ci.layout
+            for row in range(1, len(names) + 1):
+                layout.setRowStretchFactor(row, 100)
+            layout.setRowStretchFactor(len(names), 100 + int(axis_height))
         self._layout_key = (mode, names)
 
     # ------------------------------------------------------------ hover

@@ -20,14 +20,17 @@ from engine.probes.snapshots import TimeGradient
 from gui.training.views.base import (
     PALETTE,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
     merge_bounds,
-    show_grid,
     write_csv,
 )
 from gui.training.views.curves import GrowableSeries
+from gui.training.views.plots import (
+    PlotCanvas,
+    legend_above,
+    show_grid,
+)
 
 
 def positive(values: np.ndarray) -> np.ndarray:
@@ -40,6 +43,21 @@ def positive(values: np.ndarray) -> np.ndarray:
 class GradientFlowView(LiveView):
     empty_text = ("Train a model to see how large its gradients are, layer by layer, and — for "
                   "RNN, GRU and LSTM blocks — step by step back through time.")  # fmt: skip
+    how_to_read = (
+        "The top plot shows the gradient norm of each layer over training, on a log scale. "
+        "Layers whose gradients fall to ~0 have stopped learning, and spikes come before "
+        "divergence. The bottom plot, for recurrent blocks, shows ‖∂L/∂h_t‖: how much the "
+        "loss's gradient reaches the hidden state at each time step t. This is the vanishing "
+        "gradient made visible. In a plain RNN the curve falls by orders of magnitude from the "
+        "last step back towards t = 0, so the early inputs get almost no learning signal and "
+        "the RNN cannot learn to remember them. The caption gives the ratio ‖∂L/∂h_0‖ / "
+        "‖∂L/∂h_T‖. The previous run's curve stays drawn (grey, dashed), so an RNN run followed"
+        " by an LSTM run on the same task shows the two side by side. Note that the plot "
+        "measures the gradient with respect to the hidden state h_t. An LSTM carries its long-"
+        "range signal mainly along the cell state c_t (through the forget gate), so read its "
+        "curve together with the Gates view: a forget gate held near 1 is the path the gradient"
+        " takes, even where ‖∂L/∂h_t‖ itself is small."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gradient flow", parent)
@@ -52,19 +70,16 @@ class GradientFlowView(LiveView):
         self._run_label = ""
 
         self.graphics = PlotCanvas()
-        self.layer_plot = self.graphics.addPlot(row=0, col=0, title="gradient norm per layer")
+        # Each plot's legend sits in the row above it, in columns: a legend of every layer on
+        # top of the plot hid its curves.
+        self.layer_plot = self.graphics.addPlot(row=1, col=0, title="gradient norm per layer")
+        self.layer_legend = legend_above(self.graphics, self.layer_plot, row=0, columns=4)
         self.layer_plot.setLabel("bottom", "step")
         self.layer_plot.setLabel("left", "‖∂L/∂θ‖")
-        # Two columns, small text, see-through: a legend of every layer must not hide the curves.
-        self.layer_legend = self.layer_plot.addLegend(
-            offset=(-5, 5), colCount=2, labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170)
-        )
-        self.time_plot = self.graphics.addPlot(row=1, col=0, title="gradient through time")
+        self.time_plot = self.graphics.addPlot(row=3, col=0, title="gradient through time")
+        self.time_legend = legend_above(self.graphics, self.time_plot, row=2)
         self.time_plot.setLabel("bottom", "time step t")
         self.time_plot.setLabel("left", "‖∂L/∂h_t‖")
-        self.time_legend = self.time_plot.addLegend(
-            offset=(5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170)
-        )
         for plot in (self.layer_plot, self.time_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis misleads
             plot.setLogMode(y=True)
@@ -174,8 +189,10 @@ class GradientFlowView(LiveView):
             return
         self._time_plot_shown = show
         if show:
-            self.graphics.addItem(self.time_plot, row=1, col=0)
+            self.graphics.addItem(self.time_legend, row=2, col=0)
+            self.graphics.addItem(self.time_plot, row=3, col=0)
         else:
+            self.graphics.removeItem(self.time_legend)
             self.graphics.removeItem(self.time_plot)
 
     def _ratio_text(self) -> str:

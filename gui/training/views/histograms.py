@@ -17,11 +17,13 @@ from engine.probes.snapshots import Histogram
 from gui.training.views.base import (
     PALETTE,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
-    show_grid,
     write_csv,
+)
+from gui.training.views.plots import (
+    PlotCanvas,
+    show_grid,
 )
 
 KINDS = ("weights", "activations")
@@ -33,6 +35,12 @@ _SNAPSHOT_KINDS = {"weight_histograms": "weights", "activation_histograms": "act
 
 class HistogramView(LiveView):
     empty_text = "Train a model to see the distribution of each layer's weights and activations."
+    how_to_read = (
+        "These show the weights (top) and activations (bottom) of one layer. Weights that "
+        "collapse to zero or spread out without limit, tanh/sigmoid activations piled up at "
+        "their limits (saturation), or ReLU activations piled up at 0 (dead units) show here "
+        "before they show in the loss. The title counts any NaN or infinite values."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Histograms", parent)

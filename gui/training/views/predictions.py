@@ -1,8 +1,8 @@
-"""Evaluation views: confusion matrix and prediction grid (classifiers), predicted vs true (forecasts)."""
+"""Evaluation views: the confusion matrix (classifiers) and predicted against true values
+(forecasts). The prediction grid is in prediction_grid.py."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,27 +14,31 @@ from engine.probes.snapshots import ClassificationReport, ForecastReport
 from gui.training.views.base import (
     PALETTE,
     LiveView,
-    PlotCanvas,
     StickyRange,
     bounds_of,
+    write_csv,
+)
+from gui.training.views.plots import (
+    PlotCanvas,
     cached,
     configure_image_item,
-    image_view_box,
+    legend_above,
     sequential_colormap,
     show_grid,
-    write_csv,
 )
 
 MAX_CELL_TEXT = 20  # above 20×20 classes the numbers would overlap; the colours still read
-GRID_COLUMNS, GRID_ROWS = 10, 5
-BORDER = 2
-_GREEN, _RED = np.array([0, 158, 115], np.uint8), np.array([213, 94, 0], np.uint8)
 
 
 class ConfusionMatrixView(LiveView):
     """Rows: true class, columns: predicted class. Colour is the row fraction, text the count."""
 
     empty_text = "Train a classifier to see which classes it confuses with which."
+    how_to_read = (
+        "Rows are the true class and columns the predicted class. The colour is "
+        "the fraction of each true class (the colour bar runs from 0 to 1) and the number is "
+        "the count. The off-diagonal cells are the classes the model mixes up."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Confusion matrix", parent)
@@ -51,6 +55,11 @@ class ConfusionMatrixView(LiveView):
         self.item = configure_image_item(pg.ImageItem())
         self.item.setColorMap(sequential_colormap())
         self.plot.addItem(self.item)
+        # The colour is a row's fraction, always 0..1: the bar never changes.
+        self.colour_bar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=sequential_colormap(), interactive=False, width=12
+        )
+        self.graphics.addItem(self.colour_bar, row=0, col=1)
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)
@@ -130,156 +139,15 @@ class ConfusionMatrixView(LiveView):
         )
 
 
-def prediction_mosaic(images: np.ndarray, correct: np.ndarray, columns: int) -> np.ndarray:
-    """(N, C, H, W) images as an RGB uint8 grid, each framed green (right) or orange (wrong)."""
-    n, c, h, w = images.shape
-    rows = max(1, math.ceil(n / columns))
-    th, tw = h + 2 * BORDER, w + 2 * BORDER
-    out = np.full((rows * (th + 1), columns * (tw + 1), 3), 255, np.uint8)
-    lo, hi = float(images.min()), float(images.max())
-    scaled = ((images - lo) / (hi - lo or 1.0) * 255).clip(0, 255).astype(np.uint8)
-    rgb = np.repeat(scaled, 3, axis=1) if c == 1 else scaled[:, :3]
-    for i in range(n):
-        r, col = divmod(i, columns)
-        y, x = r * (th + 1), col * (tw + 1)
-        out[y : y + th, x : x + tw] = _GREEN if correct[i] else _RED
-        out[y + BORDER : y + BORDER + h, x + BORDER : x + BORDER + w] = rgb[i].transpose(1, 2, 0)
-    return out
-
-
-class PredictionGridView(LiveView):
-    """Validation images with the predicted class; the frame says right (green) or wrong."""
-
-    empty_text = "Train a classifier to see its predictions on validation samples."
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__("Predictions", parent)
-        self.report: ClassificationReport | None = None
-        self.samples: np.ndarray | None = None
-        self.labels: np.ndarray | None = None
-        self.class_names: tuple[str, ...] = ()
-        self.shown = 0
-        self.graphics = PlotCanvas()
-        self.box = image_view_box(self.graphics)
-        self.item = configure_image_item(pg.ImageItem())
-        self.box.addItem(self.item)
-        self.scatter_plot = pg.PlotItem()  # for 2-D vector inputs (moons, spirals, ...)
-        self.scatter = pg.ScatterPlotItem(size=7)
-        self.scatter_plot.addItem(self.scatter)
-        self._texts: list[pg.TextItem] = []
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics, 1)
-
-    def set_samples(
-        self, x_val: np.ndarray | None, y_val: np.ndarray | None, class_names: Sequence[str] | None
-    ) -> None:
-        """The validation inputs the reports refer to (the first N of them are drawn)."""
-        self.samples = None if x_val is None else np.asarray(x_val[: GRID_COLUMNS * GRID_ROWS * 20])
-        self.labels = None if y_val is None else np.asarray(y_val)
-        self.class_names = tuple(class_names or ())
-        self.mark_dirty()
-
-    def set_report(self, report: ClassificationReport) -> None:
-        self.report = report
-        self._got_data()
-
-    def take_snapshot(self, snapshot) -> None:
-        if snapshot.kind == "classification_report":
-            self.set_report(snapshot.data)
-        else:
-            super().take_snapshot(snapshot)
-
-    def forget(self) -> None:
-        self.report = None
-
-    def paint(self) -> None:
-        if self.report is None or self.samples is None:
-            self.caption.setText("No validation samples to show.")
-            return
-        correct = np.asarray(self.report.correct)
-        if self.samples.ndim == 4:
-            self._paint_images(correct)
-        elif self.samples.ndim == 2 and self.samples.shape[1] >= 2:
-            self._paint_scatter(correct)
-        else:
-            self.caption.setText("The grid draws image and 2-D inputs; see the confusion matrix.")
-            return
-        wrong = int((~correct[: self.shown]).sum())
-        self.caption.setText(f"{self.shown} validation samples, {wrong} wrong (orange)")
-
-    def _paint_images(self, correct: np.ndarray) -> None:
-        n = min(GRID_COLUMNS * GRID_ROWS, len(self.samples), len(correct))
-        self.shown = n
-        self.item.setImage(
-            prediction_mosaic(self.samples[:n], correct[:n], GRID_COLUMNS),
-            levels=(0, 255),
-            autoLevels=False,
-        )
-        _, _, h, w = self.samples.shape
-        predicted = np.asarray(self.report.predictions)
-        while len(self._texts) < n:
-            text = cached(
-                pg.TextItem(anchor=(1, 1), fill=pg.mkBrush(255, 255, 255, 200), color="#000")
-            )
-            self.box.addItem(text)
-            self._texts.append(text)
-        for i, text in enumerate(self._texts):
-            text.setVisible(i < n)
-            if i < n:
-                r, c = divmod(i, GRID_COLUMNS)
-                state = (self._name(int(predicted[i])), c, r, h, w)
-                if getattr(text, "_shown", None) != state:  # only the changed predictions
-                    text._shown = state
-                    text.setText(state[0])
-                    text.setPos(
-                        (c + 1) * (w + 2 * BORDER + 1) - 1, (r + 1) * (h + 2 * BORDER + 1) - 1
-                    )
-
-    def _paint_scatter(self, correct: np.ndarray) -> None:
-        if self.scatter_plot.scene() is None:
-            self.graphics.removeItem(self.box)
-            self.graphics.addItem(self.scatter_plot)
-        n = min(len(self.samples), len(correct))
-        self.shown = n
-        predicted = np.asarray(self.report.predictions)[:n]
-        brushes = [pg.mkBrush(PALETTE[int(p) % len(PALETTE)]) for p in predicted]
-        symbols = ["o" if ok else "x" for ok in correct[:n]]
-        self.scatter.setData(
-            self.samples[:n, 0], self.samples[:n, 1], brush=brushes, symbol=symbols, pen=None
-        )
-
-    def _name(self, index: int) -> str:
-        return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
-
-    def export_item(self):
-        return self.graphics.scene()
-
-    def export_csv(self, path: str | Path) -> None:
-        rows = []
-        if self.report is not None:
-            truth = (
-                self.labels if self.labels is not None else np.full(len(self.report.correct), -1)
-            )
-            for i, (p, ok, conf) in enumerate(
-                zip(
-                    self.report.predictions,
-                    self.report.correct,
-                    self.report.confidence,
-                    strict=True,
-                )
-            ):
-                rows.append(
-                    (i, int(truth[i]) if i < len(truth) else -1, int(p), bool(ok), float(conf))
-                )
-        write_csv(path, ["sample", "true", "predicted", "correct", "confidence"], rows)
-
-
 class ForecastView(LiveView):
     """Predicted against true values across validation samples, for one horizon step."""
 
     empty_text = (
         "Train a forecasting model (e.g. on the sine wave) to see predicted against true values."
+    )
+    how_to_read = (
+        "Predicted and true values across validation samples for "
+        "one step of the forecast horizon, with the MSE and MAE in the caption."
     )
     MAX_POINTS = 400
 
@@ -294,8 +162,8 @@ class ForecastView(LiveView):
         controls.addWidget(self.step_spin)
         controls.addStretch(1)
         self.graphics = PlotCanvas()
-        self.plot = self.graphics.addPlot()
-        self.plot.addLegend(offset=(10, 10))
+        self.plot = self.graphics.addPlot(row=1, col=0)
+        self.legend = legend_above(self.graphics, self.plot, row=0)
         show_grid(self.plot, 0.2)
         self.plot.setLabel("bottom", "validation sample")
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # values, not "(x0.001)" ticks
