@@ -182,13 +182,15 @@ def test_a_window_run_writes_its_folder_from_the_training_process(tmp_path):
     settings = TrainSettings(epochs=2, runs_folder=str(tmp_path), **FAST)
     run = TrainingProcess(mlp_spec(), vector_data(n=64), settings)
     got = collect(run, ended)
-    assert run.wait(5.0)
+    # Read as soon as the end arrives, not after the process is gone: the recorder's writes are
+    # on disk before the window hears that the run ended.
     folder = got.events[0].run_folder
     assert folder and os.path.dirname(folder) == str(tmp_path)
     info = read_run(folder)
     assert info.status == "finished" and info.get("epochs_done") == 2
     assert [r["step"] for r in read_metrics(folder).steps] == [s.step for s in got.steps]
     assert read_checkpoint(folder).progress.step == got.steps[-1].step
+    assert run.wait(5.0)
 
 
 # ---------------------------------------------------------------- bad files
