@@ -51,10 +51,6 @@ class RunWriter:
             self._queue.put((_CLOSE, ()))
             self._thread.join()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def _work(self) -> None:
         while True:
             write, args = self._queue.get()
