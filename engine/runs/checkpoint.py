@@ -5,10 +5,14 @@ file of tensors plus a JSON file of everything else. Never a pickle.
 (or copy of) the last one whenever the validation metric improved. Each pair shares a token (in
 the safetensors metadata and the JSON), so a pair torn by a crash between the two renames is
 caught on reading instead of mixing two checkpoints.
+
+A checkpoint is taken on the training thread (copy_checkpoint: CPU copies, so the run can go on
+at once) and written by the run's writer thread (write_checkpoint, engine/runs/writer.py).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -95,8 +99,17 @@ class Checkpoint:
         np.random.set_state((np_state[0], np.array(np_state[1], dtype=np.uint32), *np_state[2:]))
 
 
-def save_checkpoint(
-    run_folder: Path,
+@dataclass(frozen=True)
+class CheckpointCopy:
+    """A checkpoint taken but not yet written: CPU copies of every tensor (the training goes on
+    changing the originals) and its JSON description. Made on the training thread, written by
+    the run's writer thread."""
+
+    tensors: dict[str, torch.Tensor]
+    info: dict[str, Any]
+
+
+def copy_checkpoint(
     *,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -104,54 +117,65 @@ def save_checkpoint(
     progress: Progress,
     metrics: dict[str, Any] | None,
     reason: str,
-) -> dict[str, Any]:
-    """Write ``checkpoints/last.safetensors`` and ``last.json``; returns the JSON written."""
-    from safetensors.torch import save_file
-
-    folder = run_folder / CHECKPOINTS
-    tensors = {f"model/{k}": _plain(v) for k, v in model.state_dict().items()}
+) -> CheckpointCopy:
+    """Take a checkpoint of the run as it is now, as copies the next step cannot change."""
+    tensors = {f"model/{k}": _copy(v) for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for index, values in opt["state"].items():
         for name, value in values.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optimizer/{index}/{name}"] = _plain(value)
+                tensors[f"optimizer/{index}/{name}"] = _copy(value)
             else:
                 scalars.setdefault(str(index), {})[name] = value
-    tensors["rng/torch"] = torch.get_rng_state()
+    tensors["rng/torch"] = torch.get_rng_state()  # get_state() returns a new tensor
     tensors["rng/shuffle"] = shuffle_rng.get_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, state in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng/cuda/{i}"] = state
-    token = f"{progress.step}-{time.time_ns()}"
     py_state = random.getstate()
     np_state = np.random.get_state()
     info = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
-        "token": token,
+        "token": f"{progress.step}-{time.time_ns()}",
         "written_at": now_iso(),
         "reason": reason,  # epoch, finished, stopped, failed
-        "progress": progress.__dict__,
-        "metrics": metrics,
-        "optimizer": {"state": scalars, "param_groups": opt["param_groups"]},
+        "progress": dict(progress.__dict__),
+        "metrics": copy.deepcopy(metrics),
+        "optimizer": {"state": scalars, "param_groups": copy.deepcopy(opt["param_groups"])},
         "rng": {
             "python": [py_state[0], list(py_state[1]), py_state[2]],
             "numpy": [np_state[0], np_state[1].tolist(), *(_py(v) for v in np_state[2:])],
         },
     }
+    return CheckpointCopy(tensors, info)
+
+
+def write_checkpoint(run_folder: Path, taken: CheckpointCopy) -> dict[str, Any]:
+    """Write ``checkpoints/last.safetensors`` and ``last.json`` (tensors first, each renamed
+    into place); returns the JSON written."""
+    from safetensors.torch import save_file
+
+    folder = run_folder / CHECKPOINTS
     target = folder / "last.safetensors"
+    metadata = {"layerlab_checkpoint": taken.info["token"], "format": "pt"}
     try:
         folder.mkdir(exist_ok=True)
         tmp = folder / ".last.safetensors.tmp"
-        save_file(tensors, str(tmp), metadata={"layerlab_checkpoint": token, "format": "pt"})
+        save_file(taken.tensors, str(tmp), metadata=metadata)
         os.replace(tmp, target)
     except OSError as err:
         raise RunFolderError(
             f"Cannot write the checkpoint '{target}': {err.strerror or err}."
         ) from None
-    write_json_atomic(folder / "last.json", info)
-    return info
+    write_json_atomic(folder / "last.json", taken.info)
+    return taken.info
+
+
+def save_checkpoint(run_folder: Path, **state: Any) -> dict[str, Any]:
+    """Take and write a checkpoint at once (``state``: copy_checkpoint's arguments)."""
+    return write_checkpoint(run_folder, copy_checkpoint(**state))
 
 
 def keep_as_best(run_folder: Path, info: dict[str, Any] | None = None) -> None:
@@ -211,9 +235,13 @@ def read_checkpoint(run_folder: str | os.PathLike, which: str = "last") -> Check
     return Checkpoint(file, tensors, info)
 
 
-def _plain(t: torch.Tensor) -> torch.Tensor:
-    # safetensors wants dense, contiguous CPU tensors (channels-last conv weights are not).
-    return t.detach().to("cpu").contiguous()
+def _copy(t: torch.Tensor) -> torch.Tensor:
+    # A new CPU tensor, never a view: the writer thread reads it while the next steps update the
+    # original in place. Contiguous, because safetensors wants that (channels-last conv weights
+    # are not); one copy does both.
+    out = torch.empty(t.shape, dtype=t.dtype, device="cpu")
+    out.copy_(t.detach())
+    return out
 
 
 def _py(value: Any) -> Any:

@@ -149,8 +149,10 @@ def _record(trainer: Trainer) -> None:
         print(f"layerlab: this run is not recorded: {error}", file=sys.stderr)
         return
     trainer.run_folder = str(folder)
-    trainer.callbacks.append(
-        RunRecorder(folder, trainer, checkpoint_every=trainer.settings.checkpoint_every)
+    # First, before the relay's buffer: the recorder's end waits for its writes, so the run's
+    # folder is complete on disk before the window hears that the run ended.
+    trainer.callbacks.insert(
+        0, RunRecorder(folder, trainer, checkpoint_every=trainer.settings.checkpoint_every)
     )
 
 

@@ -117,9 +117,9 @@ def _train(folder, epochs, spec=None, data=None, **settings):
 def test_tensorboard_reads_the_run_back(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    import engine.runs.recorder as recorder_module
+    import engine.runs.logs as logs_module
 
-    monkeypatch.setattr(recorder_module, "TENSORBOARD_STEP_SECONDS", 0.0)  # every step
+    monkeypatch.setattr(logs_module, "TENSORBOARD_STEP_SECONDS", 0.0)  # every step
     folder = new_run_folder(tmp_path, "cnn")
     trainer, _ = _train(folder, 2, cnn_spec(), image_data(n=96), probes=True,
                         probe_kinds=("weight_histograms",), probe_intervals={"weight_histograms": 0.0})  # fmt: skip
@@ -182,13 +182,15 @@ def test_a_window_run_writes_its_folder_from_the_training_process(tmp_path):
     settings = TrainSettings(epochs=2, runs_folder=str(tmp_path), **FAST)
     run = TrainingProcess(mlp_spec(), vector_data(n=64), settings)
     got = collect(run, ended)
-    assert run.wait(5.0)
+    # Read as soon as the end arrives, not after the process is gone: the recorder's writes are
+    # on disk before the window hears that the run ended.
     folder = got.events[0].run_folder
     assert folder and os.path.dirname(folder) == str(tmp_path)
     info = read_run(folder)
     assert info.status == "finished" and info.get("epochs_done") == 2
     assert [r["step"] for r in read_metrics(folder).steps] == [s.step for s in got.steps]
     assert read_checkpoint(folder).progress.step == got.steps[-1].step
+    assert run.wait(5.0)
 
 
 # ---------------------------------------------------------------- bad files
@@ -263,7 +265,7 @@ def test_a_failing_disk_stops_the_recording_not_the_run(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(recorder_module, "save_checkpoint", full)
+    monkeypatch.setattr(recorder_module, "write_checkpoint", full)
     trainer, recorder = _train(folder, 2)
     assert trainer.step == 2 * 6  # trained to the end
     assert "No space left on device" in recorder.problem and str(folder) in recorder.problem

@@ -1,0 +1,78 @@
+"""A crash loses at most the epoch in progress: `python main.py train` killed with SIGKILL
+mid-run leaves a run that reads as interrupted, whose last checkpoint is whole and of the last
+finished epoch (or the one before), and that `--resume` continues."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.model.examples import example_path
+from engine.runs.checkpoint import read_checkpoint
+from engine.runs.folder import read_metrics, read_run
+
+ROOT = Path(__file__).resolve().parents[2]
+# The digits CNN at batch 8 on one thread: epochs of ~0.3-1 s, so the kill lands mid-run.
+TRAIN = ["--device", "cpu", "--batch-size", "8", "--threads", "1", "--quiet"]
+
+
+def _train(*argv) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "main.py", "train", *map(str, argv), *TRAIN],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _epochs_done(folder: Path) -> int:
+    try:
+        return json.loads((folder / "run.json").read_text())["epochs_done"]
+    except (OSError, ValueError, KeyError):
+        return 0  # not written yet (run.json is renamed into place whole)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_run_reads_as_interrupted_and_resumes_from_its_last_epoch(tmp_path):
+    folder = tmp_path / "run"
+    proc = _train(example_path("digits_cnn"), "--epochs", "50", "--run-dir", folder)
+    try:
+        deadline = time.monotonic() + 120
+        while _epochs_done(folder) < 2:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the run did not finish 2 epochs in 120 s"
+            time.sleep(0.02)  # polling the folder, not waiting for a time to pass
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+
+    info = read_run(folder)
+    assert info.status == "interrupted"
+    metrics = read_metrics(folder)
+    assert not metrics.problems  # at most a last line without its newline, still being written
+    finished = max(e["epoch"] for e in metrics.epochs)
+    assert finished >= 2
+    checkpoint = read_checkpoint(folder)  # whole: a torn pair or file would raise
+    done = checkpoint.progress.epochs_done
+    assert done in (finished, finished - 1)
+    assert checkpoint.progress.step == done * info.get("steps_per_epoch")
+
+    resumed = _train("--resume", folder, "--epochs", "1")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    info = read_run(folder)
+    assert info.status == "finished" and info.get("epochs_done") == done + 1
+    assert info.get("segments")[-1]["first_step"] == checkpoint.progress.step
+    steps = [r["step"] for r in read_metrics(folder).steps]
+    assert steps == list(range(1, steps[-1] + 1))  # the curve goes on from the checkpoint
+    assert steps[-1] == (done + 1) * info.get("steps_per_epoch")

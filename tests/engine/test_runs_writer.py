@@ -1,0 +1,124 @@
+"""The recorder's writer thread: checkpoints are real copies, the end waits for the writes,
+and a write that fails (or a bug in one) becomes the recorder's problem, never a hang."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+import engine.runs.recorder as recorder_module
+from engine.runs.checkpoint import Progress, copy_checkpoint, read_checkpoint
+from engine.runs.folder import new_run_folder, read_metrics, read_run
+from engine.runs.recorder import RunRecorder
+from engine.training.events import Callback
+from engine.training.settings import TrainSettings
+from engine.training.trainer import Trainer
+from tests.engine._train_fixtures import cnn_spec, image_data, mlp_spec, vector_data
+
+FAST = dict(device="cpu", torch_threads=1, batch_size=8, probes=False)
+
+
+def test_a_checkpoint_copy_is_not_changed_by_the_steps_after_it():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(2)
+    )
+    model(torch.randn(2, 1, 6, 6))
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters())
+
+    def step():
+        optimizer.zero_grad()
+        model(torch.randn(4, 1, 6, 6)).sum().backward()
+        optimizer.step()
+
+    step()
+    taken = copy_checkpoint(model=model, optimizer=optimizer, shuffle_rng=torch.Generator(),
+                            progress=Progress(1, 1, 4, 1e-3, None), metrics=None, reason="epoch")  # fmt: skip
+    frozen = {k: v.clone() for k, v in taken.tensors.items()}
+    originals = {**{f"model/{k}": v for k, v in model.state_dict().items()}}
+    for index, values in optimizer.state_dict()["state"].items():
+        originals.update({f"optimizer/{index}/{k}": v for k, v in values.items()})
+    for name, original in originals.items():
+        assert (
+            taken.tensors[name].untyped_storage().data_ptr()
+            != original.untyped_storage().data_ptr()
+        ), name
+        assert taken.tensors[name].is_contiguous(), name  # the conv weight trains channels-last
+    step()
+    step()
+    changed = [k for k in originals if not torch.equal(originals[k], frozen[k])]
+    assert "model/0.weight" in changed and "optimizer/0/exp_avg" in changed
+    for name, value in frozen.items():
+        assert torch.equal(taken.tensors[name], value), name
+
+
+class SeesTheEnd(Callback):
+    """A callback after the recorder: what is on disk when the run's end reaches it."""
+
+    def __init__(self, folder) -> None:
+        self.folder, self.seen = folder, None
+
+    def on_event(self, event) -> None:
+        if type(event).__name__ in ("Finished", "Failed"):
+            self.seen = (event.step, read_run(self.folder), read_checkpoint(self.folder))
+
+
+class FailsAtStep(Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, event) -> None:
+        if event.step == self.step:
+            raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_final_checkpoint_and_status_are_on_disk_when_the_end_is_emitted(
+    tmp_path, monkeypatch, fail
+):
+    real = recorder_module.write_checkpoint
+    on_thread = []
+
+    def slow(folder, taken):  # a slow disk: the end must wait for it
+        on_thread.append(threading.current_thread().name)
+        time.sleep(0.2)
+        return real(folder, taken)
+
+    monkeypatch.setattr(recorder_module, "write_checkpoint", slow)
+    folder = new_run_folder(tmp_path, "m")
+    trainer = Trainer(mlp_spec(), vector_data(n=64), TrainSettings(epochs=3, **FAST))
+    end = SeesTheEnd(folder)
+    recorder = RunRecorder(folder, trainer)
+    trainer.callbacks += [recorder, end] + ([FailsAtStep(10)] if fail else [])  # mid epoch 2
+    result = trainer.run()
+    assert recorder.problem is None
+    assert set(on_thread) == {"layerlab-run-writer"}
+    step, info, checkpoint = end.seen
+    assert step == result.step and info.status == ("failed" if fail else "finished")
+    assert checkpoint.progress.step == result.step
+    assert checkpoint.info["reason"] == ("failed" if fail else "epoch")
+    assert result.step == (10 if fail else 18)
+    assert info.get("checkpoint")["step"] == result.step
+    assert [r["step"] for r in read_metrics(folder).steps][-1] == result.step
+    assert not any(t.name == "layerlab-run-writer" for t in threading.enumerate())
+
+
+def test_a_bug_in_a_write_is_the_recorders_problem_and_the_run_goes_on(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(recorder_module, "write_probe", broken)
+    folder = new_run_folder(tmp_path, "cnn")
+    settings = TrainSettings(epochs=2, **{**FAST, "probes": True},
+                             probe_intervals={"filters": 0.0})  # fmt: skip
+    trainer = Trainer(cnn_spec(), image_data(n=48), settings)
+    recorder = RunRecorder(folder, trainer)
+    trainer.callbacks.append(recorder)
+    result = trainer.run()
+    assert type(result).__name__ == "Finished" and result.epochs_done == 2
+    assert "internal error (ValueError: a bug)" in recorder.problem
+    assert str(folder) in recorder.problem
+    assert read_run(folder).get("status") == "running"  # nothing written after the failure
