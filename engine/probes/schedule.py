@@ -31,8 +31,8 @@ _CHECK_EVERY = 0.05  # seconds between looks at the step-time probes (intervals 
 class ProbeScheduler:
     """Decides which probe kinds are due and measures them; not thread-safe (one per run).
 
-    The first run of each kind waits one interval, so that the first steps of a run are not
-    slowed by every probe at once."""
+    A kind is first due one interval after the scheduler is made; the ProbeRunner runs every
+    kind once after the first step instead, so the interval counts from that first look."""
 
     def __init__(
         self,
@@ -154,6 +154,7 @@ class ProbeRunner:
         self._epoch = tuple(k for k in chosen if registry[k].when == "epoch")
         self._on_sample = tuple(k for k in chosen if registry[k].looks_at_sample)
         self._next_check = 0.0
+        self._looked = False  # every kind runs once after the run's first step
 
     def _choose(self, index: int) -> None:
         problem = sample_index_problem(
@@ -191,7 +192,15 @@ class ProbeRunner:
                 self._run(kind)
 
     def between_steps(self) -> bool:
-        """Run the probes that are due; True when any ran."""
+        """Run the probes that are due; True when any ran. After the run's first step every
+        kind runs once, whatever its timing, so that every view has something to show from
+        the start of a run instead of one interval (up to 2 s) later. The first step's
+        gradients are still there (they are cleared at the next step's backward)."""
+        if not self._looked:
+            self._looked = True
+            self.run_all()
+            self._next_check = self.scheduler.clock() + _CHECK_EVERY
+            return True
         now = self.scheduler.clock()
         if now < self._next_check:  # one clock read per step in the common case
             return False

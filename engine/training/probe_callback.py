@@ -1,8 +1,10 @@
 """The probes as a training callback: the Trainer adds one when ``settings.probes`` is on.
 
-Each probe kind runs at the point of a step where the registry says it belongs: right after
-backward (the step's gradients), between steps, or after an epoch; on the last epoch every
-probe runs once, so that however short the run, every view ends showing the trained network.
+Every probe runs once after the run's first step, so every view shows data within the first
+second of a run. Then each kind runs at the point of a step where the registry says it
+belongs: right after backward (the step's gradients), between steps, or after an epoch; on the
+last epoch every probe runs once, so that however short the run, every view ends showing the
+trained network.
 """
 
 from __future__ import annotations

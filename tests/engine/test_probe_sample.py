@@ -22,7 +22,8 @@ from tests.engine._train_fixtures import (
     sequence_data,
 )
 
-# Intervals far longer than the run: any sample probe seen mid-run came from the change.
+# Intervals far longer than the run: any sample probe seen mid-run after the first look (every
+# probe once after the first step) came from the change.
 SLOW = {kind: 1000.0 for kind in PROBE_KINDS}
 FAST = dict(device="cpu", torch_threads=1, batch_size=8, probes=True, probe_intervals=SLOW)
 
@@ -70,7 +71,8 @@ def test_changing_the_sample_mid_run_re_emits_its_input_and_feature_maps_at_once
     np.testing.assert_array_equal(inputs[1].data.x, data.x_val[5])
     assert inputs[1].data.y == data.y_val[5] and inputs[1].data.split == "val"
     # The feature maps of the new sample come in the same step, not after their interval.
-    maps = probe_events(rec, "feature_maps")
+    first_look, *maps = probe_events(rec, "feature_maps")
+    assert first_look.step == 1  # every probe runs once after the run's first step
     assert maps[0].step == 3 and rec.events.index(maps[0]) > rec.events.index(inputs[1])
     expected = rec.expected[3]
     assert [m.block_id for m in maps[0].data] == [m.block_id for m in expected]

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QApplication
 from engine.model.spec import BlockSpec
 from gui.editor.canvas import look
 from gui.editor.canvas.scene import card_top
+from gui.editor.canvas.view import READABLE_TEXT_PX
+from gui.editor.document import INPUT_ID
 
 # Each test's window is closed after it; nothing it opened or started may outlive it.
 pytestmark = pytest.mark.usefixtures("leak_check")
@@ -302,8 +304,11 @@ def test_ctrl_wheel_zooms_and_ctrl_0_fits(main_window):
     QApplication.sendEvent(viewport, wheel)
     assert w.view.zoom > before
     w.fit_action.trigger()
+    # The whole model when it fits at a readable zoom; its top (the Input) when it does not.
+    assert _readable_or_across(w.view, w.scene) and _input_card_in_view(w)
     rect = w.view.mapFromScene(w.scene.model_rect()).boundingRect()
-    assert viewport.rect().contains(rect)
+    tall = w.scene.model_rect().height() * w.view.readable_zoom() > viewport.height()
+    assert tall or viewport.rect().contains(rect)
 
 
 def test_right_click_selects_the_card_and_offers_its_actions(main_window, monkeypatch):
@@ -321,3 +326,37 @@ def test_right_click_selects_the_card_and_offers_its_actions(main_window, monkey
     QApplication.sendEvent(w.view.viewport(), event)
     assert w.document.selection == ("maxpool1",)
     assert shown == [["D&uplicate", "&Delete"]]
+
+
+def _input_card_in_view(window) -> bool:
+    view = window.view
+    card = view.mapFromScene(window.scene.card(INPUT_ID).sceneBoundingRect()).boundingRect()
+    return view.viewport().rect().contains(card)
+
+
+def _readable_or_across(view, scene) -> bool:
+    """The zoom is readable, or as large as lets the cards fit across a narrow canvas."""
+    across = view.viewport().width() / (scene.model_rect().width() + 60)
+    return view.zoom >= min(view.readable_zoom(), across) - 1e-9
+
+
+def test_the_readable_zoom_makes_a_cards_summary_ten_pixels_tall(main_window):
+    view = main_window.view
+    assert 8.5 * view.logicalDpiY() / 72 * view.readable_zoom() == pytest.approx(READABLE_TEXT_PX)
+
+
+def test_fit_follows_resizes_until_the_user_scrolls(main_window, qtbot):
+    w = main_window
+    w.fit_action.trigger()
+    assert w.view.fitted and _input_card_in_view(w)
+    w.resize(w.width(), w.height() - 250)  # a shorter canvas: the top stays in view
+    qtbot.waitUntil(lambda: _input_card_in_view(w))
+    assert w.view.fitted and _readable_or_across(w.view, w.scene)
+    bar = w.view.verticalScrollBar()
+    assert bar.maximum() > 0  # the model is taller than the view at a readable zoom
+    bar.triggerAction(bar.SliderAction.SliderToMaximum)  # the user scrolls down
+    assert not w.view.fitted
+    value = bar.value()
+    w.resize(w.width(), w.height() + 50)
+    qtbot.waitUntil(lambda: w.view.viewport().height() > 0)
+    assert not w.view.fitted and not _input_card_in_view(w) and bar.value() >= value - 60

@@ -10,7 +10,8 @@ from PySide6.QtCore import QPointF, Qt
 from engine.probes.registry import PROBE_KINDS
 
 RUN_TIMEOUT_MS = 60_000
-# Far longer than the test: feature maps seen after a change come from the change itself.
+# Far longer than the test: feature maps seen after a change come from the change itself (the
+# first look, every probe once after the run's first step, comes before it).
 SLOW_PROBES = {kind: 600.0 for kind in PROBE_KINDS}
 
 
@@ -43,6 +44,8 @@ def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(make_app_
     view = board.feature_maps
     qtbot.waitUntil(lambda: view.input_image is not None, timeout=RUN_TIMEOUT_MS)
     np.testing.assert_array_equal(view.input_image, data.x_val[0])
+    # Every probe runs once after the run's first step: sample 0's maps, long before 600 s.
+    qtbot.waitUntil(lambda: len(view.maps) > 0, timeout=RUN_TIMEOUT_MS)
     assert board.panel.sample_spin.isEnabled()  # editable during the run
     # Every status line, not only the last: an epoch's summary may replace the sample message
     # before the assertion below runs (it did on a loaded machine).
@@ -58,14 +61,18 @@ def test_clicking_a_sample_during_a_run_changes_the_feature_maps_input(make_app_
     assert board.panel.sample_spin.value() == chosen
     qtbot.waitUntil(lambda: view.sample_text == f"val sample {chosen}", timeout=RUN_TIMEOUT_MS)
     np.testing.assert_array_equal(view.input_image, data.x_val[chosen])
+
     # Its feature maps follow at once, although their interval (600 s) is far from over.
-    qtbot.waitUntil(lambda: len(view.maps) > 0, timeout=RUN_TIMEOUT_MS)
-    kinds = [s.kind for s in snapshots]
-    new_input = next(s for s in snapshots if s.kind == "probe_input" and s.data.index == chosen)
-    maps = snapshots[kinds.index("feature_maps")]
-    assert snapshots.index(maps) > snapshots.index(new_input)
+    def maps_of_the_new_sample():
+        new_input = next(s for s in snapshots if s.kind == "probe_input" and s.data.index == chosen)
+        later = snapshots[snapshots.index(new_input) + 1 :]
+        return new_input, next((s for s in later if s.kind == "feature_maps"), None)
+
+    qtbot.waitUntil(lambda: maps_of_the_new_sample()[1] is not None, timeout=RUN_TIMEOUT_MS)
+    new_input, maps = maps_of_the_new_sample()
     assert maps.step == new_input.step > 0 and board.controller.is_running
-    assert view.maps == tuple(maps.data)  # the view shows the maps of the new sample
+    # The view shows the maps of the new sample.
+    qtbot.waitUntil(lambda: view.maps == tuple(maps.data), timeout=RUN_TIMEOUT_MS)
     assert any(f"the views now show validation sample {chosen}" in text for text in statuses)
     assert all("probe_sample_index" not in m.toolTip() for m in board.curves.runs[-1].markers)
 

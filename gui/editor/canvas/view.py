@@ -2,6 +2,11 @@
 
 A drop reads only the catalogue id from the MIME data and asks the document to insert that
 block at the index under the cursor; the drop indicator shows that index while dragging.
+
+Fit shows the whole model, but never at a zoom where a card's text is too small to read: a tall
+model is shown from its top (the Input) at the readable zoom instead. A fitted view stays
+fitted while it is resized (the docks take their sizes after the window is first shown, and
+the user drags splitters) until the user zooms or scrolls it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
+    QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
@@ -28,6 +34,10 @@ from gui.editor.canvas.scene import SCENE_MARGIN, ModelScene
 
 _MIN_ZOOM, _MAX_ZOOM = 0.2, 3.0
 _GRID = 24.0
+# Fit never shrinks a card's summary line (8.5 pt in items.py, the smallest text a person
+# reads on a card: "16 filters, 3×3") below this many pixels on screen.
+_SUMMARY_POINTS = 8.5
+READABLE_TEXT_PX = 10.0
 
 
 class ModelView(QGraphicsView):
@@ -44,6 +54,10 @@ class ModelView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
+        self._fitted = False  # the view shows what fit_to_model chose; resizes fit again
+        self._fitting = False  # a fit that shows or hides a scroll bar resizes the viewport
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.actionTriggered.connect(self._left_fit)  # only the user's own scrolling
         # Actions offered on a card's right-click menu; the window that owns them fills this in.
         self.context_actions: list[QAction] = []
 
@@ -53,26 +67,60 @@ class ModelView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
+    @property
+    def fitted(self) -> bool:
+        """True while the view shows what Fit chose (it then fits again when resized)."""
+        return self._fitted
+
+    def readable_zoom(self) -> float:
+        """The smallest zoom at which a card's summary line is READABLE_TEXT_PX tall."""
+        summary_px = _SUMMARY_POINTS * self.logicalDpiY() / 72
+        return READABLE_TEXT_PX / summary_px
+
     def set_zoom(self, factor: float) -> None:
         factor = max(_MIN_ZOOM, min(_MAX_ZOOM, factor))
         self.scale(factor / self.zoom, factor / self.zoom)
+        self._fitted = False
 
     def zoom_by(self, steps: float) -> None:
         self.set_zoom(self.zoom * 1.15**steps)
 
     def fit_to_model(self) -> None:
-        """Show the whole stack; never magnify a short model beyond its natural size."""
+        """Show the whole stack, between the readable zoom and the cards' natural size; a
+        model too tall for that is shown from its top, the Input card. The cards always fit
+        across."""
         rect = self.model_scene.model_rect().adjusted(-30, -SCENE_MARGIN, 30, SCENE_MARGIN)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.0:
-            self.set_zoom(1.0)
-        self.centerOn(rect.center().x(), rect.center().y())
+        self._fitting = True
+        try:
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+            # A canvas too narrow for a card at the readable zoom fits the cards' width: a
+            # card cut off at the side hides its text anyway.
+            across = self.viewport().width() / rect.width()
+            zoom = min(1.0, max(self.zoom, min(self.readable_zoom(), across)))
+            self.scale(zoom / self.zoom, zoom / self.zoom)
+            visible_height = self.viewport().height() / zoom
+            top = rect.center().y() if visible_height >= rect.height() else (
+                rect.top() + visible_height / 2
+            )  # fmt: skip
+            self.centerOn(rect.center().x(), top)
+        finally:
+            self._fitting = False
+        self._fitted = True
+
+    def _left_fit(self) -> None:
+        self._fitted = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self._fitted and not self._fitting:
+            self.fit_to_model()
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt's name
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.zoom_by(event.angleDelta().y() / 120)
             event.accept()
             return
+        self._fitted = False  # the wheel scrolls the view away from what Fit chose
         super().wheelEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
@@ -85,6 +133,7 @@ class ModelView(QGraphicsView):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
         if self._pan_from is not None:
+            self._fitted = False
             delta = event.position().toPoint() - self._pan_from
             self._pan_from = event.position().toPoint()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
