@@ -15,12 +15,13 @@ import json
 import math
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from engine.model.spec import write_atomic
 
 RUN_FORMAT = "layerlab.run"
 RUN_FORMAT_VERSION = 1
@@ -53,18 +54,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """The model file's atomic write (temporary file, fsync, rename), with a RunFolderError
+    that names the file."""
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_atomic(path, text)
     except OSError as err:
-        raise RunFolderError(_cannot_write(path, err)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(name, 0o644)
-        os.replace(name, path)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
         raise RunFolderError(_cannot_write(path, err)) from None
 
 
