@@ -13,8 +13,9 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.probes.snapshots import ClassificationReport
-from gui.training.views.base import PALETTE, LiveView, write_csv
+from gui.training.views.base import PALETTE, write_csv
 from gui.training.views.plots import PlotCanvas, cached, configure_image_item, image_view_box
+from gui.training.views.predictions import ReportView
 
 _LABEL_FONT = QFont()
 _LABEL_FONT.setPointSize(8)
@@ -55,10 +56,11 @@ def prediction_mosaic(images: np.ndarray, correct: np.ndarray, columns: int) -> 
     return out
 
 
-class PredictionGridView(LiveView):
+class PredictionGridView(ReportView):
     """Validation images with the predicted class under each; ✓ and a blue frame when right,
     ✗, the true class and an orange frame when wrong."""
 
+    report_kind = "classification_report"
     empty_text = "Train a classifier to see its predictions on validation samples."
     how_to_read = (
         "Under each validation image is its predicted class: ✓ and a blue frame when right; ✗, "
@@ -96,19 +98,6 @@ class PredictionGridView(LiveView):
         self.labels = None if y_val is None else np.asarray(y_val)
         self.class_names = tuple(class_names or ())
         self.mark_dirty()
-
-    def set_report(self, report: ClassificationReport) -> None:
-        self.report = report
-        self._got_data()
-
-    def take_snapshot(self, snapshot) -> None:
-        if snapshot.kind == "classification_report":
-            self.set_report(snapshot.data)
-        else:
-            super().take_snapshot(snapshot)
-
-    def forget(self) -> None:
-        self.report = None
 
     def paint(self) -> None:
         if self.report is None or self.samples is None:

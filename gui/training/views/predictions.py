@@ -30,9 +30,30 @@ from gui.training.views.plots import (
 MAX_CELL_TEXT = 20  # above 20×20 classes the numbers would overlap; the colours still read
 
 
-class ConfusionMatrixView(LiveView):
+class ReportView(LiveView):
+    """A view that draws the newest report of one probe kind (``report_kind``): it keeps the
+    report, takes it from its snapshots and forgets it for a new run."""
+
+    report_kind = ""
+
+    def set_report(self, report) -> None:
+        self.report = report
+        self._got_data()
+
+    def take_snapshot(self, snapshot) -> None:
+        if snapshot.kind == self.report_kind:
+            self.set_report(snapshot.data)
+        else:
+            super().take_snapshot(snapshot)
+
+    def forget(self) -> None:
+        self.report = None
+
+
+class ConfusionMatrixView(ReportView):
     """Rows: true class, columns: predicted class. Colour is the row fraction, text the count."""
 
+    report_kind = "classification_report"
     empty_text = "Train a classifier to see which classes it confuses with which."
     how_to_read = (
         "Rows are the true class and columns the predicted class. The colour is "
@@ -66,19 +87,6 @@ class ConfusionMatrixView(LiveView):
 
     def set_class_names(self, names: Sequence[str] | None) -> None:
         self.class_names = tuple(names or ())
-
-    def set_report(self, report: ClassificationReport) -> None:
-        self.report = report
-        self._got_data()
-
-    def take_snapshot(self, snapshot) -> None:
-        if snapshot.kind == "classification_report":
-            self.set_report(snapshot.data)
-        else:
-            super().take_snapshot(snapshot)
-
-    def forget(self) -> None:
-        self.report = None
 
     @property
     def matrix(self) -> np.ndarray | None:
@@ -139,9 +147,10 @@ class ConfusionMatrixView(LiveView):
         )
 
 
-class ForecastView(LiveView):
+class ForecastView(ReportView):
     """Predicted against true values across validation samples, for one horizon step."""
 
+    report_kind = "forecast_report"
     empty_text = (
         "Train a forecasting model (e.g. on the sine wave) to see predicted against true values."
     )
@@ -175,9 +184,6 @@ class ForecastView(LiveView):
         layout.addLayout(controls)
         layout.addWidget(self.graphics, 1)
 
-    def forget(self) -> None:
-        self.report = None
-
     def _step_changed(self, _step: int) -> None:
         self.range.reset()
         self.mark_dirty()
@@ -186,13 +192,7 @@ class ForecastView(LiveView):
         self.report = report
         width = int(np.prod(report.target.shape[1:])) if report.target.ndim > 1 else 1
         self.step_spin.setMaximum(max(1, width))
-        self._got_data()
-
-    def take_snapshot(self, snapshot) -> None:
-        if snapshot.kind == "forecast_report":
-            self.set_report(snapshot.data)
-        else:
-            super().take_snapshot(snapshot)
+        super().set_report(report)
 
     def series(self) -> tuple[np.ndarray, np.ndarray]:
         """(true, predicted) for the chosen horizon step, at most MAX_POINTS samples."""
