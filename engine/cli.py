@@ -11,11 +11,11 @@ import argparse
 import contextlib
 import os
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
-from engine.training.events import Callback, EpochMetrics, Failed, Finished, RunStarted, StepMetrics
+from engine.console import ProgressPrinter, ctrl_c_stops, summary
+from engine.training.events import Failed
 from engine.training.settings import (
     CLI_TORCH_THREADS,
     DEFAULT_LR,
@@ -62,6 +62,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
     defaults = TrainSettings()
     p.add_argument("--epochs", type=int, default=defaults.epochs, metavar="N")
+    p.add_argument(
+        "--until-stopped",
+        action="store_true",
+        help="train until Ctrl+C instead of for --epochs (the run then stops cleanly: last "
+        "checkpoint, status 'stopped', exports written)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda:N or mps (default auto)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="B")
     p.add_argument(
@@ -126,91 +132,6 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-class ProgressPrinter(Callback):
-    """A tqdm progress bar on a terminal; one line per epoch otherwise."""
-
-    def __init__(self, out: TextIO, *, tty: bool, quiet: bool = False) -> None:
-        self.out, self.tty, self.quiet = out, tty, quiet
-        self.bar = None  # the tqdm bar, on a terminal
-        self.last_postfix = 0.0
-
-    def on_run_start(self, event: RunStarted) -> None:
-        resumed = f", from step {event.first_step}" if event.first_step else ""
-        self._line(
-            f"Training '{event.model_name}' on '{event.dataset_name}' ({event.device}), "
-            f"{event.total_epochs} epochs × {event.steps_per_epoch} steps{resumed}"
-        )
-        if self.tty and not self.quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=max(1, event.total_epochs * event.steps_per_epoch),
-                initial=event.first_step,
-                file=self.out,
-                unit="step",
-                dynamic_ncols=True,
-                leave=False,
-            )
-
-    def on_step_end(self, event: StepMetrics) -> None:
-        if self.bar is None:
-            return
-        self.bar.update(event.step - self.bar.n)
-        now = time.perf_counter()
-        if now - self.last_postfix >= 0.2:  # the postfix is dearer than the bar itself
-            self.last_postfix = now
-            self.bar.set_postfix(
-                epoch=event.epoch, loss=f"{event.loss:.4f}",
-                samples_s=f"{event.samples_per_second:.0f}", refresh=False,
-            )  # fmt: skip
-
-    def on_epoch_end(self, event: EpochMetrics) -> None:
-        metric = (
-            f"val acc {event.val_accuracy:.4f}"
-            if event.val_accuracy is not None
-            else f"val MAE {event.val_mae:.4g}"
-            if event.val_mae is not None
-            else ""
-        )
-        self._line(
-            f"epoch {event.epoch}: train loss {event.train_loss:.4f}  "
-            f"val loss {event.val_loss:.4f}  {metric}  ({event.seconds:.1f}s)"
-        )
-
-    def on_finish(self, event: Finished) -> None:
-        self._close_bar()
-
-    def on_fail(self, event: Failed) -> None:
-        self._close_bar()
-
-    def _close_bar(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def _line(self, text: str) -> None:
-        if self.quiet:
-            return
-        if self.bar is not None:
-            self.bar.write(text, file=self.out)
-        else:
-            self.out.write(text + "\n")
-            self.out.flush()
-
-
-def summary(result: Finished) -> str:
-    final = result.final
-    parts = [f"done: {result.epochs_done} epoch{'s' * (result.epochs_done != 1)}"]
-    if final is not None:
-        parts.append(f"val loss {final.val_loss:.4f}")
-        if final.val_accuracy is not None:
-            parts.append(f"val accuracy {final.val_accuracy:.2%}")
-        if final.val_mae is not None:
-            parts.append(f"val MAE {final.val_mae:.4g}")
-    parts += [f"{result.seconds:.1f}s", f"{result.samples_per_second:.0f} samples/s"]
-    return ", ".join(parts) + (" (stopped early)" if result.stopped_early else "")
-
-
 def train_main(
     argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -269,7 +190,7 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
             momentum=args.momentum,
             weight_decay=args.weight_decay,
             batch_size=args.batch_size,
-            epochs=args.epochs,
+            epochs=None if args.until_stopped else args.epochs,
             grad_clip=args.grad_clip,
             lr_schedule=args.lr_schedule,
             device=args.device,
@@ -295,7 +216,8 @@ def _record_and_run(trainer, folder: Path, exports: list[Path], out: TextIO, err
     trainer.callbacks.append(recorder)
     trainer.run_folder = str(folder)
     spec = trainer.spec
-    result = trainer.run()
+    with ctrl_c_stops(trainer, err):
+        result = trainer.run()
     if recorder.problem is not None:
         err.write(f"layerlab: warning: {recorder.problem}\n")
     if isinstance(result, Failed):

@@ -20,7 +20,7 @@ class RunStarted:
     model_name: str
     dataset_name: str
     device: str
-    total_epochs: int
+    total_epochs: int | None  # None: until stopped
     steps_per_epoch: int
     settings: Mapping[str, Any]  # optimiser, lr, batch size, ... as plain values
     first_step: int = 0  # steps done before this start: more than 0 when the run was resumed

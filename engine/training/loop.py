@@ -8,6 +8,7 @@ reads every step to its own attributes, once.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -80,7 +81,8 @@ class TrainingLoop:
         self.classify = setup.classify
         s = setup.settings
         self.steps_per_epoch = math.ceil(len(self.x_train) / s.batch_size)
-        self.total_steps = self.steps_per_epoch * s.epochs
+        # None when the run goes on until stopped (no end, so no ETA either).
+        self.total_steps = None if s.epochs is None else self.steps_per_epoch * s.epochs
         start = start or Progress(0, 0, 0, s.lr, s.grad_clip)
         self.first_epoch, self.first_step, self.samples_before = (
             start.epochs_done, start.step, start.samples,
@@ -109,7 +111,12 @@ class TrainingLoop:
         ))  # fmt: skip
         final: EpochMetrics | None = None
         self.loop_started = time.perf_counter()
-        for epoch in range(self.first_epoch, s.epochs):
+        epochs = (
+            itertools.count(self.first_epoch)
+            if s.epochs is None
+            else range(self.first_epoch, s.epochs)
+        )
+        for epoch in epochs:
             self.epoch = epoch + 1
             self.good_state = (self.step, _state_copy(model))
             set_lr(self.optimizer, self.base_lr * self._factor())
@@ -169,7 +176,11 @@ class TrainingLoop:
         self.samples += batch
         elapsed = self._active_seconds()
         rate = self.samples / elapsed
-        eta = (self.total_steps - self.step) * elapsed / (self.step - self.first_step)
+        eta = (
+            None
+            if self.total_steps is None
+            else (self.total_steps - self.step) * elapsed / (self.step - self.first_step)
+        )
         lr = self.optimizer.param_groups[0]["lr"]
         self.emit(StepMetrics(self.run_id, self.step, self.epoch, loss, lr, rate, eta, accuracy))
 

@@ -90,7 +90,7 @@ class TrainSettings:
     nesterov: bool = False
     weight_decay: float = 0.0
     batch_size: int = 32
-    epochs: int = 10
+    epochs: int | None = 10  # None: until stopped (the Stop button, Ctrl+C)
     grad_clip: float | None = None  # max total gradient norm, None for no clipping
     lr_schedule: str = "none"  # none | step | cosine (per epoch)
     lr_step_epochs: int = 10  # "step": multiply by lr_gamma every this many epochs
@@ -119,9 +119,10 @@ class TrainSettings:
         _choice("loss", self.loss, LOSSES)
         for name in ("lr", "lr_gamma"):
             _positive(name, getattr(self, name))
+        names = ("epochs",) if self.epochs is not None else ()
         for name in (
             "batch_size",
-            "epochs",
+            *names,
             "val_batch_size",
             "lr_step_epochs",
             "checkpoint_every",
@@ -129,6 +130,11 @@ class TrainSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SettingsError(f"{name} must be a whole number of at least 1, not {value!r}.")
+        if self.epochs is None and self.lr_schedule == "cosine":
+            raise SettingsError(
+                "The cosine learning-rate schedule falls to its end over the run's epochs, so it "
+                "needs a number of epochs: set one, or choose the step schedule or none."
+            )
         check_live_changes(
             self.optimizer,
             {

@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -89,8 +90,9 @@ class TrainingPanel(QWidget):
         self.setObjectName("TrainingPanel")
         self.state = "idle"  # idle | running | paused | stopping
         self._optimizer = TrainSettings.optimizer  # whose default learning rate the spin shows
-        self._total_steps = 0
-        self._epochs = 0
+        self._total_steps: int | None = 0  # None: until stopped
+        self._epochs: int | None = 0
+        self._first_step = self._steps_per_epoch = 0
 
         self._dataset_id: str | None = None
         self._hinting = False  # the message shown is idle_hint(), kept up to date
@@ -112,6 +114,12 @@ class TrainingPanel(QWidget):
         self.lr_spin.valueChanged.connect(self._lr_changed)
         self.batch_spin = QSpinBox(minimum=1, maximum=65536, value=TrainSettings.batch_size)
         self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=TrainSettings.epochs)
+        # A run to watch as long as it is interesting: it ends with Stop, like a stopped run.
+        self.until_stopped_check = QCheckBox("until stopped")
+        self.until_stopped_check.setToolTip(
+            "Train until you press Stop, however many epochs that is"
+        )
+        self.until_stopped_check.toggled.connect(lambda _: self._update_buttons())
         self.sample_spin = QSpinBox(minimum=0, maximum=100000, value=0)
         self.sample_spin.setToolTip(
             "The validation sample whose feature maps and gates the views show; click one in "
@@ -133,7 +141,10 @@ class TrainingPanel(QWidget):
         form.addRow("Optimiser", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Batch size", self.batch_spin)
-        form.addRow("Epochs", self.epochs_spin)
+        epochs_row = QHBoxLayout()
+        epochs_row.addWidget(self.epochs_spin, 1)
+        epochs_row.addWidget(self.until_stopped_check)
+        form.addRow("Epochs", epochs_row)
         form.addRow("Probe sample", self.sample_spin)
         form.addRow("Device", self.device_combo)
 
@@ -218,7 +229,7 @@ class TrainingPanel(QWidget):
             "optimizer": self.optimizer_combo.currentData(),
             "lr": float(self.lr_spin.value()),
             "batch_size": int(self.batch_spin.value()),
-            "epochs": int(self.epochs_spin.value()),
+            "epochs": None if self.until_stopped_check.isChecked() else self.epochs_spin.value(),
             "device": self.device_combo.currentData(),
             "probe_sample_index": int(self.sample_spin.value()),
         }
@@ -230,13 +241,15 @@ class TrainingPanel(QWidget):
             index = self.optimizer_combo.findData(values["optimizer"])
             if index >= 0:
                 self.optimizer_combo.setCurrentIndex(index)  # before lr: it may reset lr
+        if "epochs" in values:
+            self.until_stopped_check.setChecked(values["epochs"] is None)
         for key, spin in (
             ("lr", self.lr_spin),
             ("batch_size", self.batch_spin),
             ("epochs", self.epochs_spin),
             ("probe_sample_index", self.sample_spin),
         ):
-            if key in values:
+            if values.get(key) is not None:
                 spin.setValue(values[key])
         index = self.device_combo.findData(values.get("device"))
         if index >= 0:
@@ -255,10 +268,14 @@ class TrainingPanel(QWidget):
     def run_started(self, event: RunStarted) -> None:
         self.state = "running"
         self._epochs = event.total_epochs
-        self._total_steps = max(1, event.total_epochs * event.steps_per_epoch)
-        self.progress.setRange(0, self._total_steps)
+        self._first_step, self._steps_per_epoch = event.first_step, event.steps_per_epoch
+        # Until stopped, the bar shows the epoch in progress; else the whole run.
+        self._total_steps = (
+            None if self._epochs is None else max(1, self._epochs * event.steps_per_epoch)
+        )
+        self.progress.setRange(0, self._total_steps or max(1, event.steps_per_epoch))
         self.progress.setValue(0)
-        self.progress.setFormat(f"epoch 1/{self._epochs} · step 0/{self._total_steps}")
+        self.progress.setFormat(self._progress_text(event.first_epoch + 1, event.first_step))
         self.show_status(f"Training {event.model_name} on {event.dataset_name} ({event.device}).")
         self._update_buttons()
 
@@ -266,10 +283,12 @@ class TrainingPanel(QWidget):
         if not steps:
             return
         last = steps[-1]
-        self.progress.setValue(min(last.step, self._total_steps))
-        self.progress.setFormat(
-            f"epoch {last.epoch}/{self._epochs} · step {last.step}/{self._total_steps}"
-        )
+        if self._total_steps is None:
+            into_epoch = (last.step - self._first_step) % max(1, self._steps_per_epoch)
+            self.progress.setValue(into_epoch or self._steps_per_epoch)
+        else:
+            self.progress.setValue(min(last.step, self._total_steps))
+        self.progress.setFormat(self._progress_text(last.epoch, last.step))
         self.speed_label.setText(
             f"{last.samples_per_second:,.0f} samples/s · ETA {format_duration(last.eta_seconds)}"
             f" · loss {last.loss:.4g}"
@@ -279,6 +298,11 @@ class TrainingPanel(QWidget):
             self.lr_spin.blockSignals(True)
             self.lr_spin.setValue(last.lr)
             self.lr_spin.blockSignals(False)
+
+    def _progress_text(self, epoch: int, step: int) -> str:
+        if self._total_steps is None:
+            return f"epoch {epoch} · step {step} · until stopped"
+        return f"epoch {epoch}/{self._epochs} · step {step}/{self._total_steps}"
 
     def epoch_finished(self, event: EpochMetrics) -> None:
         metric = ""
@@ -401,5 +425,7 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(live)
         # The learning rate and the probe sample stay editable: they apply to the live run.
         for widget in (self.optimizer_combo, self.batch_spin, self.epochs_spin,
-                       self.device_combo):  # fmt: skip
+                       self.until_stopped_check, self.device_combo):  # fmt: skip
             widget.setEnabled(self.state == "idle")
+        if self.until_stopped_check.isChecked():
+            self.epochs_spin.setEnabled(False)

@@ -211,3 +211,10 @@ def test_a_relative_dataset_path_is_rebased_into_the_project(tmp_path):
     moved = rebase_dataset(spec, tmp_path / "models", tmp_path / "projects" / "p.layerlab")
     assert moved.dataset == "../../models/data.npz"
     assert rebase_dataset(SPEC, tmp_path, tmp_path / "x") == SPEC  # built-in: unchanged
+
+
+def test_until_stopped_is_kept_as_null_epochs(tmp_path):
+    folder = tmp_path / "p.layerlab"
+    save_project(folder, SPEC, training={**TRAINING, "epochs": None})
+    assert json.loads((folder / "project.json").read_text())["training"]["epochs"] is None
+    assert read_project(folder).training["epochs"] is None

@@ -76,3 +76,30 @@ def test_a_killed_run_reads_as_interrupted_and_resumes_from_its_last_epoch(tmp_p
     steps = [r["step"] for r in read_metrics(folder).steps]
     assert steps == list(range(1, steps[-1] + 1))  # the curve goes on from the checkpoint
     assert steps[-1] == (done + 1) * info.get("steps_per_epoch")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_ctrl_c_stops_a_run_until_stopped_cleanly(tmp_path):
+    """`--until-stopped` trains on until Ctrl+C, which stops it as the window's Stop does: exit
+    0, the run folder says stopped, the last checkpoint and the exports are written."""
+    folder, export = tmp_path / "run", tmp_path / "digits.safetensors"
+    proc = _train(
+        example_path("digits_cnn"), "--until-stopped", "--run-dir", folder, "--export", export
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while _epochs_done(folder) < 2:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the run did not finish 2 epochs in 120 s"
+            time.sleep(0.02)  # polling the folder, not waiting for a time to pass
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopping after this step" in err and "stopped early" in out
+    info = read_run(folder)
+    assert info.status == "stopped" and info.get("total_epochs") is None
+    checkpoint = read_checkpoint(folder)
+    assert checkpoint.progress.step == info.get("step") >= 2 * info.get("steps_per_epoch")
+    assert export.stat().st_size > 0

@@ -104,6 +104,28 @@ def test_stop_ends_with_finished_and_weights():
     assert result.weights and len(rec.of(StepMetrics)) == 4
 
 
+def test_until_stopped_trains_past_any_epoch_count_and_ends_at_stop():
+    # vector_data's 72 training samples at batch 16: 5 steps an epoch; stop in epoch 7.
+    def control(trainer, event):
+        if event.step == 33:
+            trainer.request_stop()
+
+    _, rec, result = train(mlp_spec(), vector_data(), control, epochs=None)
+    assert isinstance(result, Finished) and result.stopped_early and result.step == 33
+    assert result.epochs_done == 6 and len(rec.of(EpochMetrics)) == 6
+    started = rec.of(RunStarted)[0]
+    assert started.total_epochs is None and started.steps_per_epoch == 5
+    assert all(s.eta_seconds is None for s in rec.of(StepMetrics))  # no end, so no ETA
+
+
+def test_until_stopped_refuses_the_cosine_schedule_which_needs_an_end():
+    with pytest.raises(SettingsError, match="cosine"):
+        TrainSettings(epochs=None, lr_schedule="cosine").checked()
+    assert TrainSettings(epochs=None, lr_schedule="step").checked().epochs is None
+    with pytest.raises(SettingsError, match="epochs"):
+        TrainSettings(epochs=0).checked()
+
+
 def test_nan_loss_fails_with_advice_and_keeps_good_weights():
     _, rec, result = train(
         rnn_spec("rnn"), sequence_data(scale=1e4), epochs=20, optimizer="sgd", lr=10.0, momentum=0.0

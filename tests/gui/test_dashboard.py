@@ -58,6 +58,31 @@ def test_panel_starts_from_the_engine_defaults_and_lr_follows_the_optimiser(qtbo
     assert panel.settings()["lr"] == 0.05
 
 
+def test_until_stopped_is_a_setting_the_panel_shows_saves_and_restores(qtbot):
+    from gui.training.panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.epochs_spin.setValue(7)
+    panel.until_stopped_check.setChecked(True)
+    assert panel.settings()["epochs"] is None and not panel.epochs_spin.isEnabled()
+    panel.until_stopped_check.setChecked(False)
+    assert panel.settings()["epochs"] == 7 and panel.epochs_spin.isEnabled()
+    panel.set_settings({"epochs": None})  # a project saved with "until stopped"
+    assert panel.until_stopped_check.isChecked() and panel.epochs_spin.value() == 7
+    panel.set_settings({"epochs": 12})
+    assert not panel.until_stopped_check.isChecked() and panel.settings()["epochs"] == 12
+
+    panel.until_stopped_check.setChecked(True)
+    panel.run_started(RunStarted(1, "m", "d", "cpu", None, 10, {}, first_step=40, first_epoch=4))
+    assert panel.progress.format() == "epoch 5 · step 40 · until stopped"
+    assert not panel.until_stopped_check.isEnabled()  # settings of a live run stay as they are
+    step = StepMetrics(1, 53, 6, 0.5, 0.001, 100.0, None, 0.5)
+    panel.steps_received([step])
+    assert panel.progress.format() == "epoch 6 · step 53 · until stopped"
+    assert (panel.progress.value(), panel.progress.maximum()) == (3, 10)  # into epoch 6
+
+
 def test_timer_repaints_only_views_on_screen(dashboard):
     board = dashboard
     board.painter.pacer.clock = itertools.count(0.0, 100.0).__next__  # every tick is due
@@ -223,10 +248,11 @@ def test_lstm_run_pause_lr_change_resume_stop(dashboard, qtbot):
     board = dashboard
     open_example(board.window, "memory_lstm")
     assert board.panel.dataset_id == "first_symbol"
-    board.panel.epochs_spin.setValue(200)
+    board.panel.until_stopped_check.setChecked(True)  # it ends at Stop, below
     board.train()
     qtbot.waitUntil(lambda: bool(board.curves.runs) and board.curves.runs[-1].train_loss.size > 5,
                     timeout=RUN_TIMEOUT_MS)  # fmt: skip
+    assert board.panel.progress.format().endswith("· until stopped")
     with qtbot.waitSignal(board.controller.paused_changed, timeout=10_000) as paused:
         qtbot.mouseClick(board.panel.pause_button, qt_left_button())
     assert paused.args == [True] and board.panel.pause_button.text() == "Resume"
