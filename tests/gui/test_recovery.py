@@ -5,6 +5,7 @@ recovery folder is a sentence; a run saved while training is moved into the proj
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -29,8 +30,20 @@ def data_dir(tmp_path, monkeypatch):
     return tmp_path / "data"
 
 
-def recovery_meta(window) -> dict:
-    return json.loads((window.files.autosave.folder / RECOVERY_FILE).read_text())
+def recovery_meta(autosave) -> dict:
+    autosave.wait()
+    return json.loads((autosave.folder / RECOVERY_FILE).read_text())
+
+
+def autosaved(autosave):
+    """The autosaved project, once the writer thread has written what was asked."""
+    autosave.wait()
+    return read_project(autosave.folder / PROJECT_DIR)
+
+
+def on_disk(autosave) -> bool:
+    autosave.wait()
+    return autosave.exists
 
 
 def test_autosave_is_written_only_when_the_work_changed(make_app_window, data_dir):
@@ -38,24 +51,24 @@ def test_autosave_is_written_only_when_the_work_changed(make_app_window, data_di
     doc, autosave = w.document, w.files.autosave
     assert autosave.folder.parent == recovery_root()
     doc.new(doc.spec)  # clean and untitled: nothing to keep
-    assert not autosave.tick() and not autosave.exists
+    assert not autosave.tick() and not on_disk(autosave)
     doc.set_params(0, {"units": 24})
-    assert autosave.tick() and autosave.exists
-    assert read_project(autosave.folder / PROJECT_DIR).spec == doc.spec
-    meta = recovery_meta(w)
+    assert autosave.tick() and autosaved(autosave).spec == doc.spec
+    meta = recovery_meta(autosave)
     assert meta["saved_at"] and meta["original"] is None and meta["runs"] == []
+    assert meta["pid"] == os.getpid() and meta["live_run"] is None
     assert not autosave.tick()  # nothing changed since
     w.dashboard.panel.set_settings({"lr": 0.125})
     assert autosave.tick()  # the panel's settings are part of the work
-    assert read_project(autosave.folder / PROJECT_DIR).training["lr"] == 0.125
+    assert autosaved(autosave).training["lr"] == 0.125
     weights = trained_weights(doc.spec)
     doc.set_weights(weights)
     assert autosave.tick() and not autosave.tick()
-    kept = read_project(autosave.folder / PROJECT_DIR).weights
+    kept = autosaved(autosave).weights
     assert all(np.array_equal(kept[k], v) for k, v in weights.items())
     run = finished_run(data_dir / "runs", "moons-run")
     doc.add_run(run)
-    assert autosave.tick() and recovery_meta(w)["runs"] == [str(run)]
+    assert autosave.tick() and recovery_meta(autosave)["runs"] == [str(run)]
 
 
 def test_the_autosave_goes_when_the_work_is_saved_discarded_or_quit(
@@ -66,14 +79,14 @@ def test_the_autosave_goes_when_the_work_is_saved_discarded_or_quit(
     doc.set_params(0, {"units": 24})
     assert autosave.tick()
     save_dialog_answers(monkeypatch, tmp_path / "saved.layerlab")
-    assert files.save() and not autosave.exists  # saved: nothing left to recover
+    assert files.save() and not on_disk(autosave)  # saved: nothing left to recover
     doc.set_params(0, {"units": 20})
-    assert autosave.tick() and recovery_meta(w)["original"] == str(doc.path)
-    assert files.new() and not autosave.exists  # answered Discard
+    assert autosave.tick() and recovery_meta(autosave)["original"] == str(doc.path)
+    assert files.new() and not on_disk(autosave)  # answered Discard
     doc.insert_block(0, "dense")  # New gave an empty model
-    assert autosave.tick()
-    assert w.close() and not autosave.exists  # quit, answered Discard
-    assert not autosave.tick() and not autosave.exists  # a closed window writes nothing
+    assert autosave.tick() and on_disk(autosave)
+    assert w.close() and not on_disk(autosave)  # quit, answered Discard
+    assert not autosave.tick() and not on_disk(autosave)  # a closed window writes nothing
 
 
 def crashed_session(data_dir, spec, **work):
@@ -126,11 +139,11 @@ def test_recover_opens_the_work_unsaved_with_its_weights_settings_and_runs(
     assert w.isWindowModified() and w.windowTitle().startswith("moons.layerlab[*]")
     assert w.dashboard.panel.settings()["lr"] == 0.25 and not answers.errors
     # The work now lives in this session's autosave; the crashed session's folder is gone.
-    assert not folder.exists() and files.autosave.exists
+    assert on_disk(files.autosave) and not folder.exists()
     assert files.save() and not w.isWindowModified()  # a real project, in place
     project = read_project(original)
     assert project.spec == edited and [r.name for r in project.runs] == ["moons-run"]
-    assert not files.autosave.exists
+    assert not on_disk(files.autosave)
 
 
 def test_a_bad_recovery_folder_is_a_sentence_and_the_launch_goes_on(
@@ -176,7 +189,7 @@ def test_a_run_saved_while_training_is_moved_into_the_project_when_it_ends(
     project = read_project(tmp_path / "live.layerlab")
     assert [r.path for r in project.runs] == [moved] and project.runs[0].status == "stopped"
     assert all(np.array_equal(project.weights[k], v) for k, v in doc.weights.items())
-    assert not doc.unsaved_runs and not files.autosave.exists
+    assert not doc.unsaved_runs and not on_disk(files.autosave)
     assert "now saved in the project" in w.statusBar().currentMessage()
 
 
@@ -200,3 +213,13 @@ def test_a_run_that_ends_after_more_edits_is_moved_in_and_the_edits_stay_unsaved
     assert (tmp_path / "edited.layerlab" / RUNS_FOLDER / name / RUN_FILE).exists()
     assert doc.unsaved_work() == ["changes to the model", "trained weights"]
     assert read_project(tmp_path / "edited.layerlab").spec.dataset_options == {}
+
+
+def test_the_timer_autosaves_at_the_interval_the_environment_sets(
+    make_app_window, qtbot, data_dir, monkeypatch
+):
+    monkeypatch.setenv("LAYERLAB_AUTOSAVE_SECONDS", "0.05")
+    w = make_app_window("moons_mlp")
+    w.document.set_params(0, {"units": 3})
+    qtbot.waitUntil(lambda: (w.files.autosave.folder / RECOVERY_FILE).exists(), timeout=10_000)
+    assert autosaved(w.files.autosave).spec == w.document.spec
