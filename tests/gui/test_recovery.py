@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,15 +178,16 @@ def test_a_run_saved_while_training_is_moved_into_the_project_when_it_ends(
     board.settings_overrides = {"probes": False}
     with qtbot.waitSignal(board.controller.run_started, timeout=RUN_TIMEOUT_MS) as started:
         board.train()
-    run = started.args[0].run_folder
-    assert run.startswith(str(data_dir / "runs"))
+    # In the user's data directory: the one the training process's server was started with.
+    run = Path(started.args[0].run_folder)
+    assert run.parent.name == "runs" and "live.layerlab" not in str(run)
     save_dialog_answers(monkeypatch, tmp_path / "live.layerlab")
     assert files.save()
     assert "still being written" in answers.infos[-1] and w.isWindowModified()
     with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
         board.stop()
     qtbot.waitUntil(lambda: not w.isWindowModified(), timeout=RUN_TIMEOUT_MS)
-    moved = tmp_path / "live.layerlab" / RUNS_FOLDER / started.args[0].run_folder.split("/")[-1]
+    moved = tmp_path / "live.layerlab" / RUNS_FOLDER / run.name
     project = read_project(tmp_path / "live.layerlab")
     assert [r.path for r in project.runs] == [moved] and project.runs[0].status == "stopped"
     assert all(np.array_equal(project.weights[k], v) for k, v in doc.weights.items())
