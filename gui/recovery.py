@@ -243,7 +243,7 @@ def describe(entry: RecoveryEntry) -> str:
     )
 
 
-def offer_recovery(window, ask: Callable[[QMainWindow, RecoveryEntry], str] = ask_to_recover):
+def offer_recovery(window, ask: Callable[[QMainWindow, RecoveryEntry], str] | None = None):
     """Offer the work crashed LayerLabs left, newest first, until one is recovered; the rest
     stay for a later launch. An unreadable folder is set aside with a sentence; the launch goes
     on. Returns the answers given, in order."""
@@ -258,7 +258,7 @@ def offer_recovery(window, ask: Callable[[QMainWindow, RecoveryEntry], str] = as
         )
     answers = []
     for entry in entries:
-        answer = ask(window, entry)
+        answer = (ask or ask_to_recover)(window, entry)
         answers.append(answer)
         if answer == DISCARD:
             remove_recovery(entry.folder)

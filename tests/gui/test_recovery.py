@@ -225,3 +225,29 @@ def test_the_timer_autosaves_at_the_interval_the_environment_sets(
     w.document.set_params(0, {"units": 3})
     qtbot.waitUntil(lambda: (w.files.autosave.folder / RECOVERY_FILE).exists(), timeout=10_000)
     assert autosaved(w.files.autosave).spec == w.document.spec
+
+
+def test_the_window_main_py_shows_offers_recovery_once_it_is_on_screen(
+    qtbot, leak_check, answers, window_settings, data_dir, monkeypatch
+):
+    import gui.recovery
+    from engine.model.examples import example_path
+    from engine.model.spec import ModelSpec
+    from gui.app import open_window
+    from tests.conftest import close_window
+
+    edited = ModelSpec.load(example_path("moons_mlp")).with_params(0, {"units": 6})
+    crashed_session(data_dir, edited)
+    shown_first = []
+
+    def ask(window, _entry):
+        shown_first.append(window.isVisible())
+        return RECOVER
+
+    monkeypatch.setattr(gui.recovery, "ask_to_recover", ask)
+    _app, window = open_window(example="moons_mlp", settings=window_settings)
+    try:
+        qtbot.waitUntil(lambda: shown_first == [True])
+        assert window.document.spec == edited and window.isWindowModified()
+    finally:
+        close_window(window)
