@@ -251,3 +251,20 @@ def test_the_window_main_py_shows_offers_recovery_once_it_is_on_screen(
         assert window.document.spec == edited and window.isWindowModified()
     finally:
         close_window(window)
+
+
+def test_an_autosave_that_cannot_be_written_is_a_status_sentence_and_is_tried_again(
+    make_app_window, tmp_path, monkeypatch
+):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the data directory should be")
+    monkeypatch.setenv("LAYERLAB_DATA_DIR", str(blocked))
+    w = make_app_window("moons_mlp")
+    autosave = w.files.autosave
+    w.document.set_params(0, {"units": 11})
+    assert autosave.tick()
+    autosave.wait()
+    assert autosave.tick()  # the failure is shown, and the same work is written again
+    message = w.statusBar().currentMessage()
+    assert message.startswith("Cannot autosave the unsaved work to ") and str(blocked) in message
+    autosave.wait()
