@@ -74,7 +74,18 @@ def open_window(model: str | None = None, example: str | None = None, settings=N
     if os.environ.get(STARTUP_TRACE):
         _FirstPaint(window)
     window.show()
+    _offer_recovery_when_shown(window)
     return app, window
+
+
+def _offer_recovery_when_shown(window) -> None:
+    """Once the window is on screen, offer the work a crashed LayerLab left (gui/recovery.py).
+    Queued, so the window paints first; recovering weights imports torch, after the show."""
+    from PySide6.QtCore import QTimer
+
+    from gui.recovery import offer_recovery
+
+    QTimer.singleShot(0, window, lambda: offer_recovery(window))
 
 
 def load_torch_behind(window) -> None:

@@ -22,6 +22,7 @@ from engine.project import (
     PROJECT_SUFFIX,
     Project,
     ProjectError,
+    bring_runs,
     list_runs,
     project_folder,
     read_project,
@@ -30,6 +31,7 @@ from engine.project import (
     save_project,
 )
 from gui.editor.document import ModelDocument
+from gui.recovery import Autosave
 
 MAX_RECENT = 8
 _RECENT_KEY = "recent_files"
@@ -65,10 +67,17 @@ class FileActions(QObject):
         self.runs_menu.aboutToShow.connect(self._fill_runs_menu)
         self._fill_runs_menu()
         self.training = None  # the training dashboard, once the workbench attaches it
+        # Unsaved work is autosaved for crash recovery (gui/recovery.py).
+        self.autosave = Autosave(window, document, self._training_settings)
+        self.autosave.live_run_ended.connect(self._live_run_ended)
 
     def attach_training(self, dashboard) -> None:
         """Let File ask about a live run and keep the panel's settings in projects."""
         self.training = dashboard
+        self.autosave.follow(dashboard)
+
+    def _training_settings(self) -> dict:
+        return self.training.panel.settings() if self.training is not None else {}
 
     def _action(self, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self.window)
@@ -120,7 +129,10 @@ class FileActions(QObject):
         )
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        if answer == QMessageBox.StandardButton.Discard:
+            self.autosave.discard()
+            return True
+        return False
 
     # ------------------------------------------------------------ new and open
 
@@ -218,7 +230,7 @@ class FileActions(QObject):
         copied = ()
         if old is not None and old.resolve() != folder.resolve():
             copied = tuple(r.path for r in list_runs(doc.runs_folder)[0])
-        training = self.training.panel.settings() if self.training is not None else {}
+        training = self._training_settings()
         try:
             file, problems = save_project(
                 folder,
@@ -236,6 +248,25 @@ class FileActions(QObject):
         if problems:
             self._notice("Some runs stayed where they were", "\n\n".join(problems))
         return True
+
+    def _live_run_ended(self, run: Path) -> None:
+        """A run that was still training when the project was saved has ended: move it in. If
+        nothing else changed since, its final weights are saved too, so the work is clean, as
+        Save would have left it."""
+        doc = self.document
+        folder = doc.project_folder
+        if folder is None or run not in doc.unsaved_runs:
+            return
+        if not doc.model_modified:
+            if self._save_project(folder):
+                self._status(f"The run {run.name} ended and is now saved in the project.")
+            return
+        problems = bring_runs(folder, [run])
+        doc.runs_brought_in([] if problems else [run])
+        if problems:
+            self._notice("A run stayed where it was", "\n\n".join(problems))
+        else:
+            self._status(f"The run {run.name} ended and was moved into the project.")
 
     def _save_to(self, path: Path) -> bool:
         try:
