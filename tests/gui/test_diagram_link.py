@@ -215,3 +215,31 @@ def test_a_real_run_puts_thumbnails_on_the_cards_and_the_view_menu_turns_them_of
     action.trigger()  # on again: the last run's outputs come back
     assert all(scene.card(b).thumbnail is not None for b in blocks)
     assert window_settings.value(THUMBNAILS_KEY, False, type=bool) is True
+
+
+@pytest.mark.parametrize(
+    ("shape", "cells", "what"),
+    [
+        ((3, 5, 4), (5, 3 * 5 - 1), "3 channels"),  # a mosaic, one-pixel gaps between tiles
+        ((8, 2, 2), (5, 4 * 3 - 1), "8 channels"),  # two rows of four
+        ((9, 6, 6), (6, 6), "the mean of its 9 channels"),
+        ((40, 3), (3, 40), "40 steps × 3"),  # time runs left to right, as in Gates
+        ((10,), (1, 10), "10 values"),
+        ((70,), (3, 32), "70 values, 32 a row"),  # wraps; the rest of the last row is a gap
+    ],
+)
+def test_thumbnail_layout_of_each_kind_of_output(qapp, shape, cells, what):
+    from engine.probes.snapshots import BlockOutput
+    from gui.editor.canvas.thumbnails import make_thumbnail
+
+    values = np.linspace(-2.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    thumb = make_thumbnail(BlockOutput("b", values, 2.0))
+    assert thumb.cells.shape == cells and what in thumb.text
+    assert (thumb.image.width(), thumb.image.height()) == (cells[1], cells[0])
+    finite = thumb.cells[np.isfinite(thumb.cells)]
+    assert finite.min() >= -1.0 and finite.max() <= 1.0
+    if shape == (70,):
+        assert np.isnan(thumb.cells[2, 6:]).all() and np.isfinite(thumb.cells[2, :6]).all()
+    if len(shape) != 3 or shape[0] <= 8:  # at ±level: the smallest value is full blue
+        assert finite.min() == pytest.approx(-1.0)
+        assert thumb.image.pixelColor(0, 0).blue() > thumb.image.pixelColor(0, 0).red()
