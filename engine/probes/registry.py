@@ -2,8 +2,8 @@
 
 An entry says how to compute the probe (a function of the running probe context, which imports
 torch only when called), how often it runs by default, when in a step it runs, whether it
-looks at the one chosen sample, which models it applies to, and the titles of the views that
-show it. The scheduler, the trainer's probe callback and the window's routing all read this;
+looks at the one chosen sample, which models it applies to, the titles of the views that
+show it, and whether the canvas's cards draw it (``on_cards``: the activation thumbnails). The scheduler, the trainer's probe callback and the window's routing all read this;
 adding a probe is one ``register`` call here, its view and its test.
 
 No torch at import: the window reads the registry before torch has loaded.
