@@ -26,6 +26,7 @@ from engine.training.events import (
 from gui.dataset.session import WindowDatasetSession
 from gui.editor.document import ModelDocument
 from gui.training.docks import DockLayout
+from gui.training.linking import DiagramLink
 from gui.training.painting import ViewPainter
 from gui.training.panel import TrainingPanel
 from gui.training.routing import ProbeRouter
@@ -75,8 +76,12 @@ class TrainingDashboard(QObject):
         )}  # fmt: skip
         self.dock_layout = DockLayout(self.panel, self.views, self)
         self.painter = ViewPainter(self.views.values(), self)
+        # The block selected on the canvas is the layer the views show; outputs go on the cards.
+        self.link = DiagramLink(document, self.views.values(), self)
         self.router = ProbeRouter(
-            self.views, lambda message: self.panel.show_status(message, error=True)
+            self.views,
+            lambda message: self.panel.show_status(message, error=True),
+            cards=self.link.take_snapshot,
         )
         self.window: QMainWindow | None = None
         self._controller = controller
@@ -210,6 +215,7 @@ class TrainingDashboard(QObject):
         for view in (self.filters, self.feature_maps, self.gates, self.histograms,
                      self.confusion, self.predictions, self.forecast):  # fmt: skip
             view.clear()
+        self.link.clear()
         self.curves.start_run(event)
         self.gradients.new_run(f"run {event.run_id}")
         self.panel.run_started(event)
@@ -291,6 +297,7 @@ class TrainingDashboard(QObject):
         """Dock the panel on the right and the views along the bottom in three tab groups."""
         self.window = window
         self.dock_layout.add_to(window)
+        self.link.attach(window)
         window.train_action.triggered.connect(self._train_from_action)
         app = QApplication.instance()
         if app is not None:

@@ -59,8 +59,12 @@ class GradientFlowView(LiveView):
         " takes, even where ‖∂L/∂h_t‖ itself is small."
     )
 
+    focus_missing = "no gradient norm (it has no parameters)"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gradient flow", parent)
+        self.highlighted: str | None = None  # the selected block's curves stand out
+        self._highlight_drawn: tuple | None = None  # (block, curves) as last styled
         self.layer_series: dict[str, GrowableSeries] = {}
         self.layer_curves: dict[str, pg.PlotDataItem] = {}
         self.time_gradients: dict[str, TimeGradient] = {}
@@ -172,6 +176,7 @@ class GradientFlowView(LiveView):
                 self._time_curves[block_id] = curve
             values = positive(tg.grad_norm)
             curve.setData(np.arange(len(values)), values)
+        self._style_highlight()
         self._show_time_plot(bool(self.time_gradients or self._previous))
         series = self.layer_series.values()
         self.layer_range.update(
@@ -183,6 +188,47 @@ class GradientFlowView(LiveView):
             bounds_of(*(np.arange(len(g)) for g in through_time)), bounds_of(*through_time)
         )
         self.caption.setText(self._ratio_text())
+
+    def show_layer(self, block_id: str | None) -> bool:
+        """That block's curves drawn thick and the others faded; None: all alike again."""
+        if block_id is not None and not (
+            block_id in self.layer_series or block_id in self.time_gradients
+        ):
+            return False
+        self.highlighted = block_id
+        return True
+
+    def shown_layer(self) -> str:
+        return self.highlighted or ""
+
+    def _style_highlight(self) -> None:
+        # setPen redraws a curve: only when the highlight or the set of curves changed.
+        key = (self.highlighted, tuple(self.layer_curves), tuple(self._time_curves))
+        if key == self._highlight_drawn:
+            return
+        self._highlight_drawn = key
+        # A block of another run's model that is not drawn here highlights nothing.
+        drawn = self.highlighted in self.layer_curves or self.highlighted in self._time_curves
+        focus = self.highlighted if drawn else None
+        for index, (name, curve) in enumerate(self.layer_curves.items()):
+            curve.setPen(self._pen(index, name, focus, 1, 3))
+        for index, (name, curve) in enumerate(self._time_curves.items()):
+            curve.setPen(self._pen(index + 1, name, focus, 3, 4))
+
+    @staticmethod
+    def _pen(index: int, name: str, focus: str | None, width: int, focus_width: int):
+        colour = pg.mkColor(PALETTE[index % len(PALETTE)])
+        if focus is None:
+            return pg.mkPen(colour, width=width)
+        if name == focus:
+            return pg.mkPen(colour, width=focus_width)
+        colour.setAlpha(70)  # the other layers stay readable as context
+        return pg.mkPen(colour, width=1)
+
+    def is_highlighted(self, name: str) -> bool:
+        """Whether ``name``'s curve is drawn as the selected one (thick, the others faded)."""
+        curve = self.layer_curves.get(name) or self._time_curves.get(name)
+        return curve is not None and curve.opts["pen"].width() > 2 and self.highlighted == name
 
     def _show_time_plot(self, show: bool) -> None:
         if show == self._time_plot_shown:
