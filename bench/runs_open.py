@@ -95,8 +95,11 @@ def measure(data_dir: Path) -> dict[str, float]:
     app.processEvents()
     listed = time.perf_counter() - started
     rows = panel.rows()
-    for path in list(panel.runs):
-        panel.set_ticked(path, True)
+    if hasattr(panel, "set_ticked_runs"):  # ticked together (older revisions: one by one)
+        panel.set_ticked_runs(list(panel.runs), True)
+    else:
+        for path in list(panel.runs):
+            panel.set_ticked(path, True)
     curves.repaint_now()
     curves.graphics.grab()  # renders the scene: every overlaid curve painted
     app.processEvents()

@@ -100,7 +100,7 @@ def measure(steps: int) -> dict:
         if (end // BATCH) % PAINT_EVERY == 0:
             board.repaint_all()
             app.processEvents()
-        if end == EPOCH_STEPS or end % 100_000 == 0 or end == steps:
+        if end in (EPOCH_STEPS, steps) or end % 100_000 == 0:
             gc.collect()
             samples.append((end, round(rss_mb(), 1)))
     window.close()

