@@ -163,3 +163,24 @@ def test_ticked_recurrent_runs_draw_their_gradient_through_time(make_app_window,
     panel.set_ticked(rnn, False)
     assert panel.show_time_gradients() == [names[1]]
     assert names[0] not in [c.name() for c in view.time_plot.listDataItems()]
+
+
+def test_ticking_reads_the_cache_and_a_torn_cache_draws_the_same_curves(make_app_window, data_dir):
+    from engine.runs.columns import METRICS_CACHE
+    from engine.runs.folder import read_metrics
+
+    good, torn = train_run(data_dir, 0.001), train_run(data_dir, 0.05)
+    (torn / METRICS_CACHE).write_bytes(b"not a zip")
+    w = make_app_window("moons_mlp")
+    panel = w.runs_panel
+    panel.refresh()
+    panel.set_ticked_runs([good, torn], True)  # both at once, as opening a project can
+    assert panel.overlay_labels() == ["lr 0.001", "lr 0.05"] and panel.message.text() == ""
+    for run in (good, torn):
+        steps = read_metrics(run).steps
+        drawn = panel.overlays[run].train_loss
+        assert np.array_equal(drawn.x, [r["step"] for r in steps])
+        assert np.array_equal(drawn.y, [r["loss"] for r in steps])
+    assert (torn / METRICS_CACHE).read_bytes()[:2] == b"PK"  # rewritten from metrics.jsonl
+    panel.set_ticked_runs([good, torn], False)
+    assert panel.overlay_labels() == []
