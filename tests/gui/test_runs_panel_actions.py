@@ -184,3 +184,15 @@ def test_ticking_reads_the_cache_and_a_torn_cache_draws_the_same_curves(make_app
     assert (torn / METRICS_CACHE).read_bytes()[:2] == b"PK"  # rewritten from metrics.jsonl
     panel.set_ticked_runs([good, torn], False)
     assert panel.overlay_labels() == []
+
+
+def test_runs_without_a_recurrent_block_leave_the_gradient_view_empty(make_app_window, data_dir):
+    mlp = train_run(data_dir, 0.01)
+    w = make_app_window("moons_mlp")
+    panel, view = w.runs_panel, w.dashboard.gradients
+    panel.set_gradient_view(view)
+    panel.refresh()
+    panel.set_ticked(mlp, True)
+    assert panel.show_time_gradients() == []
+    view.repaint_now()
+    assert view.stack.currentWidget() is view.empty_label  # still says how to get data

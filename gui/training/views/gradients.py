@@ -157,7 +157,7 @@ class GradientFlowView(LiveView):
         curves have on the Loss curves view. Replaces the recorded runs shown before; they
         join the comparison curves, so a new run's start takes them off like those. Returns
         the names drawn."""
-        self._remove_recorded()
+        removed = self._remove_recorded()
         names = []
         for label, colour, gradients in runs:
             for block_id, grad_norm in gradients.items():
@@ -172,10 +172,13 @@ class GradientFlowView(LiveView):
                 self.previous_time_gradients[name] = values
                 self._recorded_names.append(name)
                 names.append(name)
-        self._got_data()
+        if names:
+            self._got_data()
+        elif removed:
+            self.mark_dirty()  # an empty view stays empty: nothing recorded was ever drawn
         return names
 
-    def _remove_recorded(self) -> None:
+    def _remove_recorded(self) -> bool:
         kept = []
         for curve in self._previous:
             if curve.name() in self._recorded_names:
@@ -183,8 +186,10 @@ class GradientFlowView(LiveView):
                 self.previous_time_gradients.pop(curve.name(), None)
             else:
                 kept.append(curve)
+        removed = len(kept) < len(self._previous)
         self._previous = kept
         self._recorded_names = []
+        return removed
 
     # ------------------------------------------------------------ painting
 
