@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QTreeWidget,
@@ -78,7 +78,7 @@ class RunsPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.refresh_button = QPushButton("Refresh")
         self.delete_button = QPushButton("Delete…")
-        self.load_button = QPushButton("Load weights into the model")
+        self.load_button = QPushButton("Load into model")
         self.load_button.setToolTip(
             "The selected run's last checkpoint becomes the model's weights"
         )
@@ -98,11 +98,14 @@ class RunsPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.comparison: RunComparisonDialog | None = None
-        buttons = QHBoxLayout()
-        for button in (self.refresh_button, self.rename_button, self.delete_button,
-                       self.export_button, self.load_button, self.compare_button):  # fmt: skip
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        # Two rows: one row of six buttons made the dock, and so its tab group, too wide to fit
+        # a 1280-pixel screen.
+        buttons = QGridLayout()
+        for index, button in enumerate((self.refresh_button, self.rename_button,
+                                        self.delete_button, self.export_button,
+                                        self.load_button, self.compare_button)):  # fmt: skip
+            buttons.addWidget(button, index // 3, index % 3)
+        buttons.setColumnStretch(3, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(buttons)
