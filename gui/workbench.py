@@ -71,7 +71,7 @@ def _add_runs_panel(window: MainWindow, document: ModelDocument, board: Training
     """The Runs dock, a tab of the bottom middle group, so the Loss curves it draws on stay in
     sight. It reads the runs again when a project opens (the document's path changes) and
     when a run starts or ends."""
-    runs = RunsPanel(document, board.curves)
+    runs = RunsPanel(document, board.curves, board.gradients)
     window.runs_panel = runs
     window.runs_dock = window.add_dock("Runs", runs, Qt.DockWidgetArea.BottomDockWidgetArea)
     _FirstShow(window, lambda: window.tabifyDockWidget(board.docks["Filters"], window.runs_dock))

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
 from engine.runs.folder import RUN_FILE, new_run_folder, read_metrics
-from gui.runs.compare import peak_downsample
+from gui.training.views.series import peak_downsample
 
 RUN_TIMEOUT_MS = 60_000
 

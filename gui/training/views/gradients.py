@@ -72,6 +72,7 @@ class GradientFlowView(LiveView):
         self._previous: list[pg.PlotDataItem] = []
         self.previous_time_gradients: dict[str, np.ndarray] = {}
         self._run_label = ""
+        self._recorded_names: list[str] = []  # show_recorded_runs's curves among _previous
 
         self.graphics = PlotCanvas()
         # Each plot's legend sits in the row above it, in columns: a legend of every layer on
@@ -151,6 +152,48 @@ class GradientFlowView(LiveView):
             self.set_time_gradients(snapshot.data)
         else:
             super().take_snapshot(snapshot)
+
+    def show_recorded_runs(
+        self, runs: Sequence[tuple[str, str, Mapping[str, np.ndarray]]]
+    ) -> list[str]:
+        """Draw recorded runs' saved ‖∂L/∂h_t‖ thin over the through-time plot: each entry is
+        (label, colour, {block id: values}), drawn as "label · block id" in the colour its
+        curves have on the Loss curves view. Replaces the recorded runs shown before; they
+        join the comparison curves, so a new run's start takes them off like those. Returns
+        the names drawn."""
+        removed = self._remove_recorded()
+        names = []
+        for label, colour, gradients in runs:
+            for block_id, grad_norm in gradients.items():
+                values = positive(grad_norm)
+                name = f"{label} · {block_id}"
+                curve = self.time_plot.plot(
+                    np.arange(len(values)), values, name=name, connect="finite",
+                    pen=pg.mkPen(colour, width=1),
+                )  # fmt: skip
+                curve.setToolTip(f"{name} (recorded run)")
+                self._previous.append(curve)
+                self.previous_time_gradients[name] = values
+                self._recorded_names.append(name)
+                names.append(name)
+        if names:
+            self._got_data()
+        elif removed:
+            self.mark_dirty()  # an empty view stays empty: nothing recorded was ever drawn
+        return names
+
+    def _remove_recorded(self) -> bool:
+        kept = []
+        for curve in self._previous:
+            if curve.name() in self._recorded_names:
+                self.time_plot.removeItem(curve)
+                self.previous_time_gradients.pop(curve.name(), None)
+            else:
+                kept.append(curve)
+        removed = len(kept) < len(self._previous)
+        self._previous = kept
+        self._recorded_names = []
+        return removed
 
     # ------------------------------------------------------------ painting
 
