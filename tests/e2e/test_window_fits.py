@@ -68,6 +68,7 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     assert report["training_error"]
     assert {"Train", "Pause", "Stop", "Training status"} <= set(report["training"])
     assert {f"Training {f}" for f in TRAINING_FIELDS} <= set(report["training"])
+    assert "Training until stopped" in report["training"]
     _all_in_view(report["training"], window)
 
 

@@ -116,9 +116,11 @@ def main() -> None:
     form = panel.form_area.widget().layout()
     assert isinstance(form, QFormLayout)
     for row in range(form.rowCount()):
-        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
         field = form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
-        training[f"Training {label.text()}"] = field
+        # A row without a label (the "until stopped" box under Epochs) goes by its own text.
+        name = label.widget().text() if label is not None else field.text()
+        training[f"Training {name}"] = field
     training["Training status"] = panel.status_area
     report["training"] = _where(training)
     report["training_error"] = panel.shows_error
