@@ -68,10 +68,10 @@ class RunFollower(QObject):
         self._run_id += 1
         info = update.info
         self.dashboard.show_recorded_run(self._started(info), _label(info))
-        self._apply(update, thin=True)
         if follow and reader.running:
             self._timer.start()
             self.following_changed.emit(True)
+        self._apply(update, thin=True)
 
     def poll(self) -> None:
         """Add what the run folder gained since the last poll; stop once the run is over."""

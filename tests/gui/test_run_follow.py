@@ -1,0 +1,143 @@
+"""File › Open Run: a run folder's curves and saved probe snapshots in the views, followed
+live while `python main.py train` writes it; a bad folder is a sentence; Train ends following;
+a project opens with its newest run in the views."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog
+
+from engine.project import RUNS_FOLDER
+from engine.runs.folder import METRICS_JSONL, RUN_FORMAT, read_metrics, write_json_atomic
+from engine.runs.probe_files import read_probes
+from tests.engine.test_runs_follow import train_cli
+
+RUN_TIMEOUT_MS = 120_000
+
+
+def hand_made_run(folder, status="finished", steps=5, **extra):
+    """A small run folder written as the recorder writes one."""
+    folder.mkdir(parents=True)
+    write_json_atomic(folder / "run.json", {
+        "format": RUN_FORMAT, "version": 1, "status": status, "model_name": "tiny",
+        "pid": os.getpid(), "host": socket.gethostname(), "epochs_done": 0, "total_epochs": 3,
+        **extra,
+    })  # fmt: skip
+    with open(folder / METRICS_JSONL, "w", encoding="utf-8") as fh:
+        for step in range(1, steps + 1):
+            fh.write(json.dumps({"type": "step", "step": step, "epoch": 1, "loss": 1 / step,
+                                 "lr": 0.1, "accuracy": 0.5}) + "\n")  # fmt: skip
+    return folder
+
+
+def shown_steps(board) -> np.ndarray:
+    return board.curves.runs[-1].train_loss.x if board.curves.runs else np.array([])
+
+
+def test_follows_a_run_that_main_py_train_writes(make_app_window, qtbot, tmp_path):
+    w = make_app_window("sine_lstm")
+    board, follower = w.dashboard, w.dashboard.follower
+    folder = tmp_path / "run"
+    proc = train_cli(folder, 4)
+    try:
+        qtbot.waitUntil(lambda: (folder / "run.json").exists(), timeout=RUN_TIMEOUT_MS)
+        assert w.files.open_path(folder)  # a run folder opens as a run: the model stays
+        assert follower.following and w.files.stop_following_action.isEnabled()
+        assert follower.status_text.startswith(f"Following {folder.name} — written by pid ")
+        first = len(shown_steps(board))
+        qtbot.waitUntil(lambda: len(shown_steps(board)) > first, timeout=RUN_TIMEOUT_MS)
+        assert follower.following  # points arrived while the run was still going
+        qtbot.waitUntil(lambda: board.gates.current_trace is not None, timeout=RUN_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not follower.following, timeout=RUN_TIMEOUT_MS)
+    finally:
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "finished, epoch 4/4" in follower.status_text
+    assert not w.files.stop_following_action.isEnabled()
+    steps = [r["step"] for r in read_metrics(folder).steps]
+    assert shown_steps(board).tolist() == steps  # every step, once, as written
+    assert not follower.following  # its poll timer stopped with the run
+    assert board.curves.runs[-1].label.startswith(f"{folder.name} · ")
+    assert w.document.spec.name.startswith("LSTM")  # the model was not replaced
+
+
+def test_open_run_on_a_bad_folder_says_why_and_keeps_the_views(
+    make_app_window, answers, monkeypatch, tmp_path
+):
+    w = make_app_window()
+    board = w.dashboard
+    good = hand_made_run(tmp_path / "good")
+    assert w.files.open_run_folder(good)
+    assert shown_steps(board).tolist() == [1, 2, 3, 4, 5] and not board.follower.following
+    assert "Showing good — finished" in w.statusBar().currentMessage()
+    runs = len(board.curves.runs)
+
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    write_json_atomic(newer / "run.json", {"format": RUN_FORMAT, "version": 7})
+    not_a_run = tmp_path / "plain"
+    not_a_run.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(not_a_run))
+    assert not w.files.open_path(newer)
+    assert not w.files.open_run()  # File › Open Run… on a folder without run.json
+    assert "run.json' was written by a newer LayerLab" in answers.errors[0]
+    assert "is not a LayerLab run folder: it has no run.json" in answers.errors[1]
+    assert len(board.curves.runs) == runs and board.follower.folder == good
+    assert shown_steps(board).tolist() == [1, 2, 3, 4, 5]
+
+
+def test_train_and_stop_following_end_following(make_app_window, qtbot, tmp_path):
+    w = make_app_window("moons_mlp")
+    board, follower = w.dashboard, w.dashboard.follower
+    # Written by this process (its pid is alive): a run still running, as far as files go.
+    running = hand_made_run(tmp_path / "live", status="running")
+    board.show_run(running)
+    assert follower.following
+    w.files.stop_following_action.trigger()
+    assert not follower.following and "Showing live — running" in follower.status_text
+
+    board.show_run(running)
+    assert follower.following
+    board.panel.set_settings({"epochs": 1})
+    board.settings_overrides = {"probes": False}
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.train()
+        assert not follower.following  # at once: the views show the window's own run
+    assert board.curves.runs[-1].label.startswith("run ")
+
+
+def test_a_reopened_project_shows_its_newest_run_and_saved_snapshots(
+    make_app_window, qtbot, monkeypatch, tmp_path
+):
+    w = make_app_window()
+    board = w.dashboard
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "p.layerlab"), "")
+    )
+    assert w.files.save()
+    board.panel.set_settings({"epochs": 2, "batch_size": 64})
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    live = board.curves.runs[-1]
+    live_steps, live_loss = live.train_loss.x.copy(), live.train_loss.y.copy()
+    live_val = live.val_loss.y.copy()
+    assert w.files.save()
+    (run,) = (tmp_path / "p.layerlab" / RUNS_FOLDER).iterdir()
+    saved, problems = read_probes(run)
+    assert "filters" in saved and not problems
+
+    fresh = make_app_window("moons_mlp")
+    assert fresh.files.open_path(tmp_path / "p.layerlab")
+    shown = fresh.dashboard.curves.runs[-1]
+    assert np.array_equal(shown.train_loss.x, live_steps)
+    assert np.array_equal(shown.train_loss.y, live_loss)  # the same points, one for one
+    assert np.array_equal(shown.val_loss.y, live_val)
+    assert not fresh.dashboard.follower.following  # a finished run is shown, not followed
+    current = fresh.dashboard.filters.current
+    expected = {s.block_id: s for s in saved["filters"][1]}[current.block_id]
+    assert np.array_equal(current.weights, expected.weights)
+    assert f"Showing {run.name} — finished" in fresh.dashboard.follower.status_text
