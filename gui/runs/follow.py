@@ -99,9 +99,10 @@ class RunFollower(QObject):
 
     def _apply(self, update: RunUpdate, thin: bool) -> None:
         curves, run_id = self.dashboard.curves, self._run_id
-        steps = [e for e in (step_event(run_id, r) for r in update.steps) if e is not None]
-        if thin and len(steps) > MAX_STEPS_SHOWN:
-            steps = _thinned(steps)
+        records = update.steps
+        if thin and len(records) > MAX_STEPS_SHOWN:
+            records = _thinned(records)
+        steps = [e for e in (step_event(run_id, r) for r in records) if e is not None]
         # Markers go between the steps they came between: the curves draw a settings change
         # at its step, whatever order they arrive in, so steps first, then the rest.
         curves.add_steps(steps)
@@ -148,15 +149,20 @@ def status_text(info: RunInfo, following: bool) -> str:
     return f"Showing {info.name} — {info.status}{why}, {epochs}."
 
 
-def _thinned(steps: list) -> list:
-    """At most ~2×MAX_STEPS_SHOWN step events that keep the loss's and the accuracy's peaks."""
-    index = np.arange(len(steps))
-    loss = np.fromiter((s.loss for s in steps), np.float64, len(steps))
-    keep = set(peak_downsample(index, loss, MAX_STEPS_SHOWN)[0].tolist())
-    acc = np.array([np.nan if s.accuracy is None else s.accuracy for s in steps])
-    if np.isfinite(acc).any():
-        keep.update(peak_downsample(index, acc, MAX_STEPS_SHOWN)[0].tolist())
-    return [steps[i] for i in sorted(keep)]
+def _thinned(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most ~2×MAX_STEPS_SHOWN step records that keep the loss's and the accuracy's peaks
+    and the run's first and last step."""
+    index = np.arange(len(records))
+    keep = {0, len(records) - 1}
+    for key in ("loss", "accuracy"):
+        values = np.array([_float(r.get(key)) for r in records])
+        if np.isfinite(values).any():
+            keep.update(peak_downsample(index, values, MAX_STEPS_SHOWN)[0].tolist())
+    return [records[i] for i in sorted(keep)]
+
+
+def _float(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else np.nan
 
 
 def _label(info: RunInfo) -> str:

@@ -7,16 +7,23 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
+from engine.probes.snapshots import FilterSet
 from engine.project import RUNS_FOLDER
 from engine.runs.folder import METRICS_JSONL, RUN_FORMAT, read_metrics, write_json_atomic
-from engine.runs.probe_files import read_probes
+from engine.runs.probe_files import read_probes, write_probe
+from gui.runs.follow import MAX_STEPS_SHOWN
 from tests.engine.test_runs_follow import train_cli
 
 RUN_TIMEOUT_MS = 120_000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def hand_made_run(folder, status="finished", steps=5, **extra):
@@ -141,3 +148,48 @@ def test_a_reopened_project_shows_its_newest_run_and_saved_snapshots(
     expected = {s.block_id: s for s in saved["filters"][1]}[current.block_id]
     assert np.array_equal(current.weights, expected.weights)
     assert f"Showing {run.name} — finished" in fresh.dashboard.follower.status_text
+
+
+def test_showing_a_long_run_is_thinned_keeps_its_peaks_and_is_fast(make_app_window, tmp_path):
+    folder = hand_made_run(tmp_path / "long", steps=0)
+    rng = np.random.default_rng(0)
+    loss = rng.uniform(0.5, 1.0, 200_000)
+    loss[123_457] = 40.0  # one diverging step
+    with open(folder / METRICS_JSONL, "w", encoding="utf-8") as fh:
+        fh.writelines(
+            f'{{"type": "step", "step": {i + 1}, "epoch": 1, "loss": {v}, "lr": 0.1}}\n'
+            for i, v in enumerate(loss)
+        )
+    w = make_app_window("moons_mlp")
+    started = time.perf_counter()
+    w.dashboard.show_run(folder)
+    w.dashboard.repaint_all()
+    seconds = time.perf_counter() - started
+    shown = w.dashboard.curves.runs[-1].train_loss
+    assert shown.size <= 2 * MAX_STEPS_SHOWN and shown.y.max() == 40.0
+    assert shown.x[0] == 1 and shown.x[-1] == 200_000
+    print(f"shown in {seconds:.2f} s")
+    assert seconds < 5.0, f"showing a 200,000-step run took {seconds:.2f} s"
+
+
+def test_following_a_run_in_the_window_imports_no_torch(tmp_path):
+    """The window shows a run's curves and probe views with no torch in its process."""
+    folder = hand_made_run(tmp_path / "run")
+    write_probe(
+        folder, "filters", 5, (FilterSet("c", np.ones((2, 1, 3, 3), np.float32), 1.0),), None
+    )
+    code = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from gui.app import open_window\n"
+        "app, window = open_window()\n"
+        f"window.dashboard.show_run({str(folder)!r})\n"
+        "window.dashboard.repaint_all()\n"
+        "assert window.dashboard.filters.current is not None\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
