@@ -157,8 +157,9 @@ class FileActions(QObject):
     def open_path(self, path: str | Path) -> bool:
         """Open a project, a model file or a LayerLab .safetensors export; on a bad file show
         why and keep the current model."""
-        if is_run_folder(path):  # shown in the views; the model stays
-            return self.open_run_folder(path)
+        run = run_folder_of(path)
+        if run is not None:  # shown in the views; the model stays
+            return self.open_run_folder(run)
         if not self.confirm_discard():
             return False
         path = Path(path)
@@ -370,7 +371,11 @@ def _best(best) -> str:
     return f" · best {best.get('metric')} {shown}"
 
 
-def is_run_folder(path: str | Path) -> bool:
-    """A run folder (its run.json), not a project folder: Open shows it as a run."""
+def run_folder_of(path: str | Path) -> Path | None:
+    """The run folder ``path`` is (or whose run.json it is), not a project folder: Open shows
+    it as a run. None for anything else."""
     path = Path(path)
-    return path.is_dir() and (path / RUN_FILE).is_file() and project_folder(path) is None
+    folder = path.parent if path.name == RUN_FILE else path
+    if folder.is_dir() and (folder / RUN_FILE).is_file() and project_folder(folder) is None:
+        return folder
+    return None

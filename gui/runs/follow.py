@@ -115,7 +115,14 @@ class RunFollower(QObject):
             if event is not None:
                 curves.add_settings_change(event)
         for kind, (step, data, error) in update.probes.items():
-            self.dashboard.router.route(ProbeSnapshot(run_id, step, kind, data, error))
+            try:
+                self.dashboard.router.route(ProbeSnapshot(run_id, step, kind, data, error))
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
+                # A file of the right format holding what its view cannot take: said, skipped.
+                update.problems.append(
+                    f"The saved {kind} snapshot in '{self.reader.folder}' cannot be shown "
+                    f"({err}); skipped."
+                )
         if update.info is not None or update.problems:
             self.problems += update.problems
             self._say(self.reader.info, update.problems)

@@ -240,6 +240,7 @@ class TrainingDashboard(QObject):
     # ------------------------------------------------------------ events in
 
     def on_run_started(self, event: RunStarted) -> None:
+        self.follower.stop()  # whatever started it, the views now show this window's run
         for view in (self.filters, self.feature_maps, self.gates, self.histograms,
                      self.confusion, self.predictions, self.forecast):  # fmt: skip
             view.clear()

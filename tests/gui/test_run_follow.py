@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from engine.probes.snapshots import FilterSet
+from engine.probes.snapshots import FilterSet, Histogram
 from engine.project import RUNS_FOLDER
 from engine.runs.folder import METRICS_JSONL, RUN_FORMAT, read_metrics, write_json_atomic
 from engine.runs.probe_files import read_probes, write_probe
@@ -89,7 +89,7 @@ def test_open_run_on_a_bad_folder_says_why_and_keeps_the_views(
     not_a_run = tmp_path / "plain"
     not_a_run.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(not_a_run))
-    assert not w.files.open_path(newer)
+    assert not w.files.open_path(newer / "run.json")  # File › Open on its run.json
     assert not w.files.open_run()  # File › Open Run… on a folder without run.json
     assert "run.json' was written by a newer LayerLab" in answers.errors[0]
     assert "is not a LayerLab run folder: it has no run.json" in answers.errors[1]
@@ -193,3 +193,14 @@ def test_following_a_run_in_the_window_imports_no_torch(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_snapshot_its_view_cannot_take_is_a_sentence(make_app_window, tmp_path):
+    folder = hand_made_run(tmp_path / "odd")
+    # A whole, readable file whose content is not what the filters view draws.
+    write_probe(folder, "filters", 5, Histogram("c", np.ones(3), np.arange(4.0), 0), None)
+    w = make_app_window()
+    w.dashboard.show_run(folder)
+    (problem,) = w.dashboard.follower.problems
+    assert problem.startswith("The saved filters snapshot in ") and "skipped" in problem
+    assert shown_steps(w.dashboard).tolist() == [1, 2, 3, 4, 5]  # the rest is shown
