@@ -99,6 +99,10 @@ class RunReader:
         old = self.info
         if old is None or old.status != info.status or old.data != info.data:
             update.info = info
+        if old is not None and _segments(old) != _segments(info):
+            # Resumed: the records after its checkpoint were dropped and new ones follow, so
+            # the file may have grown back past where the last poll stopped. Read it anew.
+            self.offset, self.line, update.restarted = 0, 0, True
         self.info = info
 
     # ------------------------------------------------------------ metrics.jsonl
@@ -170,6 +174,11 @@ class RunReader:
                 self._probes[kind] = _ProbeState(signature, failures)
                 if failures > TORN_POLLS:
                     update.problems.append(str(err))
+
+
+def _segments(info: RunInfo) -> int:
+    segments = info.get("segments")
+    return len(segments) if isinstance(segments, list) else 0
 
 
 def _whole(lines: list[bytes]) -> list[dict[str, Any]] | None:

@@ -129,6 +129,18 @@ def test_a_metrics_file_cut_shorter_is_read_again_whole(tmp_path):
     assert update.restarted and [r["step"] for r in update.steps] == [1]
 
 
+def test_a_resumed_run_is_read_again_from_the_start(tmp_path):
+    run_json(tmp_path, segments=[{"first_step": 0}])
+    append(tmp_path, step_line(1) + step_line(2))
+    reader = RunReader(tmp_path)
+    reader.poll()
+    # Resumed from step 1: step 2 dropped, and the new steps already past the old length.
+    (tmp_path / METRICS_JSONL).write_text(step_line(1) + step_line(2, 0.5) + step_line(3))
+    run_json(tmp_path, segments=[{"first_step": 0}, {"first_step": 1}])
+    update = reader.poll()
+    assert update.restarted and [r["loss"] for r in update.steps] == [1.0, 0.5, 1.0]
+
+
 def test_run_json_is_reported_only_when_it_changes(tmp_path):
     run_json(tmp_path, status="running", pid=os.getpid(), host=socket.gethostname())
     reader = RunReader(tmp_path)
