@@ -184,10 +184,10 @@ class FileActions(QObject):
         self.document.new(project.spec, project.file.resolve(), project.weights)
         if self.training is not None and project.training:
             self.training.panel.set_settings(project.training)
+        if self.training is not None and project.runs:  # runs are listed oldest first
+            self._show_newest_run(project.runs[-1].path)  # the panel says which: the bar, below
         runs = ", ".join(f"{r.name} ({r.status})" for r in project.runs) or "none yet"
         self._status(f"Opened the project {project.folder.name}. Runs: {runs}.")
-        if self.training is not None and project.runs:  # runs are listed oldest first
-            self._show_newest_run(project.runs[-1].path)
         if project.problems:
             self._notice("Parts of the project did not open", "\n\n".join(project.problems))
 
