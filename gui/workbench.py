@@ -72,6 +72,9 @@ def _add_runs_panel(window: MainWindow, document: ModelDocument, board: Training
     sight. It reads the runs again when a project opens (the document's path changes) and
     when a run starts or ends."""
     runs = RunsPanel(document, board.curves, board.gradients)
+    # Double-clicking a run shows it in the views (its curves and saved probe snapshots),
+    # followed while it is still being written, as File › Open Run does.
+    runs.run_activated.connect(window.files.open_run_folder)
     window.runs_panel = runs
     window.runs_dock = window.add_dock("Runs", runs, Qt.DockWidgetArea.BottomDockWidgetArea)
     _FirstShow(window, lambda: window.tabifyDockWidget(board.docks["Filters"], window.runs_dock))

@@ -52,6 +52,7 @@ class RunsPanel(QWidget):
     """Lists runs; ``refresh`` reads them again (a project opened, a run started or ended)."""
 
     runs_listed = Signal()  # the list was read again
+    run_activated = Signal(Path)  # a row double-clicked: show that run in the views
 
     def __init__(
         self,
@@ -76,6 +77,7 @@ class RunsPanel(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.tree.itemDoubleClicked.connect(self._activated)
         self.refresh_button = QPushButton("Refresh")
         self.delete_button = QPushButton("Delete…")
         self.load_button = QPushButton("Load into model")
@@ -180,6 +182,10 @@ class RunsPanel(QWidget):
         for column in range(1, len(COLUMNS)):
             self.tree.resizeColumnToContents(column)
         self._selection_changed()
+
+    def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        if item.data(0, PATH_ROLE):  # not a problem row
+            self.run_activated.emit(Path(item.data(0, PATH_ROLE)))
 
     def rows(self) -> list[list[str]]:
         """The texts of every row, as shown (a problem row: its sentence alone)."""

@@ -25,6 +25,7 @@ from engine.training.events import (
 )
 from gui.dataset.session import WindowDatasetSession
 from gui.editor.document import ModelDocument
+from gui.runs.follow import RunFollower
 from gui.training.docks import DockLayout
 from gui.training.linking import DiagramLink
 from gui.training.painting import ViewPainter
@@ -91,6 +92,8 @@ class TrainingDashboard(QObject):
         # TrainSettings fields the panel has no control for (tests, benchmarks: probe_intervals).
         self.settings_overrides: dict[str, Any] = {}
         self.last_step: StepMetrics | None = None
+        # A run read from its folder (File › Open Run, a project's newest run), maybe followed.
+        self.follower = RunFollower(self)
 
         self.session.dataset_loaded.connect(self._dataset_loaded)
         self.session.load_failed.connect(self._dataset_failed)
@@ -131,6 +134,7 @@ class TrainingDashboard(QObject):
         """Start a run on the session's dataset, once it has loaded (off the GUI thread)."""
         if self.panel.state != "idle":
             return
+        self.follower.stop()  # the views show the window's own run from now on
         problem = self.document.inference.problem
         if problem:
             self._fail(f"The model cannot be trained yet: {problem}")
@@ -209,9 +213,39 @@ class TrainingDashboard(QObject):
         self.panel.run_failed(message)
         self._status(message)
 
+    # ------------------------------------------------------------ runs on disk
+
+    def show_run(self, folder, follow: bool = True) -> None:
+        """Show a run folder's curves and saved probe snapshots, following it while it is
+        written (File › Open Run, the Runs panel). RunFolderError, a sentence, when it cannot
+        be read or while this window trains (its views show that run); the views stay as
+        they were."""
+        from engine.runs.folder import RunFolderError
+
+        if self.is_training:
+            raise RunFolderError(
+                f"Cannot show '{folder}' while this window is training: stop the run first."
+            )
+        self.follower.show_run(folder, follow)
+
+    def show_recorded_run(self, started: RunStarted, label: str) -> None:
+        """Empty the views for a run read from its folder, as a run's start does (without the
+        panel's running state)."""
+        for view in (self.filters, self.feature_maps, self.gates, self.histograms,
+                     self.confusion, self.predictions, self.forecast):  # fmt: skip
+            view.clear()
+        self.curves.start_run(started, label)
+        self.gradients.new_run(label)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """A sentence about the runs shown, in the panel and the status bar."""
+        self.panel.show_status(text, error=error)
+        self._status(text)
+
     # ------------------------------------------------------------ events in
 
     def on_run_started(self, event: RunStarted) -> None:
+        self.follower.stop()  # whatever started it, the views now show this window's run
         for view in (self.filters, self.feature_maps, self.gates, self.histograms,
                      self.confusion, self.predictions, self.forecast):  # fmt: skip
             view.clear()

@@ -171,3 +171,28 @@ def test_peak_downsampling_keeps_spikes_and_bounds_the_points():
     assert np.all(np.diff(dx) >= 0) and 54_321 in dx
     same = peak_downsample(x[:10], y[:10], 4000)
     assert np.array_equal(same[0], x[:10])
+
+
+def test_double_clicking_a_run_shows_it_in_the_views(make_app_window, qtbot, data_dir):
+    from PySide6.QtCore import QPoint, Qt
+
+    folder = train_run(data_dir, 0.01)
+    w = make_app_window("moons_mlp")
+    w.runs_panel.refresh()
+    w.runs_dock.show()
+    w.runs_dock.raise_()
+    tree = w.runs_panel.tree
+    qtbot.waitUntil(tree.isVisible)
+    item = tree.topLevelItem(0)
+    # On the run's name, right of its checkbox (a click there would tick it).
+    x = min(tree.columnWidth(0), tree.viewport().width()) - 8
+    where = QPoint(x, tree.visualItemRect(item).center().y())
+    # A double click as a user makes it: QTest's alone sends no first press, and item views
+    # act on a double click only over the item the press was on.
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    follower = w.dashboard.follower
+    qtbot.waitUntil(lambda: follower.folder is not None and follower.folder.samefile(folder))
+    assert follower.status_text.startswith(f"Showing {folder.name}")  # finished: not followed
+    shown = w.dashboard.curves.runs[-1].train_loss
+    assert shown.size == len(read_metrics(folder).steps)

@@ -114,13 +114,14 @@ class LossCurvesView(LiveView):
 
     # ------------------------------------------------------------ events in
 
-    def start_run(self, event: RunStarted) -> None:
-        """A new run: earlier runs stay as thinner overlays, labelled by model and dataset."""
+    def start_run(self, event: RunStarted, label: str | None = None) -> None:
+        """A new run: earlier runs stay as thinner overlays, labelled by model and dataset
+        (or ``label``: a run read from its folder is named by the folder)."""
         for run in self.runs:
             self._dim(run)
         colour = PALETTE[self._runs_started % len(PALETTE)]
         self._runs_started += 1
-        label = f"run {event.run_id}: {_clip(event.model_name)} · {event.dataset_name}"
+        label = label or f"run {event.run_id}: {_clip(event.model_name)} · {event.dataset_name}"
         run = RunCurves(event.run_id, label, colour)
         self.runs.append(run)
         self._make_items(run)
