@@ -288,9 +288,10 @@ class TrainingDashboard(QObject):
         self.painter.repaint_all()
 
     def add_to(self, window: QMainWindow) -> None:
-        """Dock the panel on the right and the views along the bottom in three tab groups."""
+        """Dock the panel in the left column and the views in the Train workspace's grid."""
         self.window = window
         self.dock_layout.add_to(window)
+        self.run_requested.connect(self.dock_layout.training_started)  # the Train workspace
         window.train_action.triggered.connect(self._train_from_action)
         app = QApplication.instance()
         if app is not None:
