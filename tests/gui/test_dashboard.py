@@ -32,6 +32,7 @@ RUN_TIMEOUT_MS = 60_000
 def dashboard(main_window, qtbot):
     board = install(main_window, main_window.document)
     board.settings_overrides = {"probe_intervals": FAST_PROBES, "seed": 0}
+    main_window.workspaces.show("train")  # the views' workspace
     qtbot.waitUntil(lambda: board.docks["Loss curves"].widget().is_on_screen(), timeout=5000)
     yield board
     board.shutdown()
@@ -176,10 +177,10 @@ def test_opening_a_model_brings_its_views_forward(dashboard, qtbot, example, rel
     open_example(dashboard.window, example)
     assert relevant_views(dashboard.document.spec) == relevant
     docks = dashboard.docks
-    # The last raised of each tab group is the one on top.
+    # The Train grid is chosen for the model; the views outside it are tabs behind it.
     qtbot.waitUntil(lambda: docks[on_top].widget().is_on_screen(), timeout=5000)
     assert docks["Loss curves"].widget().is_on_screen()
-    assert not any(docks[t].widget().is_on_screen() for t in ("Histograms", "Feature maps"))
+    assert not any(docks[t].widget().is_on_screen() for t in ("Histograms", "Confusion matrix"))
 
 
 def test_cnn_run_from_the_panel_fills_the_views(dashboard, qtbot):
