@@ -131,6 +131,8 @@ class DockLayout(QObject):
             dock.setFloating(False)
             dock.show()
             window.tabifyDockWidget(cells[index % GRID_CELLS], dock)
+        for cell in cells:  # a new tab comes to the front: the grid's views go back on top
+            cell.raise_()
         window.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, d["Model"])
         d["Model"].show()
         self.show_panel()

@@ -113,7 +113,9 @@ def test_train_stays_in_build_when_the_setting_is_off(make_app_window, qtbot, tm
     assert not second.workspaces.switch_on_train
 
 
-@pytest.mark.parametrize(("example", "grid"), [("digits_cnn", CNN_GRID), ("memory_lstm", LSTM_GRID)])
+@pytest.mark.parametrize(
+    ("example", "grid"), [("digits_cnn", CNN_GRID), ("memory_lstm", LSTM_GRID)]
+)
 def test_the_train_grid_is_chosen_for_the_model(make_app_window, qtbot, example, grid):
     window = make_app_window(example)
     assert set(grid_views(window.document.spec)) == grid
