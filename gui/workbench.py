@@ -74,6 +74,9 @@ def _add_runs_panel(window: MainWindow, document: ModelDocument, board: Training
     runs = RunsPanel(document, board.curves)
     window.runs_panel = runs
     window.runs_dock = window.add_dock("Runs", runs, Qt.DockWidgetArea.LeftDockWidgetArea)
+    # Hidden until it is tabbed at first show: stacked under Blocks, Dataset and Training in
+    # the meantime, it would make the window taller than a 768 px screen as it first shows.
+    window.runs_dock.hide()
     board.dock_layout.extra_tabs.append(window.runs_dock)
     # The controller is made when Train is first pressed (it imports torch): follow it then.
     board.run_requested.connect(lambda: runs.follow(board.controller))
@@ -103,6 +106,7 @@ def _tab_left_column(window: MainWindow) -> None:
     window.tabifyDockWidget(window.palette_dock, window.dataset_dock)
     window.tabifyDockWidget(window.dataset_dock, window.dashboard.docks["Training"])
     window.tabifyDockWidget(window.dashboard.docks["Training"], window.runs_dock)
+    window.runs_dock.show()
     window.palette_dock.raise_()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from engine.model.catalogue import CATALOGUE
@@ -93,18 +93,9 @@ class DockLayout(QObject):
         window.layout_reset.connect(self._sizes_after_reset)
         if self.grid:
             self._check_remembered_grid()
-        if window.isVisible():
-            self._hide_for_build()
-        else:
-            window.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        # Before the window's own showEvent, which keeps this as Build's default arrangement
-        # and then restores a remembered one over it.
-        if watched is self.window and event.type() == QEvent.Type.Show:
-            watched.removeEventFilter(self)
-            self._hide_for_build()
-        return False
+        # Hidden at once, not at first show: shown at first, the nine views would stack up in
+        # one column and make the window taller than the screen before they could be hidden.
+        self._hide_for_build()
 
     def _hide_for_build(self) -> None:
         for title, dock in self.docks.items():
