@@ -1,6 +1,6 @@
 """The training dashboard: the panel and the live views, wired to the training controller.
 
-Events reach the views as plain data (the controller already coalesces them to ~10 updates/s);
+Events reach the views as plain data (the controller coalesces them to UPDATE_HZ updates/s);
 the views only store them. Three parts do the rest: DockLayout (docks.py) places the views,
 ViewPainter (painting.py) repaints the dirty ones on screen at a paced rate, and ProbeRouter
 (routing.py) hands each probe snapshot to the views the probe registry names.
