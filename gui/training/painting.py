@@ -23,13 +23,15 @@ from gui.training.views import LiveView
 
 # Ticks a second, each painting at most one view. Steps arrive UPDATE_HZ (20) times a second;
 # ticks as often let the curves follow most batches while the probe views take a tick each.
+# (At 8 ticks, painting every dirty view per tick, the curves redrew 6.7-7.7 times a second.)
 REPAINT_HZ = 20
 # Share of wall time the GUI thread may spend on frames of the views. Training runs in its own
-# process, so painting takes nothing from it (bench/dashboard_throughput --paint-budget: the
-# same ratio at 3 % and 15 %); the budget keeps the window answering the user. One view's frame
-# costs ~6-10 ms in the Train workspace, so 15 % allows a frame every tick; README
-# "Performance" has the measurements.
-PAINT_BUDGET = 0.15
+# process, so painting takes nothing from it but a core the window has anyway; the budget
+# keeps the window answering the user, and one view a tick keeps each pause short. In the
+# Train workspace (bench/dashboard_throughput, 2026-12-01, a loaded 2-core machine) 15 % held
+# the curves to 9-10.6 redraws a second, budget-bound; 25 % gave 12-14 with frames using
+# 18-20 % of the GUI thread.
+PAINT_BUDGET = 0.25
 MAX_FRAME_WAIT = 3.0  # seconds: the slowest the views ever update while they are on screen
 # One slow frame (the first paint of a new layout) must not freeze the views for long, and one
 # cheap frame must not let a run of dear ones through: the newest cost counts half.
