@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
+from engine.data import BUILTIN
 from engine.model.catalogue import CATALOGUE
 from engine.model.spec import ModelSpec
 from engine.probes.registry import PROBES
@@ -21,8 +22,9 @@ from gui.training.model_strip import ModelStrip
 VIEW_ORDER = ("Loss curves", "Filters", "Feature maps", "Gates", "Gradient flow", "Histograms",
               "Predictions", "Confusion matrix", "Forecast")  # fmt: skip
 # What fills the grid after the views the model's blocks name (catalogue probes): the gradient
-# flow (through layers, and through time for a recurrent model), then what the model predicts.
-GRID_FILL = ("Gradient flow", "Predictions", "Histograms", "Confusion matrix")
+# flow (through layers, and through time for a recurrent model), then what the model predicts
+# (see _prediction_view), then the histograms.
+GRID_FILL = ("Gradient flow", "prediction", "Histograms", "Confusion matrix")
 GRID_CELLS = 4
 # Wide enough for "Learning rate" and the Device choice beside their fields, and for Train,
 # Pause and Stop side by side.
@@ -45,12 +47,23 @@ def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
     return tuple(titles)
 
 
+def _prediction_view(spec: ModelSpec) -> str:
+    """The view that shows what the model predicts on its dataset: Forecast for a forecast or
+    regression set; for classes, the Predictions grid for images and 2-D points and the
+    Confusion matrix for sequences (the grid cannot draw those)."""
+    info = BUILTIN.get(spec.dataset or "")
+    if info is not None and info.task != "classification":
+        return "Forecast"
+    return "Confusion matrix" if spec.input.kind == "sequence" else "Predictions"
+
+
 def grid_views(spec: ModelSpec) -> tuple[str, ...]:
     """The four views of the Train workspace's grid for ``spec``: a CNN gets its curves,
     filters, feature maps and gradient flow; a recurrent model its curves, gates, gradient
-    through time and predictions."""
+    through time and what it predicts (forecast or confusion matrix)."""
     titles = list(relevant_views(spec))
-    titles += [t for t in GRID_FILL if t not in titles]
+    fill = [_prediction_view(spec) if t == "prediction" else t for t in GRID_FILL]
+    titles += [t for t in fill if t not in titles]
     ordered = [t for t in VIEW_ORDER if t in titles[:GRID_CELLS]]
     return tuple(ordered)
 

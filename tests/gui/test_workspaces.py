@@ -13,7 +13,7 @@ from gui.training.docks import grid_views
 from gui.workspaces import SWITCH_ON_TRAIN_KEY
 
 CNN_GRID = {"Loss curves", "Filters", "Feature maps", "Gradient flow"}
-LSTM_GRID = {"Loss curves", "Gates", "Gradient flow", "Predictions"}
+LSTM_GRID = {"Loss curves", "Gates", "Gradient flow", "Confusion matrix"}  # sequence classes
 
 
 def _on_screen(window, titles) -> bool:
