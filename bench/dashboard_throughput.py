@@ -180,6 +180,12 @@ def take_screenshots(app, folder: str) -> None:
         board.panel.batch_spin.setValue(batch)
         window.resize(*SHOT_SIZES[0])
         window.train_action.trigger()
+        # The seconds count from the first step: on a busy machine the training process can
+        # take a while to start (its fork server imports torch).
+        deadline = time.monotonic() + 120
+        while board.last_step is None and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.02)
         loop = QEventLoop()  # not app.exec(): quitting the app would stop the run (aboutToQuit)
         QTimer.singleShot(int(seconds * 1000), loop.quit)
         loop.exec()

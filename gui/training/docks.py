@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 from engine.data import BUILTIN
 from engine.model.catalogue import CATALOGUE
@@ -26,9 +26,14 @@ VIEW_ORDER = ("Loss curves", "Filters", "Feature maps", "Gates", "Gradient flow"
 # (see _prediction_view), then the histograms.
 GRID_FILL = ("Gradient flow", "prediction", "Histograms", "Confusion matrix")
 GRID_CELLS = 4
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum"
 # Wide enough for "Learning rate" and the Device choice beside their fields, and for Train,
 # Pause and Stop side by side.
 LEFT_COLUMN_WIDTH = 320
+# The widest the left column gets in Train. With the canvas hidden, QMainWindow gives a larger
+# window's extra width to the left dock area; capped, the grid takes it (each view 744×446 px
+# at 1920×1080 rather than 477×446 beside a 954 px column).
+LEFT_COLUMN_MAX = 420
 # Remembers which grid the Train workspace's saved arrangement holds (a different model kind
 # next time gets its own grid, not the last one's).
 GRID_KEY = "window/state/train_grid"
@@ -96,24 +101,35 @@ class DockLayout(QObject):
             self.docks[title] = window.add_dock(
                 title, self.views[title], Qt.DockWidgetArea.RightDockWidgetArea
             )
+        # The model strip is a toolbar row under the main one, not a dock: a dock area beside a
+        # hidden canvas takes a share of a larger window's height and leaves it empty.
         self.strip = ModelStrip(window.document)
-        strip_dock = window.add_dock("Model", self.strip, Qt.DockWidgetArea.TopDockWidgetArea)
-        strip_dock.setTitleBarWidget(QWidget())  # a row of chips needs no title bar
-        self.docks["Model"] = strip_dock
+        self.strip_bar = QToolBar("Model strip", window)
+        self.strip_bar.setObjectName("model_strip_toolbar")  # saveState keys on this
+        self.strip_bar.setMovable(False)
+        self.strip_bar.addWidget(self.strip)
+        window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.strip_bar)
         # Build shows none of these; Train lays them out (after the window's own part).
         window.hidden_in_build.update(d for t, d in self.docks.items() if t != "Training")
         window.workspaces.arrangers["train"].append(self.arrange_train)
         window.layout_reset.connect(self._sizes_after_reset)
+        window.workspaces.changed.connect(self._cap_left_column)
         if self.grid:
             self._check_remembered_grid()
         # Hidden at once, not at first show: shown at first, the nine views would stack up in
         # one column and make the window taller than the screen before they could be hidden.
         self._hide_for_build()
 
+    def _cap_left_column(self, workspace: str) -> None:
+        cap = LEFT_COLUMN_MAX if workspace == "train" else QWIDGETSIZE_MAX
+        self.docks["Training"].setMaximumWidth(cap)
+
     def _hide_for_build(self) -> None:
         for title, dock in self.docks.items():
             if title != "Training":
                 dock.hide()
+        self.strip_bar.hide()
 
     def arrange_train(self) -> None:
         """The Train workspace's default: the grid's four views in two rows and two columns
@@ -124,8 +140,7 @@ class DockLayout(QObject):
             d[title].setFloating(False)
             d[title].show()
         a, b, c, e = (d[t] for t in self.grid)
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        window.addDockWidget(right, a)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, a)
         window.splitDockWidget(a, b, Qt.Orientation.Horizontal)
         window.splitDockWidget(a, c, Qt.Orientation.Vertical)
         window.splitDockWidget(b, e, Qt.Orientation.Vertical)
@@ -137,9 +152,9 @@ class DockLayout(QObject):
             window.tabifyDockWidget(cells[index % GRID_CELLS], dock)
         for cell in cells:  # a new tab comes to the front: the grid's views go back on top
             cell.raise_()
-        window.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, d["Model"])
-        d["Model"].show()
+        self.strip_bar.show()
         self.show_panel()
+        self._cap_left_column("train")
         self.default_sizes()
         # Tabs raised and sizes set again once the new layout has settled (Qt applies dock
         # sizes and tab order lazily; raised inside the rearrangement, stale tab bars remain).

@@ -56,6 +56,8 @@ class ModelStrip(QScrollArea):
             self.row.addWidget(chip)
             self.chips[block.id] = chip
         self.row.addStretch(1)
+        # As tall as a chip, whatever the window's height: the views get the rest.
+        self.setFixedHeight(self.sizeHint().height())
         self.follow_selection()
 
     def select(self, block_id: str) -> None:

@@ -35,7 +35,7 @@ def test_build_shows_the_canvas_and_train_the_views(make_app_window, qtbot):
     qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
     assert not window.view.isVisible() and not window.inspector.isVisible()
     assert window.dashboard.panel.isVisible()  # Train, Pause and Stop stay reachable
-    assert window.dashboard.docks["Model"].isVisible()
+    assert window.dashboard.dock_layout.strip.isVisible()
     spaces.actions["build"].trigger()
     qtbot.waitUntil(lambda: window.view.isVisible() and window.inspector.isVisible())
     assert _off_screen(window, views)
