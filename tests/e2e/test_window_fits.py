@@ -22,11 +22,12 @@ VIEWS = ("Loss curves", "Filters", "Feature maps", "Gates", "Histograms", "Gradi
          "Confusion matrix", "Predictions", "Forecast")  # fmt: skip
 # Each grid view's share of the whole window's area (the view itself, without its dock's title
 # and tab bars). Four views share what the left column (the training form, 320 px) and the
-# bars (menu, toolbar, model strip, status bar, and each cell's title and tab bar: ~250 px of
-# the height) leave: measured 473×260 px, 0.125 of the window, at 1280×800, 0.14 at
-# 1920×1080. A quarter of the window would need no left column and no bars at all; 0.12 keeps
-# the views at their measured size and fails the old layout (views in the lower 28 %, ~0.03
-# each) or a grid squeezed by the canvas beside it.
+# bars (menu, toolbar, model strip, status bar, and each cell's title and tab bar: ~180 px of
+# the height) leave: measured 473×265-297 px, 0.128-0.143 of the window, at 1280×800 (HiDPI
+# too), 0.128 at 1366×768, 0.155 at 1920×1080 (a 1440×900 window). A quarter of the window
+# would need no left column and no bars at all; 0.12 keeps the views near their measured size
+# and fails the old layout (views in the lower 28 %, ~0.03 each) or a grid squeezed by the
+# canvas beside it.
 GRID_SHARE = 0.12
 TRAINING_FIELDS = ("Dataset", "Optimiser", "Learning rate", "Batch size", "Epochs",
                    "Probe sample", "Device")  # fmt: skip
