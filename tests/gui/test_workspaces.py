@@ -157,3 +157,19 @@ def test_the_model_strip_selects_the_clicked_block(make_app_window, qtbot):
     window.document.remove_blocks([0])  # an edit rebuilds the chips
     assert blocks[0].id not in strip.chips
     window.document.undo_stack.undo()
+
+
+def test_a_larger_window_gives_its_room_to_the_grid(make_app_window, qtbot):
+    from gui.training.docks import LEFT_COLUMN_MAX
+
+    window = make_app_window()
+    window.workspaces.show("train")
+    docks = window.dashboard.docks
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    before = docks["Loss curves"].width()
+    window.resize(window.width() + 500, window.height())
+    # The left column stays narrow (QMainWindow would give it the room the hidden canvas had).
+    qtbot.waitUntil(lambda: docks["Loss curves"].width() >= before + 200, timeout=5000)
+    assert docks["Training"].width() <= LEFT_COLUMN_MAX
+    window.workspaces.show("build")  # Build's column is not capped
+    assert docks["Training"].maximumWidth() > LEFT_COLUMN_MAX
