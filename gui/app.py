@@ -189,9 +189,14 @@ def _finish_background_work() -> None:
 
 
 def take_screenshot(
-    out: str, model: str | None, example: str | None, size: str = "1440x900"
+    out: str,
+    model: str | None,
+    example: str | None,
+    size: str = "1440x900",
+    workspace: str = "build",
 ) -> int:
-    """Render the main window with ``model`` (or an example) offscreen to ``out`` and exit."""
+    """Render the main window with ``model`` (or an example) offscreen to ``out`` and exit,
+    showing ``workspace`` ("build" or "train")."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         width, height = (int(v) for v in size.lower().split("x"))
@@ -227,7 +232,7 @@ def take_screenshot(
             app.processEvents()
     prepare = getattr(window, "prepare_screenshot", None)
     if prepare:
-        prepare()
+        prepare(workspace)
     for _ in range(5):
         app.processEvents()
     # Re-tabbed docks leave their old tab bars to deleteLater, which processEvents alone does

@@ -165,7 +165,7 @@ def _thinned(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key in ("loss", "accuracy"):
         values = np.array([_float(r.get(key)) for r in records])
         if np.isfinite(values).any():
-            keep.update(peak_downsample(index, values, MAX_STEPS_SHOWN)[0].tolist())
+            keep.update(peak_downsample(index, values, MAX_STEPS_SHOWN)[0].astype(int).tolist())
     return [records[i] for i in sorted(keep)]
 
 

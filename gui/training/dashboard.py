@@ -1,6 +1,6 @@
 """The training dashboard: the panel and the live views, wired to the training controller.
 
-Events reach the views as plain data (the controller already coalesces them to ~10 updates/s);
+Events reach the views as plain data (the controller coalesces them to UPDATE_HZ updates/s);
 the views only store them. Three parts do the rest: DockLayout (docks.py) places the views,
 ViewPainter (painting.py) repaints the dirty ones on screen at a paced rate, and ProbeRouter
 (routing.py) hands each probe snapshot to the views the probe registry names.
@@ -328,10 +328,11 @@ class TrainingDashboard(QObject):
         self.painter.repaint_all()
 
     def add_to(self, window: QMainWindow) -> None:
-        """Dock the panel on the right and the views along the bottom in three tab groups."""
+        """Dock the panel in the left column and the views in the Train workspace's grid."""
         self.window = window
         self.dock_layout.add_to(window)
         self.link.attach(window)
+        self.run_requested.connect(self.dock_layout.training_started)  # the Train workspace
         window.train_action.triggered.connect(self._train_from_action)
         app = QApplication.instance()
         if app is not None:

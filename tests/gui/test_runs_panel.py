@@ -49,6 +49,7 @@ def legend_names(curves) -> list[str]:
 def test_lists_runs_with_what_differs_and_overlays_ticked_ones(make_app_window, qtbot, data_dir):
     slow, fast = train_run(data_dir, 0.001), train_run(data_dir, 0.05)
     w = make_app_window("moons_mlp")
+    w.workspaces.show("train")  # where the Loss curves the overlays go on are on screen
     panel, curves = w.runs_panel, w.dashboard.curves
     panel.refresh()
     rows = panel.rows()
