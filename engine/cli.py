@@ -74,6 +74,19 @@ def make_parser() -> argparse.ArgumentParser:
         "global batch",
     )
     p.add_argument(
+        "--nnodes",
+        type=int,
+        default=1,
+        metavar="M",
+        help="with --nproc: machines taking part; run the same command on each",
+    )
+    p.add_argument(
+        "--rdzv-endpoint",
+        metavar="HOST:PORT",
+        help="with --nproc on several machines: where they meet (the first machine's address "
+        "and a free port)",
+    )
+    p.add_argument(
         "--until-stopped",
         action="store_true",
         help="train until Ctrl+C instead of for --epochs (the run then stops cleanly: last "
@@ -237,23 +250,29 @@ def _printer(args, out: TextIO, group) -> list:
 def _launch(args: argparse.Namespace, argv: list[str], err: TextIO) -> int:
     """--nproc N: this process starts N that train together, each `main.py train` as
     torchrun would start it. The run folder is chosen here, so a failure can name it."""
-    from engine.launch import launch, without_nproc
+    from engine.launch import check_endpoint, launch, without_nproc
 
     if args.nproc < 1:
         raise _UsageError(f"--nproc must be 1 or more, not {args.nproc}")
+    if args.rdzv_endpoint is not None:
+        check_endpoint(args.rdzv_endpoint)  # before a run folder is made for nothing
     rest, folder, made = without_nproc(argv), None, False
     if args.resume is not None:
         folder = Path(args.resume)
     elif args.run_dir is not None:
         folder = Path(args.run_dir)
-    elif args.model is not None and Path(args.model).is_file():
+    elif args.model is not None and Path(args.model).is_file() and args.nnodes == 1:
+        # (On several machines rank 0 may start on any of them: it makes the folder there.)
         from engine.model.spec import ModelSpec, SpecError
 
         with contextlib.suppress(SpecError):  # the processes say what is wrong with it
             name = ModelSpec.load(args.model).name or Path(args.model).stem
             folder = _new_run_folder(None, Path(args.model).parent / "runs", name)
             rest, made = [*rest, "--run-dir", str(folder)], True
-    return launch(rest, args.nproc, folder, err, made_folder=made)
+    return launch(
+        rest, args.nproc, folder, err, made_folder=made, nnodes=args.nnodes,
+        endpoint=args.rdzv_endpoint,
+    )  # fmt: skip
 
 
 def _record_and_run(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -58,10 +60,20 @@ def launch(
     err: TextIO,
     *,
     made_folder: bool = False,
+    nnodes: int = 1,
+    endpoint: str | None = None,
 ) -> int:
     """Start ``nproc`` processes of `main.py train ARGV` on this machine and wait for them.
     ``run_folder``: where rank 0 records (named in a failure's line); ``made_folder``: it was
-    made for this run, so it is removed again when the run never started."""
+    made for this run, so it is removed again when the run never started. Across ``nnodes``
+    machines, each runs the same command and they meet at ``endpoint`` (HOST:PORT, the first
+    machine's: torchrun's c10d rendezvous; check_endpoint says first what would only hang)."""
+    if endpoint is not None:
+        meeting = ["--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", f"--nnodes={nnodes}"]
+    elif nnodes > 1:
+        raise LaunchError(f"--nnodes {nnodes} needs --rdzv-endpoint HOST:PORT, the first machine's")
+    else:
+        meeting = ["--standalone"]  # a rendezvous on a free local port: none to choose
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -71,7 +83,7 @@ def launch(
     # Rank 0 then leaves it to this launcher to say which rank was lost (it cannot know).
     os.environ[LAUNCHED_HERE] = "1"
     config = get_args_parser().parse_args([
-        "--standalone",  # a rendezvous on a free local port: no port to choose or collide on
+        *meeting,
         f"--nproc-per-node={nproc}",
         "--max-restarts=0",
         "--monitor-interval=0.2",  # a dead rank is noticed, and the others stopped, this soon
@@ -87,6 +99,60 @@ def launch(
     finally:
         quiet.setLevel(level)
     return 0
+
+
+def check_endpoint(endpoint: str, wait: float | None = None) -> None:
+    """Say at once what torchrun would only show by hanging: a port on this machine that
+    another program holds (torchrun would wait on it as if it were the rendezvous), a host that
+    does not resolve, or one that does not answer within ``wait`` seconds
+    (LAYERLAB_RENDEZVOUS_WAIT, 60: the first machine may start a little later)."""
+    host, _, port_text = endpoint.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise LaunchError(
+            f"--rdzv-endpoint must be HOST:PORT, such as node0.lab:29400, not '{endpoint}'"
+        )
+    port = int(port_text)
+    try:
+        address = socket.gethostbyname(host)
+    except OSError:
+        raise LaunchError(
+            f"the rendezvous host '{host}' is not known here: check the name in --rdzv-endpoint"
+        ) from None
+    if _is_this_machine(address):
+        with socket.socket() as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                raise LaunchError(
+                    f"port {port} on this machine is in use by another program: choose another "
+                    f"port in --rdzv-endpoint (the same on every machine)"
+                ) from None
+        return  # this machine hosts the rendezvous: the port is free for it
+    wait = float(os.environ.get("LAYERLAB_RENDEZVOUS_WAIT", 60)) if wait is None else wait
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            socket.create_connection((address, port), timeout=3).close()
+            return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise LaunchError(
+                    f"cannot reach the rendezvous at {endpoint} ({exc.strerror or exc}) after "
+                    f"{wait:g} s: start the command on that machine first, and check that its "
+                    f"firewall lets port {port} in"
+                ) from None
+            time.sleep(1)
+
+
+def _is_this_machine(address: str) -> bool:
+    if address.startswith("127.") or address == "0.0.0.0":
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, 0))  # only an address of this machine can be bound
+        except OSError:
+            return False
+    return True
 
 
 def _failure(exc, run_folder: Path | None, err: TextIO, made_folder: bool) -> int:
@@ -116,14 +182,17 @@ def _failure(exc, run_folder: Path | None, err: TextIO, made_folder: bool) -> in
     return EXIT_TRAINING_FAILED
 
 
+LAUNCHER_OPTIONS = ("--nproc", "--nnodes", "--rdzv-endpoint")
+
+
 def without_nproc(argv: list[str]) -> list[str]:
-    """``argv`` less its --nproc option (the processes it starts must not start more)."""
+    """``argv`` less the launcher's own options (the processes it starts must not start more)."""
     out, skip = [], False
     for arg in argv:
         if skip:
             skip = False
-        elif arg == "--nproc":
+        elif arg in LAUNCHER_OPTIONS:
             skip = True
-        elif not arg.startswith("--nproc="):
+        elif not arg.startswith(tuple(f"{o}=" for o in LAUNCHER_OPTIONS)):
             out.append(arg)
     return out

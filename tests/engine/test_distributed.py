@@ -3,6 +3,7 @@ torchrun and with --nproc, two gloo processes on the CPU. Each test starts real 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -141,3 +142,27 @@ def test_bad_input_under_nproc_is_one_sentence_and_exit_2(tmp_path, argv, words)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("layerlab: ") and words in lines[0], lines
     assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_a_port_in_use_or_an_unknown_host_is_one_sentence_and_exit_2(tmp_path):
+    """torchrun itself would wait on a port another program holds, as if it were the
+    rendezvous; the launcher says so at once."""
+    import socket
+
+    from engine.cli import train_main
+
+    model = str(example_path("moons_mlp"))
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        cases = {
+            f"127.0.0.1:{port}": f"port {port} on this machine is in use by another program",
+            "nowhere.invalid:29400": "the rendezvous host 'nowhere.invalid' is not known here",
+            "no-port": "--rdzv-endpoint must be HOST:PORT",
+        }
+        for endpoint, words in cases.items():
+            err = io.StringIO()
+            code = train_main([model, "--nproc", "2", "--rdzv-endpoint", endpoint], stderr=err)
+            assert code == 2 and err.getvalue().startswith(f"layerlab: {words}"), err.getvalue()
+    assert not (example_path("moons_mlp").parent / "runs").exists()  # no folder was made
