@@ -7,6 +7,7 @@ line: which rank died and how, and where the run's folder and last checkpoint ar
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -74,6 +75,7 @@ def launch(
         raise LaunchError(f"--nnodes {nnodes} needs --rdzv-endpoint HOST:PORT, the first machine's")
     else:
         meeting = ["--standalone"]  # a rendezvous on a free local port: none to choose
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -89,15 +91,27 @@ def launch(
         "--monitor-interval=0.2",  # a dead rank is noticed, and the others stopped, this soon
         str(MAIN), "train", *argv,
     ])  # fmt: skip
-    quiet = logging.getLogger("torch.distributed")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # its log lines are not for our users: we say it below
+    # Its log lines (a worker's exit, a signal received) are not for our users: what matters is
+    # said below, in a sentence. Each elastic module's logger has its own level, so all are set.
+    loggers = [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith("torch.distributed")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         run(config)
     except ChildFailedError as exc:
         return _failure(exc, run_folder, err, made_folder)
+    except SignalException:
+        # Ctrl+C (or a SIGTERM) reached the launcher: it passed the signal on to the processes
+        # and waited for them. One Ctrl+C stops a run cleanly (rank 0 wrote "stopped").
+        return 0 if _status(run_folder) == "stopped" else 130
     finally:
-        quiet.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
     return 0
 
 
@@ -153,6 +167,15 @@ def _is_this_machine(address: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def _status(run_folder: Path | None) -> str | None:
+    if run_folder is None:
+        return None
+    try:
+        return json.loads((run_folder / "run.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _failure(exc, run_folder: Path | None, err: TextIO, made_folder: bool) -> int:

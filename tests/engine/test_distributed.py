@@ -166,3 +166,29 @@ def test_a_port_in_use_or_an_unknown_host_is_one_sentence_and_exit_2(tmp_path):
             code = train_main([model, "--nproc", "2", "--rdzv-endpoint", endpoint], stderr=err)
             assert code == 2 and err.getvalue().startswith(f"layerlab: {words}"), err.getvalue()
     assert not (example_path("moons_mlp").parent / "runs").exists()  # no folder was made
+
+
+def test_ctrl_c_stops_every_process_cleanly(tmp_path):
+    """Ctrl+C reaches the whole process group (the terminal sends it to all): the run stops
+    after the same step on every rank, and ends as the window's Stop does."""
+    folder = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", "train", str(example_path("moons_mlp")), "--until-stopped",
+         "--run-dir", str(folder), "--nproc", "2", *QUIET],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job has
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while _epochs_done(folder) < 1:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the run did not finish an epoch in time"
+            time.sleep(0.05)  # polling the folder, not waiting for a time to pass
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped early" in out and "the same weights on every rank" in out
+    assert err.strip() == "layerlab: stopping after this step (Ctrl+C again to quit at once)"
+    assert read_run(folder).status == "stopped"
