@@ -2,6 +2,7 @@
 
 python main.py [MODEL_FILE]                       open the window (on the default example)
 python main.py --screenshot OUT.png [MODEL_FILE]  render the window to a PNG and exit
+                                                  (--size WxH, --workspace build|train)
 python main.py train MODEL_FILE [options]         train headless (see `main.py train --help`)
 """
 
@@ -43,6 +44,12 @@ def gui_parser() -> argparse.ArgumentParser:
         metavar="WxH",
         help="window size for --screenshot (default 1440x900)",
     )
+    parser.add_argument(
+        "--workspace",
+        choices=("build", "train"),
+        default="build",
+        help="the workspace --screenshot shows: build (canvas, Inspector) or train (the views)",
+    )
     parser.add_argument("--version", action="version", version="LayerLab 0.1.0")
     return parser
 
@@ -57,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from gui.app import run_gui, take_screenshot
 
     if args.screenshot:
-        return take_screenshot(args.screenshot, args.model, args.example, args.size)
+        return take_screenshot(args.screenshot, args.model, args.example, args.size, args.workspace)
     return run_gui(args.model, args.example)
 
 

@@ -2,7 +2,9 @@
 
 Run: python -m bench.probe_cost   (about 15 s). Prints a table; not a test. The trainer runs
 probes at a rate bounded by time, so a probe at 50 % of a step taken twice a second costs
-little, while the same probe every step would halve training speed.
+little, while the same probe every step would halve training speed. Each table ends with the
+share of training time all probes take at their default intervals (cost / interval, summed),
+with and without the cards' block_outputs probe.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
 from engine.nn.build import build_model
 from engine.nn.modules import LSTMBlock
+from engine.probes.registry import DEFAULT_INTERVALS
 
 BATCH = 64
 
@@ -61,66 +64,124 @@ def train_step_fn(model, loss_fn, x, y) -> Callable[[], None]:
     return step
 
 
-def cnn_rows() -> list[tuple[str, float]]:
+# A table row: what was timed, the probe kind it is (None: the training step), median ms.
+Row = tuple[str, str | None, float]
+
+
+def cnn_rows() -> list[Row]:
     model = digits_cnn()
     x, y = torch.randn(BATCH, 1, 8, 8), torch.randint(0, 10, (BATCH,))
     x_val, y_val = torch.randn(512, 1, 8, 8), torch.randint(0, 10, (512,))
     step = train_step_fn(model, nn.CrossEntropyLoss(), x, y)
     return [
-        ("training step (fwd+bwd+Adam)", median_ms(step)),
-        ("layer_gradient_norms", median_ms(lambda: probes.layer_gradient_norms(model))),
-        ("conv_filters", median_ms(lambda: probes.conv_filters(model))),
-        ("feature_maps (1 image)", median_ms(lambda: probes.feature_maps(model, x[:1]))),
-        ("weight_histograms", median_ms(lambda: probes.weight_histograms(model))),
+        ("training step (fwd+bwd+Adam)", None, median_ms(step)),
+        (
+            "layer_gradient_norms",
+            "layer_gradients",
+            median_ms(lambda: probes.layer_gradient_norms(model)),
+        ),
+        ("conv_filters", "filters", median_ms(lambda: probes.conv_filters(model))),
+        (
+            "feature_maps (1 image)",
+            "feature_maps",
+            median_ms(lambda: probes.feature_maps(model, x[:1])),
+        ),
+        (
+            "block_outputs (1 image)",
+            "block_outputs",
+            median_ms(lambda: probes.block_outputs(model, x[:1])),
+        ),
+        (
+            "weight_histograms",
+            "weight_histograms",
+            median_ms(lambda: probes.weight_histograms(model)),
+        ),
         (
             f"activation_histograms ({BATCH})",
+            "activation_histograms",
             median_ms(lambda: probes.activation_histograms(model, x)),
         ),
         (
             "classification_report (512)",
+            "classification_report",
             median_ms(lambda: probes.classification_report(model, x_val, y_val, 10)),
         ),
     ]
 
 
-def lstm_rows() -> list[tuple[str, float]]:
+def lstm_rows() -> list[Row]:
     model = lstm_forecaster()
     x, y = torch.randn(BATCH, 50, 1), torch.randn(BATCH, 1)
     x_val, y_val = torch.randn(512, 50, 1), torch.randn(512, 1)
     step = train_step_fn(model, nn.MSELoss(), x, y)
     seq = x[:1]
     return [
-        ("training step (fwd+bwd+Adam)", median_ms(step)),
-        ("recurrent_trace numpy", median_ms(lambda: probes.recurrent_trace(model, "lstm1", seq))),
+        ("training step (fwd+bwd+Adam)", None, median_ms(step)),
+        (
+            "recurrent_trace numpy",
+            "gates",
+            median_ms(lambda: probes.recurrent_trace(model, "lstm1", seq)),
+        ),
         (
             "recurrent_trace torch",
+            None,  # the other backend of the same probe: timed, not counted twice
             median_ms(lambda: probes.recurrent_trace(model, "lstm1", seq, backend="torch")),
         ),
         (
             "recurrent_gradient_flow",
+            "time_gradients",
             median_ms(
                 lambda: probes.recurrent_gradient_flow(model, "lstm1", seq, nn.MSELoss(), y[:1])
             ),
         ),
-        ("layer_gradient_norms", median_ms(lambda: probes.layer_gradient_norms(model))),
-        ("weight_histograms", median_ms(lambda: probes.weight_histograms(model))),
+        (
+            "block_outputs (1 sequence)",
+            "block_outputs",
+            median_ms(lambda: probes.block_outputs(model, seq)),
+        ),
+        (
+            "layer_gradient_norms",
+            "layer_gradients",
+            median_ms(lambda: probes.layer_gradient_norms(model)),
+        ),
+        (
+            "weight_histograms",
+            "weight_histograms",
+            median_ms(lambda: probes.weight_histograms(model)),
+        ),
         (
             f"activation_histograms ({BATCH})",
+            "activation_histograms",
             median_ms(lambda: probes.activation_histograms(model, x)),
         ),
         (
             "forecast_report (512)",
+            "forecast_report",
             median_ms(lambda: probes.forecast_report(model, x_val, y_val)),
         ),
     ]
 
 
-def print_table(title: str, rows: list[tuple[str, float]]) -> None:
-    step_ms = rows[0][1]
+def time_share(rows: list[Row], leave_out: tuple[str, ...] = ()) -> float:
+    """Share of wall time the probes take when each runs once per default interval."""
+    return sum(
+        ms / 1e3 / DEFAULT_INTERVALS[kind]
+        for _name, kind, ms in rows
+        if kind is not None and kind not in leave_out
+    )
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    step_ms = rows[0][2]
     print(f"\n{title}")
     print(f"{'':32}{'median ms':>11}{'x step':>9}")
-    for name, ms in rows:
+    for name, _kind, ms in rows:
         print(f"{name:32}{ms:11.3f}{ms / step_ms:9.2f}")
+    before = time_share(rows, leave_out=("block_outputs",))
+    print(
+        f"probes at their default intervals: {time_share(rows):.2%} of training time "
+        f"({before:.2%} without block_outputs)"
+    )
 
 
 def main() -> None:

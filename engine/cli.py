@@ -148,6 +148,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="the checkpoint --resume goes on from (default last)",
     )
     p.add_argument(
+        "--probes",
+        action="store_true",
+        help="run the probes and keep their newest snapshots in the run folder, so File > "
+        "Open Run shows the views too (off by default: they cost time)",
+    )
+    p.add_argument(
         "--checkpoint-every",
         type=int,
         default=TrainSettings().checkpoint_every,
@@ -224,7 +230,7 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
             device=args.device,
             seed=args.seed,
             torch_threads=args.threads,
-            probes=False,
+            probes=args.probes,
             checkpoint_every=args.checkpoint_every,
         ).checked()
     except SettingsError as exc:

@@ -131,6 +131,13 @@ def save_project(
     return folder / PROJECT_FILE, problems
 
 
+def bring_runs(folder: str | os.PathLike, runs: tuple[Path, ...] | list[Path]) -> list[str]:
+    """Move ended runs recorded outside the project in ``folder`` into its runs/ (a run saved
+    while it was training, once it ends); a sentence for each that stayed where it was."""
+    target = Path(folder) / RUNS_FOLDER
+    return [p for run in runs if (p := _bring_run(Path(run), target, True))]
+
+
 def _weights_to_temp(folder: Path, weights: dict[str, np.ndarray]) -> tuple[str, dict]:
     from safetensors.numpy import save
 

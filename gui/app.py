@@ -74,7 +74,18 @@ def open_window(model: str | None = None, example: str | None = None, settings=N
     if os.environ.get(STARTUP_TRACE):
         _FirstPaint(window)
     window.show()
+    _offer_recovery_when_shown(window)
     return app, window
+
+
+def _offer_recovery_when_shown(window) -> None:
+    """Once the window is on screen, offer the work a crashed LayerLab left (gui/recovery.py).
+    Queued, so the window paints first; recovering weights imports torch, after the show."""
+    from PySide6.QtCore import QTimer
+
+    from gui.recovery import offer_recovery
+
+    QTimer.singleShot(0, window, lambda: offer_recovery(window))
 
 
 def load_torch_behind(window) -> None:
@@ -178,9 +189,14 @@ def _finish_background_work() -> None:
 
 
 def take_screenshot(
-    out: str, model: str | None, example: str | None, size: str = "1440x900"
+    out: str,
+    model: str | None,
+    example: str | None,
+    size: str = "1440x900",
+    workspace: str = "build",
 ) -> int:
-    """Render the main window with ``model`` (or an example) offscreen to ``out`` and exit."""
+    """Render the main window with ``model`` (or an example) offscreen to ``out`` and exit,
+    showing ``workspace`` ("build" or "train")."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         width, height = (int(v) for v in size.lower().split("x"))
@@ -216,7 +232,7 @@ def take_screenshot(
             app.processEvents()
     prepare = getattr(window, "prepare_screenshot", None)
     if prepare:
-        prepare()
+        prepare(workspace)
     for _ in range(5):
         app.processEvents()
     # Re-tabbed docks leave their old tab bars to deleteLater, which processEvents alone does

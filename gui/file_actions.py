@@ -22,6 +22,7 @@ from engine.project import (
     PROJECT_SUFFIX,
     Project,
     ProjectError,
+    bring_runs,
     list_runs,
     project_folder,
     read_project,
@@ -29,7 +30,9 @@ from engine.project import (
     rebase_dataset,
     save_project,
 )
+from engine.runs.folder import RUN_FILE, RunFolderError
 from gui.editor.document import ModelDocument
+from gui.recovery import Autosave
 
 MAX_RECENT = 8
 _RECENT_KEY = "recent_files"
@@ -48,6 +51,10 @@ class FileActions(QObject):
         self.window, self.document, self.settings = window, document, settings
         self.new_action = self._action("&New", QKeySequence.StandardKey.New, self.new)
         self.open_action = self._action("&Open…", QKeySequence.StandardKey.Open, self.open)
+        self.open_run_action = self._action("Open R&un…", "Ctrl+Shift+R", self.open_run)
+        self.open_run_action.setToolTip("Show a run folder's curves and views; follow it live")
+        self.stop_following_action = self._action("Stop &Following", "", self.stop_following)
+        self.stop_following_action.setEnabled(False)
         self.save_action = self._action("&Save", QKeySequence.StandardKey.Save, self.save)
         self.save_as_action = self._action(
             "Save &As…", QKeySequence.StandardKey.SaveAs, self.save_as
@@ -65,10 +72,18 @@ class FileActions(QObject):
         self.runs_menu.aboutToShow.connect(self._fill_runs_menu)
         self._fill_runs_menu()
         self.training = None  # the training dashboard, once the workbench attaches it
+        # Unsaved work is autosaved for crash recovery (gui/recovery.py).
+        self.autosave = Autosave(window, document, self._training_settings)
+        self.autosave.live_run_ended.connect(self._live_run_ended)
 
     def attach_training(self, dashboard) -> None:
         """Let File ask about a live run and keep the panel's settings in projects."""
         self.training = dashboard
+        self.autosave.follow(dashboard)
+        dashboard.follower.following_changed.connect(self.stop_following_action.setEnabled)
+
+    def _training_settings(self) -> dict:
+        return self.training.panel.settings() if self.training is not None else {}
 
     def _action(self, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self.window)
@@ -82,6 +97,8 @@ class FileActions(QObject):
         menu.addSeparator()
         menu.addAction(self.open_action)
         menu.addMenu(self.recent_menu)
+        menu.addAction(self.open_run_action)
+        menu.addAction(self.stop_following_action)
         menu.addSeparator()
         menu.addAction(self.save_action)
         menu.addAction(self.save_as_action)
@@ -120,7 +137,10 @@ class FileActions(QObject):
         )
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        if answer == QMessageBox.StandardButton.Discard:
+            self.autosave.discard()
+            return True
+        return False
 
     # ------------------------------------------------------------ new and open
 
@@ -149,6 +169,9 @@ class FileActions(QObject):
     def open_path(self, path: str | Path) -> bool:
         """Open a project, a model file or a LayerLab .safetensors export; on a bad file show
         why and keep the current model."""
+        run = run_folder_of(path)
+        if run is not None:  # shown in the views; the model stays
+            return self.open_run_folder(run)
         if not self.confirm_discard():
             return False
         path = Path(path)
@@ -173,10 +196,41 @@ class FileActions(QObject):
         self.document.new(project.spec, project.file.resolve(), project.weights)
         if self.training is not None and project.training:
             self.training.panel.set_settings(project.training)
+        if self.training is not None and project.runs:  # runs are listed oldest first
+            self._show_newest_run(project.runs[-1].path)  # the panel says which: the bar, below
         runs = ", ".join(f"{r.name} ({r.status})" for r in project.runs) or "none yet"
         self._status(f"Opened the project {project.folder.name}. Runs: {runs}.")
         if project.problems:
             self._notice("Parts of the project did not open", "\n\n".join(project.problems))
+
+    # ------------------------------------------------------------ runs on disk
+
+    def open_run(self) -> bool:
+        start = str(self.document.runs_folder or self._base_folder() or "")
+        path = QFileDialog.getExistingDirectory(self.window, "Open Run", start)
+        return self.open_run_folder(path) if path else False
+
+    def open_run_folder(self, path: str | Path) -> bool:
+        """Show a run folder in the views, following it while it is written; on a folder that
+        is not a readable run say why and leave the views as they were."""
+        if self.training is None:
+            return False
+        try:
+            self.training.show_run(path, follow=True)
+        except RunFolderError as err:
+            self._error("Cannot open the run", str(err))
+            return False
+        return True
+
+    def stop_following(self) -> None:
+        if self.training is not None:
+            self.training.follower.stop()
+
+    def _show_newest_run(self, path: Path) -> None:
+        try:
+            self.training.show_run(path, follow=True)  # followed only while still running
+        except RunFolderError as err:
+            self._status(str(err))
 
     # ------------------------------------------------------------ save
 
@@ -218,7 +272,7 @@ class FileActions(QObject):
         copied = ()
         if old is not None and old.resolve() != folder.resolve():
             copied = tuple(r.path for r in list_runs(doc.runs_folder)[0])
-        training = self.training.panel.settings() if self.training is not None else {}
+        training = self._training_settings()
         try:
             file, problems = save_project(
                 folder,
@@ -236,6 +290,25 @@ class FileActions(QObject):
         if problems:
             self._notice("Some runs stayed where they were", "\n\n".join(problems))
         return True
+
+    def _live_run_ended(self, run: Path) -> None:
+        """A run that was still training when the project was saved has ended: move it in. If
+        nothing else changed since, its final weights are saved too, so the work is clean, as
+        Save would have left it."""
+        doc = self.document
+        folder = doc.project_folder
+        if folder is None or run not in doc.unsaved_runs:
+            return
+        if not doc.model_modified:
+            if self._save_project(folder):
+                self._status(f"The run {run.name} ended and is now saved in the project.")
+            return
+        problems = bring_runs(folder, [run])
+        doc.runs_brought_in([] if problems else [run])
+        if problems:
+            self._notice("A run stayed where it was", "\n\n".join(problems))
+        else:
+            self._status(f"The run {run.name} ended and was moved into the project.")
 
     def _save_to(self, path: Path) -> bool:
         try:
@@ -327,3 +400,13 @@ def _best(best) -> str:
     value = best["value"]
     shown = f"{value:.1%}" if "accuracy" in str(best.get("metric")) else f"{value:.4g}"
     return f" · best {best.get('metric')} {shown}"
+
+
+def run_folder_of(path: str | Path) -> Path | None:
+    """The run folder ``path`` is (or whose run.json it is), not a project folder: Open shows
+    it as a run. None for anything else."""
+    path = Path(path)
+    folder = path.parent if path.name == RUN_FILE else path
+    if folder.is_dir() and (folder / RUN_FILE).is_file() and project_folder(folder) is None:
+        return folder
+    return None

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QSizePolicy,
+    QToolBar,
+    QWidget,
+)
 
 from gui.editor.canvas import BlockPalette, ModelScene, ModelView
 from gui.editor.document import ModelDocument
@@ -21,6 +29,7 @@ from gui.editor.problems import ProblemsPanel
 from gui.editor.readiness import TrainReadiness
 from gui.file_actions import FileActions
 from gui.status_bar import MessageStatusBar
+from gui.workspaces import Workspaces
 
 _STYLE_SHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
 # Guesses for a window manager's title bar and border, used until the real frame is known.
@@ -57,6 +66,12 @@ class MainWindow(QMainWindow):
         self.readiness = TrainReadiness(document, self)
         self.problems = ProblemsPanel(document, self.readiness)
         self.files = FileActions(self, document, self.settings)
+        self.workspaces = Workspaces(self, self.settings)
+        # Docks that only the Train workspace shows (the views, the model strip): other parts
+        # add theirs. Build's default hides them; Train's default hides the editor's docks.
+        self.hidden_in_build: set[QDockWidget] = set()
+        self.workspaces.arrangers["build"].append(self._arrange_build)
+        self.workspaces.arrangers["train"].append(self._arrange_train)
 
         self._dock_toggles_end: QAction | None = None
         self._build_actions()
@@ -135,9 +150,10 @@ class MainWindow(QMainWindow):
         if (x, y) != (frame.x(), frame.y()):
             self.move(x, y)
 
-    def prepare_screenshot(self) -> None:
-        """Called by `main.py --screenshot`: nothing selected, whole model in view. (The
-        layout is already the default one: screenshots read no remembered settings.)"""
+    def prepare_screenshot(self, workspace: str = "build") -> None:
+        """Called by `main.py --screenshot`: ``workspace`` shown, nothing selected, whole model
+        in view. (Its layout is the default one: screenshots read no remembered settings.)"""
+        self.workspaces.show(workspace)
         self.document.set_selection(())
         self.view.fit_to_model()
 
@@ -182,6 +198,10 @@ class MainWindow(QMainWindow):
         ):
             self.edit_menu.addAction(action) if action else self.edit_menu.addSeparator()
         self.view_menu: QMenu = bar.addMenu("&View")
+        for action in self.workspaces.actions.values():
+            self.view_menu.addAction(action)
+        self.view_menu.addAction(self.workspaces.switch_on_train_action)
+        self.view_menu.addSeparator()
         for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action):
             self.view_menu.addAction(action)
         self.view_menu.addSeparator()
@@ -209,6 +229,13 @@ class MainWindow(QMainWindow):
             self.train_action,
         ):
             toolbar.addAction(action) if action else toolbar.addSeparator()
+        # "Build | Train" at the far end, apart from the Train action that starts a run.
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        toolbar.addWidget(QLabel("Workspace: "))
+        for action in self.workspaces.actions.values():
+            toolbar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
 
@@ -277,11 +304,24 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ layout memory and closing
 
     def reset_layout(self) -> None:
+        """View › Reset Layout: the shown workspace as it first was; the other keeps its own."""
+        self.workspaces.arrange_default()
+        self.layout_reset.emit()
+
+    def _arrange_build(self) -> None:
+        # The arrangement kept at first show, every editor dock shown and the views hidden.
         if self._default_state is not None:
             self.restoreState(self._default_state)
         for dock in self.findChildren(QDockWidget):
-            dock.show()
-        self.layout_reset.emit()
+            dock.setVisible(dock not in self.hidden_in_build)
+        self.palette_dock.raise_()
+
+    def _arrange_train(self) -> None:
+        # From Build's default, less the editor's docks: without the canvas, the palette, the
+        # Inspector and Problems have nothing to act on. The views' part arranges the rest.
+        self._arrange_build()
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock):
+            dock.hide()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -291,9 +331,7 @@ class MainWindow(QMainWindow):
             self._restored = True
             self.fit_to_screen()  # now with the window manager's real frame
             self._default_state = self.saveState()
-            state = self.settings.value("window/state")
-            if state is not None:
-                self.restoreState(state)
+            self.workspaces.restore_remembered()
             self.view.fit_to_model()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
@@ -303,7 +341,7 @@ class MainWindow(QMainWindow):
         # An offscreen window (screenshots, tests) has no real geometry worth remembering.
         if QGuiApplication.platformName() != "offscreen":
             self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.workspaces.save()
         event.accept()
 
 

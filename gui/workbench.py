@@ -68,13 +68,19 @@ def build_main_window(document: ModelDocument, settings: QSettings | None = None
 
 
 def _add_runs_panel(window: MainWindow, document: ModelDocument, board: TrainingDashboard) -> None:
-    """The Runs dock, a tab of the bottom middle group, so the Loss curves it draws on stay in
-    sight. It reads the runs again when a project opens (the document's path changes) and
+    """The Runs dock: a tab of the left column in Build, a tab of the views' grid in Train,
+    where the Loss curves it draws on stay in sight beside it. It reads the runs again when a project opens (the document's path changes) and
     when a run starts or ends."""
-    runs = RunsPanel(document, board.curves)
+    runs = RunsPanel(document, board.curves, board.gradients)
+    # Double-clicking a run shows it in the views (its curves and saved probe snapshots),
+    # followed while it is still being written, as File › Open Run does.
+    runs.run_activated.connect(window.files.open_run_folder)
     window.runs_panel = runs
-    window.runs_dock = window.add_dock("Runs", runs, Qt.DockWidgetArea.BottomDockWidgetArea)
-    _FirstShow(window, lambda: window.tabifyDockWidget(board.docks["Filters"], window.runs_dock))
+    window.runs_dock = window.add_dock("Runs", runs, Qt.DockWidgetArea.LeftDockWidgetArea)
+    # Hidden until it is tabbed at first show: stacked under Blocks, Dataset and Training in
+    # the meantime, it would make the window taller than a 768 px screen as it first shows.
+    window.runs_dock.hide()
+    board.dock_layout.extra_tabs.append(window.runs_dock)
     # The controller is made when Train is first pressed (it imports torch): follow it then.
     board.run_requested.connect(lambda: runs.follow(board.controller))
 
@@ -95,12 +101,15 @@ class _FirstShow(QObject):
 
 
 def _tab_left_column(window: MainWindow) -> None:
-    """Blocks, Dataset and Training as tabs of the left column: whichever is shown gets the
-    column's whole height, so at 1280×800 the palette lists every block and the training form
-    shows every field without scrolling (stacked, each had a third and scrolled). Blocks comes
-    first for building; Train brings the Training tab forward."""
+    """Blocks, Dataset, Training and Runs as tabs of the left column: whichever is shown gets
+    the column's whole height, so at 1280×800 the palette lists every block and the training
+    form shows every field without scrolling (stacked, each had a third and scrolled). Blocks
+    comes first for building; Train brings the Training tab forward. (One place tabs them all:
+    event filters run newest first, so separate ones would tab in the wrong order.)"""
     window.tabifyDockWidget(window.palette_dock, window.dataset_dock)
     window.tabifyDockWidget(window.dataset_dock, window.dashboard.docks["Training"])
+    window.tabifyDockWidget(window.dashboard.docks["Training"], window.runs_dock)
+    window.runs_dock.show()
     window.palette_dock.raise_()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.probes.snapshots import (
     GATE_NAMES,
+    BlockOutput,
     ClassificationReport,
     FeatureMap,
     FilterSet,
@@ -31,6 +32,7 @@ from engine.probes.snapshots import (
 # The probe functions import torch: they load when first asked for.
 _FUNCTIONS = {
     "activation_histograms": "engine.probes.layers",
+    "block_outputs": "engine.probes.outputs",
     "classification_report": "engine.probes.layers",
     "conv_filters": "engine.probes.layers",
     "feature_maps": "engine.probes.layers",
@@ -51,6 +53,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "GATE_NAMES",
+    "BlockOutput",
     "ClassificationReport",
     "FeatureMap",
     "FilterSet",

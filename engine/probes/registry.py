@@ -2,8 +2,8 @@
 
 An entry says how to compute the probe (a function of the running probe context, which imports
 torch only when called), how often it runs by default, when in a step it runs, whether it
-looks at the one chosen sample, which models it applies to, and the titles of the views that
-show it. The scheduler, the trainer's probe callback and the window's routing all read this;
+looks at the one chosen sample, which models it applies to, the titles of the views that
+show it, and whether the canvas's cards draw it (``on_cards``: the activation thumbnails). The scheduler, the trainer's probe callback and the window's routing all read this;
 adding a probe is one ``register`` call here, its view and its test.
 
 No torch at import: the window reads the registry before torch has loaded.
@@ -39,6 +39,8 @@ class ProbeKind:
     applies: Callable[[ModelTraits], bool]
     views: tuple[str, ...]  # titles of the views that show it
     compute: Callable[[Any], object]  # context -> snapshot (see ProbeRunner for the context)
+    # The canvas's cards draw it (as activation thumbnails) beside or instead of views.
+    on_cards: bool = False
 
     @property
     def label(self) -> str:
@@ -118,6 +120,12 @@ def _feature_maps(ctx):
     return feature_maps(ctx.model, ctx.x_one)
 
 
+def _block_outputs(ctx):
+    from engine.probes.outputs import block_outputs
+
+    return block_outputs(ctx.model, ctx.x_one)
+
+
 def _weight_histograms(ctx):
     from engine.probes.layers import weight_histograms
 
@@ -165,6 +173,8 @@ for _entry in (
     ProbeKind("weight_histograms", 1.0, "step", False, _always, ("Histograms",),
               _weight_histograms),
     ProbeKind("feature_maps", 1.0, "step", True, _conv, ("Feature maps",), _feature_maps),
+    # One forward pass of the one sample, at the feature maps' rate: the cards' thumbnails.
+    ProbeKind("block_outputs", 1.0, "step", True, _always, (), _block_outputs, on_cards=True),
     ProbeKind("gates", 1.0, "step", True, _recurrent, ("Gates",), _gates),
     ProbeKind("time_gradients", 2.0, "step", True, _recurrent, ("Gradient flow",),
               _time_gradients),

@@ -38,6 +38,17 @@ class FeatureMap:
 
 
 @dataclass(frozen=True)
+class BlockOutput:
+    """One block's output for the probe sample, without the batch axis: (C, H, W) for an image
+    stack, (T, features) for a sequence, (features,) for a vector; level is its largest |value|
+    (1.0 when all are zero)."""
+
+    block_id: str
+    values: np.ndarray
+    level: float
+
+
+@dataclass(frozen=True)
 class Histogram:
     """counts (bins,) int64 over edges (bins + 1,) float32; non_finite counts NaN/inf values."""
 

@@ -130,7 +130,9 @@ class RunInfo:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The run's label: run.json's ``name`` (a rename sets it), else its folder's name."""
+        name = self.data.get("name")
+        return name if isinstance(name, str) and name.strip() else self.path.name
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -240,3 +242,30 @@ def list_checkpoints(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
             except (OSError, ValueError):
                 continue  # read_checkpoint says why, when that checkpoint is asked for
     return found
+
+
+# ---------------------------------------------------------------- renaming
+
+MAX_RUN_NAME = 120  # characters: a name is a label in a list and a legend, not a description
+
+
+def rename_run(path: str | os.PathLike, name: str) -> RunInfo:
+    """Set a run's label (run.json's ``name``, rewritten atomically). The folder keeps its name:
+    TensorBoard logs, scripts and other tools point at it. A run still being written is
+    refused: its recorder rewrites run.json from its own copy at every epoch end."""
+    run = read_run(path)
+    name = " ".join(name.split())  # one line: newlines and tabs would break the list's rows
+    if not name:
+        raise RunFolderError(f"A run's name cannot be empty; '{run.path.name}' keeps '{run.name}'.")
+    if len(name) > MAX_RUN_NAME:
+        raise RunFolderError(
+            f"The name is {len(name)} characters long; a run's name may have at most "
+            f"{MAX_RUN_NAME}. Choose a shorter one."
+        )
+    if run.status == "running":
+        raise RunFolderError(
+            f"The run {run.name} is still training, and its recorder rewrites "
+            f"'{run.path / RUN_FILE}' at every epoch end: rename it after it ends."
+        )
+    write_json_atomic(run.path / RUN_FILE, {**run.data, "name": name})
+    return read_run(run.path)

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -21,6 +22,10 @@ import numpy as np
 
 from engine.probes import snapshots
 from engine.runs.folder import PROBES, RunFolderError, write_json_atomic
+
+# The npz entry that repeats the JSON's token: a reader that finds them different caught the
+# pair between its two writes (the npz is replaced first) and reads it again later.
+TOKEN_KEY = "__token__"
 
 _CLASSES = {
     name: cls
@@ -35,8 +40,9 @@ def write_probe(run_folder: Path, kind: str, step: int, data: Any, error: str | 
     folder.mkdir(exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     structure = _encode(data, arrays)
+    token = secrets.token_hex(8)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays, **{TOKEN_KEY: np.array(token)})
     target = folder / f"{kind}.npz"
     tmp = folder / f".{kind}.npz.tmp"
     try:
@@ -46,8 +52,19 @@ def write_probe(run_folder: Path, kind: str, step: int, data: Any, error: str | 
         raise RunFolderError(f"Cannot write '{target}': {err.strerror or err}.") from None
     write_json_atomic(
         folder / f"{kind}.json",
-        {"kind": kind, "step": step, "error": error, "data": structure, "arrays": len(arrays)},
+        {
+            "kind": kind,
+            "step": step,
+            "error": error,
+            "data": structure,
+            "arrays": len(arrays),
+            "token": token,
+        },
     )
+
+
+class ProbeFileTorn(RunFolderError):
+    """A probe file pair read between its two writes: the same files read later are whole."""
 
 
 def read_probes(run_folder: str | os.PathLike) -> tuple[dict[str, tuple[int, Any]], list[str]]:
@@ -58,13 +75,35 @@ def read_probes(run_folder: str | os.PathLike) -> tuple[dict[str, tuple[int, Any
     problems: list[str] = []
     for meta in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         try:
-            info = json.loads(meta.read_text(encoding="utf-8"))
-            with np.load(meta.with_suffix(".npz"), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-            found[info["kind"]] = (info["step"], _decode(info["data"], arrays))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            problems.append(f"The saved probe snapshot '{meta}' cannot be read ({err}); skipped.")
+            step, data, _error = read_probe(meta)
+            found[meta.stem] = (step, data)
+        except RunFolderError as err:
+            problems.append(str(err))
     return found, problems
+
+
+def read_probe(meta: Path) -> tuple[int, Any, str | None]:
+    """One saved snapshot, from ``probes/<kind>.json`` and its npz: (step, data, error).
+    ProbeFileTorn when the two files are of different snapshots (caught mid-write), another
+    RunFolderError naming the file when it cannot be read."""
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        with np.load(meta.with_suffix(".npz"), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        token = arrays.pop(TOKEN_KEY, None)
+        # Files written before the token was added have none: taken as whole.
+        torn = "token" in info and (token is None or str(token) != info["token"])
+        result = None if torn else (int(info["step"]), _decode(info["data"], arrays))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RunFolderError(
+            f"The saved probe snapshot '{meta}' cannot be read ({err}); skipped."
+        ) from None
+    if result is None:
+        raise ProbeFileTorn(
+            f"The saved probe snapshot '{meta}' and its .npz are of different snapshots "
+            "(written while read, or torn by a crash); skipped."
+        )
+    return (*result, info.get("error"))
 
 
 def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:

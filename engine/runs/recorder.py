@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.runs.checkpoint import CheckpointCopy, copy_checkpoint, keep_as_best, write_checkpoint
+from engine.runs.columns import MetricColumnLog
 from engine.runs.folder import (
     METRICS_CSV,
     METRICS_JSONL,
@@ -72,6 +73,7 @@ class RunRecorder(Callback):
         self.checkpoint_write_seconds: list[float] = []  # its write, on the writer thread
         self._writer: RunWriter | None = None  # from the run's start to its end
         self._logs: RunLogs | None = None  # the writer thread's only
+        self._columns = MetricColumnLog()  # the writer thread's: metrics.npz at the end
         # The training thread's: what is waiting for the next flush, and the run's description.
         # Values in _run are replaced, never changed in place: the writer gets shallow copies.
         self._steps: list[tuple[StepMetrics, float]] = []
@@ -219,6 +221,7 @@ class RunRecorder(Callback):
         )
         self._submit_run()
         self._writer.submit(self._close_logs)
+        self._writer.submit(self._write_columns)
         self._writer.close()  # everything is on disk before the run's end is heard of
 
     def _marker(self, record: dict[str, Any]) -> None:
@@ -234,18 +237,22 @@ class RunRecorder(Callback):
     def _open_logs(self, first_step: int, first_epoch: int) -> None:
         if first_step:
             _truncate_after(self.folder, first_step)
+        self._columns = MetricColumnLog(rebuild=bool(first_step))
         self._logs = RunLogs(self.folder, first_step, self.use_tensorboard)
         if first_step:
             self._logs.marker({"type": "resumed", "step": first_step, "epoch": first_epoch})
 
     def _write_steps(self, steps, probes: dict[str, ProbeSnapshot]) -> None:
         self._logs.steps(steps)
+        for e, _wall in steps:
+            self._columns.add_step(e.step, e.epoch, e.loss, e.accuracy, e.lr)
         for kind, snapshot in probes.items():
             write_probe(self.folder, kind, snapshot.step, snapshot.data, snapshot.error)
             self._logs.histograms(snapshot)
 
     def _write_epoch(self, record: dict[str, Any]) -> None:
         self._logs.epoch(record)
+        self._columns.add_epoch(record)
 
     def _write_marker(self, record: dict[str, Any]) -> None:
         self._logs.marker(record)
@@ -256,6 +263,10 @@ class RunRecorder(Callback):
         if best:
             keep_as_best(self.folder, info)
         self.checkpoint_write_seconds.append(time.perf_counter() - started)
+
+    def _write_columns(self) -> None:
+        # Looked up here, on the writer thread: _open_logs (queued first) sets the run's log.
+        self._columns.write(self.folder)
 
     def _close_logs(self) -> None:
         if self._logs is not None:

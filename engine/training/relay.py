@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from engine.training.settings import TrainSettings
     from engine.training.trainer import Trainer
 
-UPDATE_HZ = 10
+# Batches a second: the loss curves can redraw no more often than steps arrive (README
+# "Performance": >= 10 redraws a second needs more than 10 batches).
+UPDATE_HZ = 20
 
 
 def _read_only(mapping: dict) -> MappingProxyType:

@@ -132,6 +132,13 @@ class ModelDocument(QObject):
             self._unsaved_runs.append(folder)
             self._modified_may_have_changed()
 
+    def runs_brought_in(self, folders: list[Path]) -> None:
+        """The runs in ``folders`` were moved into the project: they are no unsaved work."""
+        kept = [r for r in self._unsaved_runs if r not in folders]
+        if kept != self._unsaved_runs:
+            self._unsaved_runs = kept
+            self._modified_may_have_changed()
+
     def forget_run(self, folder: str | Path) -> None:
         """The run in ``folder`` is gone (deleted from the Runs panel): it is no unsaved work."""
         folder = Path(folder)
@@ -298,6 +305,24 @@ class ModelDocument(QObject):
         self.undo_stack.setClean()
         self.path_changed.emit()
         self._was_modified = True  # so that the signal below is always sent
+        self._modified_may_have_changed()
+
+    def recovered(
+        self,
+        spec: ModelSpec,
+        path: Path | None,
+        weights: dict[str, np.ndarray] | None,
+        runs: tuple[Path, ...] | list[Path] = (),
+    ) -> None:
+        """Replace the document with work recovered after a crash: ``path`` is the file it was
+        opened from (or None), and nothing of it counts as saved, so it shows as modified until
+        Save writes it."""
+        self.new(spec, path)
+        for run in runs:
+            self.add_run(run)
+        self.set_weights(weights)
+        # No undo step made the model differ from its file: the clean state is simply gone.
+        self.undo_stack.resetClean()
         self._modified_may_have_changed()
 
     def open(self, path: str | Path) -> None:

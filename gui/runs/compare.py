@@ -1,5 +1,5 @@
 """What the Runs panel says about runs: the settings that differ between them, the legend
-label that names a run by them, its duration and best metric, and curves thinned for drawing.
+label that names a run by them, its duration and best metric, and two runs side by side.
 
 No Qt and no torch: plain functions of run.json's fields and metric arrays.
 """
@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-import numpy as np
 
 from engine.runs.folder import RunInfo
 
@@ -89,22 +87,49 @@ def best_text(run: RunInfo) -> str:
     return f"{metric} {shown}{epoch}"
 
 
-def peak_downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, ...]:
-    """At most ``max_points`` points that keep each bucket's lowest and highest value, so a
-    spike (a diverging step) survives as pyqtgraph's peak mode keeps it on screen."""
-    n = len(x)
-    if n <= max_points:
-        return x, y
-    buckets = max_points // 2
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    keep = np.empty(2 * buckets, dtype=np.int64)
-    filled = np.where(np.isfinite(y), y, np.nanmean(y) if np.isfinite(y).any() else 0.0)
-    for b in range(buckets):  # ~2,000 buckets: a loop of numpy calls, not of points
-        lo, hi = edges[b], edges[b + 1]
-        part = filled[lo:hi]
-        first, second = lo + int(np.argmin(part)), lo + int(np.argmax(part))
-        keep[2 * b], keep[2 * b + 1] = min(first, second), max(first, second)
-    return x[keep], y[keep]
+def spec_summary(run: RunInfo) -> str:
+    """The model as its blocks, in order: "lstm(hidden_size 32) → dense(units 4)"."""
+    spec = run.get("spec") if isinstance(run.get("spec"), dict) else {}
+    parts = []
+    for block in spec.get("blocks") or ():
+        if not isinstance(block, dict):
+            continue
+        params = block.get("params") if isinstance(block.get("params"), dict) else {}
+        shown = ", ".join(f"{k} {_value(v)}" for k, v in params.items())
+        parts.append(f"{block.get('type')}({shown})" if shown else str(block.get("type")))
+    return " → ".join(parts)
+
+
+def comparison_rows(first: RunInfo, second: RunInfo) -> list[tuple[str, str, str, bool]]:
+    """Two runs side by side: (what, first's value, second's value, whether they differ) for
+    the model, the dataset, the seed and device, and every training setting either run has."""
+
+    def dataset(run: RunInfo) -> str:
+        data = run.get("dataset") if isinstance(run.get("dataset"), dict) else {}
+        options = data.get("options") if isinstance(data.get("options"), dict) else {}
+        extra = ", ".join(f"{k} {_value(v)}" for k, v in sorted(options.items()))
+        return f"{dataset_title(run)} ({extra})" if extra else dataset_title(run)
+
+    rows = [
+        ("run", first.name, second.name),
+        ("model", str(first.get("model_name") or ""), str(second.get("model_name") or "")),
+        ("blocks", spec_summary(first), spec_summary(second)),
+        ("dataset", dataset(first), dataset(second)),
+        ("seed", _value(first.get("seed")), _value(second.get("seed"))),
+        ("device", _value(first.get("device")), _value(second.get("device"))),
+    ]
+    settings = [r.get("settings") if isinstance(r.get("settings"), dict) else {}
+                for r in (first, second)]  # fmt: skip
+    for key in sorted(set(settings[0]) | set(settings[1])):
+        a, b = (_value(s[key]) if key in s else "(not set)" for s in settings)
+        rows.append((SHORT_NAMES.get(key, key), a, b))
+    rows += [
+        ("epochs done", _value(first.get("epochs_done")), _value(second.get("epochs_done"))),
+        ("best", best_text(first), best_text(second)),
+        ("status", first.status, second.status),
+    ]
+    # The run's own name always differs and is what the columns are headed by: not a difference.
+    return [(what, a, b, what != "run" and a != b) for what, a, b in rows]
 
 
 def _value(value: Any) -> str:

@@ -1,6 +1,6 @@
 """The training dashboard: the panel and the live views, wired to the training controller.
 
-Events reach the views as plain data (the controller already coalesces them to ~10 updates/s);
+Events reach the views as plain data (the controller coalesces them to UPDATE_HZ updates/s);
 the views only store them. Three parts do the rest: DockLayout (docks.py) places the views,
 ViewPainter (painting.py) repaints the dirty ones on screen at a paced rate, and ProbeRouter
 (routing.py) hands each probe snapshot to the views the probe registry names.
@@ -25,7 +25,9 @@ from engine.training.events import (
 )
 from gui.dataset.session import WindowDatasetSession
 from gui.editor.document import ModelDocument
+from gui.runs.follow import RunFollower
 from gui.training.docks import DockLayout
+from gui.training.linking import DiagramLink
 from gui.training.painting import ViewPainter
 from gui.training.panel import TrainingPanel
 from gui.training.routing import ProbeRouter
@@ -75,8 +77,12 @@ class TrainingDashboard(QObject):
         )}  # fmt: skip
         self.dock_layout = DockLayout(self.panel, self.views, self)
         self.painter = ViewPainter(self.views.values(), self)
+        # The block selected on the canvas is the layer the views show; outputs go on the cards.
+        self.link = DiagramLink(document, self.views.values(), self)
         self.router = ProbeRouter(
-            self.views, lambda message: self.panel.show_status(message, error=True)
+            self.views,
+            lambda message: self.panel.show_status(message, error=True),
+            cards=self.link.take_snapshot,
         )
         self.window: QMainWindow | None = None
         self._controller = controller
@@ -86,6 +92,8 @@ class TrainingDashboard(QObject):
         # TrainSettings fields the panel has no control for (tests, benchmarks: probe_intervals).
         self.settings_overrides: dict[str, Any] = {}
         self.last_step: StepMetrics | None = None
+        # A run read from its folder (File › Open Run, a project's newest run), maybe followed.
+        self.follower = RunFollower(self)
 
         self.session.dataset_loaded.connect(self._dataset_loaded)
         self.session.load_failed.connect(self._dataset_failed)
@@ -126,6 +134,7 @@ class TrainingDashboard(QObject):
         """Start a run on the session's dataset, once it has loaded (off the GUI thread)."""
         if self.panel.state != "idle":
             return
+        self.follower.stop()  # the views show the window's own run from now on
         problem = self.document.inference.problem
         if problem:
             self._fail(f"The model cannot be trained yet: {problem}")
@@ -204,12 +213,43 @@ class TrainingDashboard(QObject):
         self.panel.run_failed(message)
         self._status(message)
 
-    # ------------------------------------------------------------ events in
+    # ------------------------------------------------------------ runs on disk
 
-    def on_run_started(self, event: RunStarted) -> None:
+    def show_run(self, folder, follow: bool = True) -> None:
+        """Show a run folder's curves and saved probe snapshots, following it while it is
+        written (File › Open Run, the Runs panel). RunFolderError, a sentence, when it cannot
+        be read or while this window trains (its views show that run); the views stay as
+        they were."""
+        from engine.runs.folder import RunFolderError
+
+        if self.is_training:
+            raise RunFolderError(
+                f"Cannot show '{folder}' while this window is training: stop the run first."
+            )
+        self.follower.show_run(folder, follow)
+
+    def show_recorded_run(self, started: RunStarted, label: str) -> None:
+        """Empty the views for a run read from its folder, as a run's start does (without the
+        panel's running state)."""
         for view in (self.filters, self.feature_maps, self.gates, self.histograms,
                      self.confusion, self.predictions, self.forecast):  # fmt: skip
             view.clear()
+        self.curves.start_run(started, label)
+        self.gradients.new_run(label)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """A sentence about the runs shown, in the panel and the status bar."""
+        self.panel.show_status(text, error=error)
+        self._status(text)
+
+    # ------------------------------------------------------------ events in
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self.follower.stop()  # whatever started it, the views now show this window's run
+        for view in (self.filters, self.feature_maps, self.gates, self.histograms,
+                     self.confusion, self.predictions, self.forecast):  # fmt: skip
+            view.clear()
+        self.link.clear()
         self.curves.start_run(event)
         self.gradients.new_run(f"run {event.run_id}")
         self.panel.run_started(event)
@@ -288,9 +328,11 @@ class TrainingDashboard(QObject):
         self.painter.repaint_all()
 
     def add_to(self, window: QMainWindow) -> None:
-        """Dock the panel on the right and the views along the bottom in three tab groups."""
+        """Dock the panel in the left column and the views in the Train workspace's grid."""
         self.window = window
         self.dock_layout.add_to(window)
+        self.link.attach(window)
+        self.run_requested.connect(self.dock_layout.training_started)  # the Train workspace
         window.train_action.triggered.connect(self._train_from_action)
         app = QApplication.instance()
         if app is not None:

@@ -1,30 +1,42 @@
-"""Where the dashboard's views live in the window: docks in three tab groups along the bottom,
-their default sizes, and which tabs come forward for the model being edited or trained."""
+"""Where the dashboard's views live in the window's two workspaces (gui/workspaces.py).
+
+Build keeps the views out of the way (hidden; the View menu still shows any of them) so the
+canvas and the Inspector have the window. Train hides the canvas and lays the views out as a
+2×2 grid chosen for the model, the other views as tabs behind the grid's cells, the training
+panel in the left column and the model as a compact strip along the top."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
+from engine.data import BUILTIN
 from engine.model.catalogue import CATALOGUE
 from engine.model.spec import ModelSpec
 from engine.probes.registry import PROBES
+from gui.training.model_strip import ModelStrip
 
-# The bottom dock area: three columns, each a tab group led by its first view.
-TAB_GROUPS = {
-    "Loss curves": (),
-    "Filters": ("Feature maps", "Gates", "Histograms"),
-    "Gradient flow": ("Confusion matrix", "Predictions", "Forecast"),
-}
-
-# Wide enough for "Learning rate" beside its field, and for Train, Pause and Stop side by side.
-LEFT_COLUMN_WIDTH = 300
-# The share of the window's height the views take at first (the model canvas keeps the rest).
-VIEWS_SHARE = 0.28
-# A tab's width beyond its title's text (the style's margins and frame), with some to spare.
-TAB_PADDING = 32
+# Every view, in the order the ones outside the grid are dealt out as tabs behind its cells.
+VIEW_ORDER = ("Loss curves", "Filters", "Feature maps", "Gates", "Gradient flow", "Histograms",
+              "Predictions", "Confusion matrix", "Forecast")  # fmt: skip
+# What fills the grid after the views the model's blocks name (catalogue probes): the gradient
+# flow (through layers, and through time for a recurrent model), then what the model predicts
+# (see _prediction_view), then the histograms.
+GRID_FILL = ("Gradient flow", "prediction", "Histograms", "Confusion matrix")
+GRID_CELLS = 4
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum"
+# Wide enough for "Learning rate" and the Device choice beside their fields, and for Train,
+# Pause and Stop side by side.
+LEFT_COLUMN_WIDTH = 320
+# The widest the left column gets in Train. With the canvas hidden, QMainWindow gives a larger
+# window's extra width to the left dock area; capped, the grid takes it (each view 744×446 px
+# at 1920×1080 rather than 477×446 beside a 954 px column).
+LEFT_COLUMN_MAX = 420
+# Remembers which grid the Train workspace's saved arrangement holds (a different model kind
+# next time gets its own grid, not the last one's).
+GRID_KEY = "window/state/train_grid"
 
 
 def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
@@ -40,14 +52,29 @@ def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
     return tuple(titles)
 
 
-def _tabs_width(window: QWidget, titles: tuple[str, ...]) -> int:
-    """About the width of a tab bar that shows ``titles`` whole (text plus a tab's padding)."""
-    metrics = window.fontMetrics()
-    return sum(metrics.horizontalAdvance(t) + TAB_PADDING for t in titles)
+def _prediction_view(spec: ModelSpec) -> str:
+    """The view that shows what the model predicts on its dataset: Forecast for a forecast or
+    regression set; for classes, the Predictions grid for images and 2-D points and the
+    Confusion matrix for sequences (the grid cannot draw those)."""
+    info = BUILTIN.get(spec.dataset or "")
+    if info is not None and info.task != "classification":
+        return "Forecast"
+    return "Confusion matrix" if spec.input.kind == "sequence" else "Predictions"
+
+
+def grid_views(spec: ModelSpec) -> tuple[str, ...]:
+    """The four views of the Train workspace's grid for ``spec``: a CNN gets its curves,
+    filters, feature maps and gradient flow; a recurrent model its curves, gates, gradient
+    through time and what it predicts (forecast or confusion matrix)."""
+    titles = list(relevant_views(spec))
+    fill = [_prediction_view(spec) if t == "prediction" else t for t in GRID_FILL]
+    titles += [t for t in fill if t not in titles]
+    ordered = [t for t in VIEW_ORDER if t in titles[:GRID_CELLS]]
+    return tuple(ordered)
 
 
 class DockLayout(QObject):
-    """Docks the training panel in the left column and the views along the bottom of a window."""
+    """Docks the training panel, the views and the model strip in a window's workspaces."""
 
     def __init__(self, panel: QWidget, views: Mapping[str, QWidget], parent=None):
         super().__init__(parent)
@@ -55,82 +82,132 @@ class DockLayout(QObject):
         self.views = views
         self.docks: dict[str, QDockWidget] = {}
         self.window: QMainWindow | None = None
+        self.strip: ModelStrip | None = None
+        self.grid: tuple[str, ...] = ()
+        # Other panels' docks that Train deals out as tabs behind the grid's cells after the
+        # views (the Runs panel: beside the Loss curves it draws on, not in the left column,
+        # whose width it would set).
+        self.extra_tabs: list[QDockWidget] = []
         self._relevant: tuple[str, ...] | None = None
 
     def add_to(self, window: QMainWindow) -> None:
         self.window = window
-        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         # In the left column, where the assembled window makes it a tab beside Blocks and
         # Dataset: the Inspector keeps the right column's height for a block's fields.
         self.docks["Training"] = window.add_dock(
             "Training", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea
         )
-        for anchor in TAB_GROUPS:
-            self.docks[anchor] = window.add_dock(anchor, self.views[anchor], bottom)
-        for others in TAB_GROUPS.values():
-            for title in others:
-                self.docks[title] = window.add_dock(title, self.views[title], bottom)
-        # The default state kept for Reset Layout is taken at first show, before the sizes
-        # below (they need the window's real size): a reset sets them again.
+        for title in VIEW_ORDER:
+            self.docks[title] = window.add_dock(
+                title, self.views[title], Qt.DockWidgetArea.RightDockWidgetArea
+            )
+        # The model strip is a toolbar row under the main one, not a dock: a dock area beside a
+        # hidden canvas takes a share of a larger window's height and leaves it empty.
+        self.strip = ModelStrip(window.document)
+        self.strip_bar = QToolBar("Model strip", window)
+        self.strip_bar.setObjectName("model_strip_toolbar")  # saveState keys on this
+        self.strip_bar.setMovable(False)
+        self.strip_bar.addWidget(self.strip)
+        window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.strip_bar)
+        # Build shows none of these; Train lays them out (after the window's own part).
+        window.hidden_in_build.update(d for t, d in self.docks.items() if t != "Training")
+        window.workspaces.arrangers["train"].append(self.arrange_train)
         window.layout_reset.connect(self._sizes_after_reset)
-        if window.isVisible():
-            self._tabify()
-        else:
-            window.installEventFilter(self)
+        window.workspaces.changed.connect(self._cap_left_column)
+        if self.grid:
+            self._check_remembered_grid()
+        # Hidden at once, not at first show: shown at first, the nine views would stack up in
+        # one column and make the window taller than the screen before they could be hidden.
+        self._hide_for_build()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        # Tabbing docks before the window is first shown leaves a stale tab bar floating over
-        # the canvas (Qt 6.11). The filter runs before the window's own showEvent, which then
-        # restores a remembered layout over this default one.
-        if watched is self.window and event.type() == QEvent.Type.Show:
-            watched.removeEventFilter(self)
-            self._tabify()
-            settings = getattr(watched, "settings", None)
-            if settings is None or settings.value("window/state") is None:
-                QTimer.singleShot(0, self, self.default_sizes)  # sizes need the window's real size
-        return False
+    def _cap_left_column(self, workspace: str) -> None:
+        cap = LEFT_COLUMN_MAX if workspace == "train" else QWIDGETSIZE_MAX
+        self.docks["Training"].setMaximumWidth(cap)
 
-    def _tabify(self) -> None:
-        for anchor, others in TAB_GROUPS.items():
-            for title in others:
-                self.window.tabifyDockWidget(self.docks[anchor], self.docks[title])
-            self.docks[anchor].raise_()
-        # After the tabbing has settled: raising a tab inside the Show event leaves stale tab
-        # bars behind (Qt 6.11), like tabbing before the first show does.
-        QTimer.singleShot(0, self, self.raise_relevant)
+    def _hide_for_build(self) -> None:
+        for title, dock in self.docks.items():
+            if title != "Training":
+                dock.hide()
+        self.strip_bar.hide()
+
+    def arrange_train(self) -> None:
+        """The Train workspace's default: the grid's four views in two rows and two columns
+        (the canvas is hidden, so they share the window beside the left column), every other
+        view a tab behind one of them, the model strip on top, the training panel in front."""
+        window, d = self.window, self.docks
+        for title in VIEW_ORDER:
+            d[title].setFloating(False)
+            d[title].show()
+        a, b, c, e = (d[t] for t in self.grid)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, a)
+        window.splitDockWidget(a, b, Qt.Orientation.Horizontal)
+        window.splitDockWidget(a, c, Qt.Orientation.Vertical)
+        window.splitDockWidget(b, e, Qt.Orientation.Vertical)
+        others = [d[t] for t in VIEW_ORDER if t not in self.grid] + self.extra_tabs
+        cells = (a, b, c, e)
+        for index, dock in enumerate(others):
+            dock.setFloating(False)
+            dock.show()
+            window.tabifyDockWidget(cells[index % GRID_CELLS], dock)
+        for cell in cells:  # a new tab comes to the front: the grid's views go back on top
+            cell.raise_()
+        self.strip_bar.show()
+        self.show_panel()
+        self._cap_left_column("train")
+        self.default_sizes()
+        # Tabs raised and sizes set again once the new layout has settled (Qt applies dock
+        # sizes and tab order lazily; raised inside the rearrangement, stale tab bars remain).
+        QTimer.singleShot(0, self, self._settle_train)
+
+    def _settle_train(self) -> None:
+        if self.window is None or self.window.workspaces.current != "train":
+            return
+        for title in self.grid:
+            self.docks[title].raise_()
+        self.default_sizes()
 
     def default_sizes(self) -> None:
-        """Views take the lower VIEWS_SHARE of the window (the model canvas stays the larger
-        part), in three columns, each tab group as wide as its tabs' names."""
+        """The grid's cells share the space beside the left column equally; the left column is
+        as wide as the training form needs."""
         window, d = self.window, self.docks
-        if window is None:
+        if window is None or window.workspaces.current != "train":
             return
-        window.resizeDocks(
-            [d["Loss curves"]], [int(window.height() * VIEWS_SHARE)], Qt.Orientation.Vertical
-        )
-        # The left column: wide enough for the training form's labels and fields. Its height
-        # is the column's (a tab of it), so no vertical size is set here.
+        a, b, c, e = (d[t] for t in self.grid)
         window.resizeDocks([d["Training"]], [LEFT_COLUMN_WIDTH], Qt.Orientation.Horizontal)
-        # Each tab group at least as wide as its tabs' names (cut to "Gradient fl…" and
-        # "Predicti…" at 1280×800 in equal thirds); the loss curves, which have no tabs, take
-        # the rest.
-        third = window.width() // 3
-        groups = [max(third, _tabs_width(window, (a, *TAB_GROUPS[a])))
-                  for a in ("Filters", "Gradient flow")]  # fmt: skip
-        curves = max(window.width() - sum(groups), third // 2)
-        window.resizeDocks([d["Loss curves"], d["Filters"], d["Gradient flow"]],
-                           [curves, *groups], Qt.Orientation.Horizontal)  # fmt: skip
+        half_w = max(1, (window.width() - LEFT_COLUMN_WIDTH) // 2)
+        half_h = max(1, window.height() // 2)
+        window.resizeDocks([a, b], [half_w, half_w], Qt.Orientation.Horizontal)
+        window.resizeDocks([a, c], [half_h, half_h], Qt.Orientation.Vertical)
+        window.resizeDocks([b, e], [half_h, half_h], Qt.Orientation.Vertical)
 
     def _sizes_after_reset(self) -> None:
         QTimer.singleShot(0, self, self.default_sizes)  # after the restored state has settled
 
     def model_changed(self, spec: ModelSpec) -> None:
-        """When the model turns from a CNN into an RNN (an example opened, say), bring forward
-        the views that can show it; ordinary edits leave the user's chosen tabs alone."""
+        """When the model turns from a CNN into an RNN (an example opened, say), the Train
+        grid follows it and the views that can show it come forward; ordinary edits leave the
+        user's arrangement alone."""
         relevant = relevant_views(spec)
-        if relevant != self._relevant:
-            self._relevant = relevant
-            self.raise_relevant()
+        if relevant == self._relevant:
+            return
+        self._relevant = relevant
+        grid = grid_views(spec)
+        if grid != self.grid:
+            self.grid = grid
+            if self.window is not None:
+                self._check_remembered_grid()
+                if self.window.workspaces.current == "train":
+                    self.window.workspaces.arrange_default()
+        self.raise_relevant()
+
+    def _check_remembered_grid(self) -> None:
+        """A Train arrangement kept for another grid is dropped: it is laid out afresh."""
+        settings = self.window.workspaces.settings
+        key = "|".join(self.grid)
+        if settings.value(GRID_KEY) != key:
+            self.window.workspaces.forget("train")
+            settings.setValue(GRID_KEY, key)
 
     def raise_relevant(self) -> None:
         """Bring forward the tabs that show what the model is about (filters or gates)."""
@@ -138,6 +215,15 @@ class DockLayout(QObject):
             dock = self.docks.get(title)
             if dock is not None and dock.isVisible():
                 dock.raise_()
+
+    def training_started(self) -> None:
+        """Train pressed: the Train workspace (unless the user turned that off), the training
+        panel in front."""
+        if self.window is None:
+            return
+        if self.window.workspaces.switch_on_train:
+            self.window.workspaces.show("train")
+        self.show_panel()
 
     def show_panel(self) -> None:
         """Bring the training controls forward (Train pressed): shown if closed, raised over

@@ -141,10 +141,9 @@ class TrainingPanel(QWidget):
         form.addRow("Optimiser", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Batch size", self.batch_spin)
-        epochs_row = QHBoxLayout()
-        epochs_row.addWidget(self.epochs_spin, 1)
-        epochs_row.addWidget(self.until_stopped_check)
-        form.addRow("Epochs", epochs_row)
+        form.addRow("Epochs", self.epochs_spin)
+        # Its own row: beside the count it widened the form past the left column.
+        form.addRow("", self.until_stopped_check)
         form.addRow("Probe sample", self.sample_spin)
         form.addRow("Device", self.device_combo)
 

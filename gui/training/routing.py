@@ -3,7 +3,8 @@
 The routing knows no probe kind: the registry entry of a kind lists the titles of its views,
 and each view takes the snapshots of its kinds through LiveView.take_snapshot. The probe
 sample (SAMPLE_KIND) is not a registry probe: it is offered to every view, and those that
-draw the sample beside their data take it.
+draw the sample beside their data take it. Kinds the registry marks ``on_cards`` also go to
+``cards`` (the canvas's activation thumbnails).
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from gui.training.views import SAMPLE_KIND, LiveView
 class ProbeRouter:
     """Hands each snapshot to its views; a snapshot that holds an error is shown in them."""
 
-    def __init__(self, views: Mapping[str, LiveView], sample_refused: Callable[[str], None]):
+    def __init__(
+        self,
+        views: Mapping[str, LiveView],
+        sample_refused: Callable[[str], None],
+        cards: Callable[[ProbeSnapshot], None] | None = None,
+    ):
         self.views = views
+        self.cards = cards
         # The run could not show the chosen sample: said where the sample was chosen.
         self.sample_refused = sample_refused
 
@@ -32,6 +39,8 @@ class ProbeRouter:
 
     def route(self, snapshot: ProbeSnapshot) -> None:
         kind = snapshot.kind
+        if self.cards is not None and kind in PROBES and PROBES[kind].on_cards:
+            self.cards(snapshot)
         if kind == SAMPLE_KIND and snapshot.error:
             self.sample_refused(snapshot.error)
             return

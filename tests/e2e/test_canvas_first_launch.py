@@ -42,4 +42,6 @@ def test_the_input_card_is_in_view_at_a_readable_zoom(tmp_path, width, height, e
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert _inside(report["input_card"], report["viewport"]), report
-    assert report["readable_zoom"] <= report["zoom"] <= 1.0, report
+    # The zoom is read back from the view's transform, so the readable zoom it was clamped to
+    # can come back a rounding error below itself (0.8823529411764705 against ...706).
+    assert report["readable_zoom"] - 1e-9 <= report["zoom"] <= 1.0, report

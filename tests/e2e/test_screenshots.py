@@ -70,3 +70,22 @@ def test_screenshot_of_a_model_file(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert QImage(str(out)).size().toTuple() == (1200, 800)
+
+
+def test_screenshot_of_the_train_workspace(tmp_path):
+    out = tmp_path / "train.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(out), "--size", "1280x800",
+         "--workspace", "train", "--example", "memory_lstm"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    image = QImage(str(out))
+    assert image.size().toTuple() == (1280, 800)
+    assert _distinct_colours(image) > 20
+    bad = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(out), "--workspace", "debug"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--workspace" in bad.stderr

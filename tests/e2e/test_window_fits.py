@@ -1,6 +1,7 @@
 """The window opens inside the screen's available area on a laptop, a desktop and a HiDPI
-screen, with the palette, the Inspector's fields, Problems and every view's tab fully on screen,
-and pressing Train brings forward the Training tab with its whole form and Train, Pause, Stop.
+screen, in the Build workspace with the palette, the Inspector's fields and Problems fully on
+screen; pressing Train shows the Train workspace with the Training tab's whole form and Train,
+Pause, Stop, the grid's four views large and fully on screen, and every view's tab.
 
 Each screen is Qt's offscreen platform configured with that screen (its size in logical
 pixels and its device pixel ratio: 1280×800 at 2 is a 2560×1600 HiDPI laptop), in a fresh interpreter, so the window's own sizing code is what is tested.
@@ -19,6 +20,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ("Loss curves", "Filters", "Feature maps", "Gates", "Histograms", "Gradient flow",
          "Confusion matrix", "Predictions", "Forecast")  # fmt: skip
+# Each grid view's share of the whole window's area (the view itself, without its dock's title
+# and tab bars). Four views share what the left column (the training form, 320 px) and the
+# bars (menu, toolbar, model strip, status bar, and each cell's title and tab bar: ~180 px of
+# the height) leave: measured 473×265-297 px, 0.128-0.143 of the window, at 1280×800 (HiDPI
+# too), 0.128 at 1366×768, 0.155 at 1920×1080 (a 1440×900 window). A quarter of the window
+# would need no left column and no bars at all; 0.12 keeps the views near their measured size
+# and fails the old layout (views in the lower 28 %, ~0.03 each) or a grid squeezed by the
+# canvas beside it.
+GRID_SHARE = 0.12
 TRAINING_FIELDS = ("Dataset", "Optimiser", "Learning rate", "Batch size", "Epochs",
                    "Probe sample", "Device")  # fmt: skip
 
@@ -53,11 +63,13 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     screen, window = report["available"], report["window"]
     assert screen[2:] == [width, height]  # logical pixels, as the window sees them
     assert _inside(window, screen), f"the window {window} is larger than the screen {screen}"
-    # Building: every block in the palette, the Inspector's fields, Problems, every view's tab
-    # with its name in full.
+    # Building: every block in the palette, the Inspector's fields, Problems.
+    assert report["workspace_before"] == "build"
     assert report["palette_whole"], "the palette's list of blocks scrolls"
     assert sum(name.startswith("Inspector ") for name in report["building"]) == 4  # a Conv2d
     _all_in_view(report["building"], window)
+    # Training: the Train workspace, every view's tab with its name in full.
+    assert report["workspace_after"] == "train"
     assert set(report["tabs"]) == set(VIEWS)
     for title, where in report["tabs"].items():
         assert _inside(where["rect"], window) and where["whole"], f"tab {title}: {where}"
@@ -68,7 +80,14 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     assert report["training_error"]
     assert {"Train", "Pause", "Stop", "Training status"} <= set(report["training"])
     assert {f"Training {f}" for f in TRAINING_FIELDS} <= set(report["training"])
+    assert "Training until stopped" in report["training"]
     _all_in_view(report["training"], window)
+    # The grid's four views, each whole and large: at least GRID_SHARE of the window's area.
+    assert set(report["grid"]) == {"Loss curves", "Filters", "Feature maps", "Gradient flow"}
+    _all_in_view(report["grid"], window)
+    for title, where in report["grid"].items():
+        w, h = where["rect"][2:]
+        assert w * h >= GRID_SHARE * window[2] * window[3], f"{title} is {w}×{h} in {window}"
 
 
 def _all_in_view(widgets: dict, window) -> None:

@@ -2,10 +2,10 @@
 open the window main.py shows, select the first block, and print as JSON where the screen's
 available area, the window and each key widget lie, in global logical pixels.
 
-Two moments are measured. Building: the palette, the Inspector's fields, Problems and every
-view's tab. Then Train is pressed (on a data file that does not exist, so the run fails at once
-without starting a training process): the Training tab must have come forward with all of its
-form, its buttons and its message in view."""
+Two moments are measured. Building (the Build workspace): the palette, the Inspector's fields
+and Problems. Then Train is pressed (on a data file that does not exist, so the run fails at
+once without starting a training process): the Train workspace, with the Training tab in front
+with all of its form, its buttons and its message, the grid's views and every view's tab."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def main() -> None:
         "building": _where(building),
         "palette_whole": not window.palette.visibleRegion().isEmpty()
         and _palette_whole(window.palette),
-        "tabs": _view_tabs(window),
+        "workspace_before": window.workspaces.current,
     }
 
     panel = window.dashboard.panel
@@ -116,12 +116,18 @@ def main() -> None:
     form = panel.form_area.widget().layout()
     assert isinstance(form, QFormLayout)
     for row in range(form.rowCount()):
-        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
         field = form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
-        training[f"Training {label.text()}"] = field
+        # A row without a label (the "until stopped" box under Epochs) goes by its own text.
+        name = label.widget().text() if label is not None else field.text()
+        training[f"Training {name}"] = field
     training["Training status"] = panel.status_area
     report["training"] = _where(training)
     report["training_error"] = panel.shows_error
+    report["workspace_after"] = window.workspaces.current
+    report["tabs"] = _view_tabs(window)
+    grid = window.dashboard.dock_layout.grid
+    report["grid"] = _where({t: window.dashboard.docks[t].widget() for t in grid})
     print(json.dumps(report))
     document.undo_stack.undo()  # the model unchanged again: closing asks nothing
     window.dashboard.shutdown()

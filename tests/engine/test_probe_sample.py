@@ -117,9 +117,10 @@ def test_gates_and_time_gradients_follow_the_new_sequence_even_while_paused():
     paused = kinds.index(("Paused", None))
     resumed = [i for i, e in enumerate(rec.events) if isinstance(e, Paused) and not e.paused][0]
     between = [e for e in rec.events[paused:resumed] if isinstance(e, ProbeSnapshot)]
-    assert [e.kind for e in between] == ["probe_input", "gates", "time_gradients"]
+    expected = ["probe_input", "block_outputs", "gates", "time_gradients"]
+    assert [e.kind for e in between] == expected
     np.testing.assert_array_equal(between[0].data.x, data.x_val[7])
-    assert between[1].data[0].layers[0].gates["hidden"].shape == (6, 5)  # T × units
+    assert between[2].data[0].layers[0].gates["hidden"].shape == (6, 5)  # T × units
     changes = [dict(c.changes) for c in rec.of(SettingsChanged)]
     assert changes == [{"lr": 0.01}, {"probe_sample_index": 7}]
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
 from engine.runs.folder import RUN_FILE, new_run_folder, read_metrics
-from gui.runs.compare import peak_downsample
+from gui.training.views.series import peak_downsample
 
 RUN_TIMEOUT_MS = 60_000
 
@@ -49,6 +49,7 @@ def legend_names(curves) -> list[str]:
 def test_lists_runs_with_what_differs_and_overlays_ticked_ones(make_app_window, qtbot, data_dir):
     slow, fast = train_run(data_dir, 0.001), train_run(data_dir, 0.05)
     w = make_app_window("moons_mlp")
+    w.workspaces.show("train")  # where the Loss curves the overlays go on are on screen
     panel, curves = w.runs_panel, w.dashboard.curves
     panel.refresh()
     rows = panel.rows()
@@ -171,3 +172,28 @@ def test_peak_downsampling_keeps_spikes_and_bounds_the_points():
     assert np.all(np.diff(dx) >= 0) and 54_321 in dx
     same = peak_downsample(x[:10], y[:10], 4000)
     assert np.array_equal(same[0], x[:10])
+
+
+def test_double_clicking_a_run_shows_it_in_the_views(make_app_window, qtbot, data_dir):
+    from PySide6.QtCore import QPoint, Qt
+
+    folder = train_run(data_dir, 0.01)
+    w = make_app_window("moons_mlp")
+    w.runs_panel.refresh()
+    w.runs_dock.show()
+    w.runs_dock.raise_()
+    tree = w.runs_panel.tree
+    qtbot.waitUntil(tree.isVisible)
+    item = tree.topLevelItem(0)
+    # On the run's name, right of its checkbox (a click there would tick it).
+    x = min(tree.columnWidth(0), tree.viewport().width()) - 8
+    where = QPoint(x, tree.visualItemRect(item).center().y())
+    # A double click as a user makes it: QTest's alone sends no first press, and item views
+    # act on a double click only over the item the press was on.
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    follower = w.dashboard.follower
+    qtbot.waitUntil(lambda: follower.folder is not None and follower.folder.samefile(folder))
+    assert follower.status_text.startswith(f"Showing {folder.name}")  # finished: not followed
+    shown = w.dashboard.curves.runs[-1].train_loss
+    assert shown.size == len(read_metrics(folder).steps)

@@ -33,6 +33,7 @@ from gui.training.views import (
     PredictionGridView,
 )
 from gui.training.views.filters import filter_mosaic
+from gui.training.views.series import MAX_SERIES_POINTS
 
 # Every test here fails if it leaves a window, a thread or a training process behind.
 pytestmark = pytest.mark.usefixtures("leak_check")
@@ -104,10 +105,13 @@ def test_loss_curves_handle_a_million_steps_quickly(qtbot):
     view.start_run(RunStarted(1, "m", "d", "cpu", 1, 10**6, {}))
     run = view.runs[-1]
     x = np.arange(1, 10**6 + 1, dtype=np.float64)
-    run.train_loss.extend(x, 1.0 / np.sqrt(x))
-    view.mark_dirty()
+    for begin in range(0, 10**6, 50_000):  # as batches arrive from the relay
+        view.add_points(1, x[begin : begin + 50_000], 1.0 / np.sqrt(x[begin : begin + 50_000]))
     view.repaint_now()
-    assert run.smoothed.size == 10**6
+    # Bounded memory: the points kept, not the steps seen; the newest at full resolution.
+    assert run.train_loss.total == run.smoothed.total == 10**6
+    assert run.train_loss.size <= MAX_SERIES_POINTS and run.smoothed.size <= MAX_SERIES_POINTS
+    assert np.array_equal(run.train_loss.x[-1000:], x[-1000:])
     assert run.items["train_loss"].opts["downsampleMethod"] == "peak"
     assert run.items["train_loss"].opts["clipToView"]
 

@@ -6,6 +6,7 @@ Items hold only what they paint; the scene fills them from the document after ev
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
@@ -13,6 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath,
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsSceneMouseEvent
 
 from gui.editor.canvas import look
+from gui.editor.canvas.thumbnails import Thumbnail
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class BlockCard(QGraphicsItem):
         self._press_pos: QPointF | None = None
         self._dragging = False
         self._range_click = False  # the press was a Shift-click; the release must not reselect
+        self.thumbnail: Thumbnail | None = None  # the block's output for the probe sample
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.OpenHandCursor if movable else Qt.CursorShape.ArrowCursor)
@@ -48,11 +51,35 @@ class BlockCard(QGraphicsItem):
 
     def set_content(self, content: CardContent) -> None:
         self.content = content
-        self.setToolTip(content.tooltip)
+        self._set_tooltip()
+        self.update()
+
+    def _set_tooltip(self) -> None:
+        thumbnail = self.thumbnail
+        extra = f"<p><i>{thumbnail.text}</i></p>" if thumbnail is not None else ""
+        self.setToolTip(self.content.tooltip + extra)
+
+    def set_thumbnail(self, thumbnail: Thumbnail | None) -> None:
+        """Draw ``thumbnail`` at the card's right end (None: none; the text takes the room)."""
+        if thumbnail is self.thumbnail:
+            return
+        self.thumbnail = thumbnail
+        self._set_tooltip()
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return QRectF(-look.BLOCK_WIDTH / 2 - 6, -6, look.BLOCK_WIDTH + 12, look.BLOCK_HEIGHT + 12)
+
+    def thumbnail_rect(self) -> QRectF:
+        """Where the thumbnail goes: the card's right end, clear of the text."""
+        rect = self.card_rect()
+        return QRectF(rect.right() - look.THUMB_WIDTH - 6, rect.top() + 6,
+                      look.THUMB_WIDTH, rect.height() - 12)  # fmt: skip
+
+    def text_rect(self) -> QRectF:
+        """Where the name, the summary, the shape and the count go."""
+        right = look.THUMB_WIDTH + 18 if self.thumbnail is not None else 12
+        return self.card_rect().adjusted(look.BAND + 10, 6, -right, -6)
 
     def card_rect(self) -> QRectF:
         return QRectF(-look.BLOCK_WIDTH / 2, 0, look.BLOCK_WIDTH, look.BLOCK_HEIGHT)
@@ -92,7 +119,24 @@ class BlockCard(QGraphicsItem):
         painter.restore()
         painter.setPen(QPen(border, width))
         painter.drawPath(path)
-        self._paint_text(painter, rect.adjusted(look.BAND + 10, 6, -12, -6))
+        self._paint_text(painter, self.text_rect())
+        if self.thumbnail is not None:
+            self._paint_thumbnail(painter)
+
+    def _paint_thumbnail(self, painter: QPainter) -> None:
+        image, area = self.thumbnail.image, self.thumbnail_rect()
+        scale = min(area.width() / image.width(), area.height() / image.height())
+        if scale >= 1:  # whole screen pixels per cell, so every cell is the same size
+            scale = math.floor(scale)
+        w, h = image.width() * scale, image.height() * scale
+        target = QRectF(area.right() - w, area.center().y() - h / 2, w, h)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # sharp cells
+        painter.drawImage(target, image)
+        painter.setPen(QPen(look.BORDER, 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(target)
+        painter.restore()
 
     def _paint_text(self, painter: QPainter, inner: QRectF) -> None:
         c = self.content

@@ -16,6 +16,8 @@ BLOCK_HEIGHT = 56.0
 LINK_LENGTH = 36.0  # vertical gap between two blocks; the link and its shape label live here
 CORNER = 8.0
 BAND = 7.0  # width of the colour band on a block's left edge
+# The activation thumbnail at a card's right end; the text keeps the rest of the card.
+THUMB_WIDTH = 72.0
 
 GROUP_COLOURS = {
     "Input": QColor("#64748b"),

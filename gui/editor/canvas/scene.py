@@ -3,6 +3,8 @@
 It redraws from the document on every ``spec_changed`` (cards are kept by block id, so a card
 that is being dragged survives the redraw) and mirrors the document's selection both ways.
 Reordering by drag moves a card visually and reaches the document once, at mouse release.
+During and after a run the cards can show their block's output for the probe sample
+(``set_block_outputs``, from the training dashboard).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from engine.model.catalogue import CATALOGUE, INPUT_HELP
 from engine.model.inference import BlockInfo
 from engine.model.shapes import format_shape
 from engine.model.spec import BlockSpec
+from engine.probes.snapshots import BlockOutput
 from gui.editor.canvas import look
 from gui.editor.canvas.items import BlockCard, CardContent, DropIndicator, LinkItem, OutputTerminal
+from gui.editor.canvas.thumbnails import Thumbnail, make_thumbnail
 from gui.editor.document import INPUT_ID, ModelDocument
 
 SCENE_MARGIN = 30.0  # the view fits the model with this margin, so the scene must not be taller
@@ -41,6 +45,8 @@ class ModelScene(QGraphicsScene):
         self.addItem(self.drop_indicator)
         self._syncing_selection = False
         self._anchor: str | None = None
+        self._thumbnails: dict[str, tuple[BlockOutput, Thumbnail]] = {}
+        self._thumbnails_shown = True
         document.spec_changed.connect(self.sync)
         document.selection_changed.connect(self._selection_from_document)
         self.selectionChanged.connect(self._selection_to_document)
@@ -76,6 +82,7 @@ class ModelScene(QGraphicsScene):
                 self._update_card(block.id, _block_content(block, info), movable=True)
             self._layout()
             self._apply_selection()
+            self._place_thumbnails()
         finally:
             self._syncing_selection = False
 
@@ -131,6 +138,35 @@ class ModelScene(QGraphicsScene):
         self._output.update()
         rect = self.model_rect().adjusted(-220, -SCENE_MARGIN, 220, SCENE_MARGIN)
         self.setSceneRect(rect)
+
+    # ------------------------------------------------------------ activation thumbnails
+
+    def set_block_outputs(self, outputs: tuple[BlockOutput, ...] | None) -> None:
+        """Each block's output for the probe sample, drawn on its card; None forgets them."""
+        self._thumbnails = {o.block_id: (o, make_thumbnail(o)) for o in outputs or ()}
+        self._place_thumbnails()
+
+    @property
+    def thumbnails_shown(self) -> bool:
+        return self._thumbnails_shown
+
+    def set_thumbnails_shown(self, shown: bool) -> None:
+        """Draw the thumbnails on the cards or not (View › Activation thumbnails on blocks)."""
+        self._thumbnails_shown = bool(shown)
+        self._place_thumbnails()
+
+    def _place_thumbnails(self) -> None:
+        shapes = {
+            block.id: info.output_shape
+            for block, info in zip(self.document.spec.blocks, self.document.inference.blocks,
+                                   strict=True)
+        }  # fmt: skip
+        for key, card in self._cards.items():
+            found = self._thumbnails.get(key) if self._thumbnails_shown else None
+            # An edit since the probe ran (another shape) makes the picture stale: none is shown.
+            if found is not None and tuple(found[0].values.shape) != tuple(shapes.get(key) or ()):
+                found = None
+            card.set_thumbnail(found[1] if found else None)
 
     # ------------------------------------------------------------ selection, both ways
 

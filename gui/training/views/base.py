@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.training.views.focus import BlockFocus
+
 if TYPE_CHECKING:
     from engine.training.events import ProbeSnapshot
 
@@ -149,7 +151,7 @@ def _still_fits(current: tuple[float, float] | None, bounds: tuple[float, float]
     return current[0] <= lo and hi <= current[1] and (hi - lo) >= StickyRange.MIN_FILL * span
 
 
-class LiveView(QWidget):
+class LiveView(BlockFocus, QWidget):
     """Base of the dashboard's views: an empty-state page, a content page, an export button.
 
     Subclasses build their content in ``content``, store incoming data and call
@@ -177,6 +179,7 @@ class LiveView(QWidget):
         # Ignored: a long caption is clipped instead of widening the dock (and the window).
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(self.caption)
+        self.toolbar.addWidget(self.make_focus_note())
         self.export_button = QToolButton(text="Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.export_button.setToolTip("Save this view as a PNG image or its data as CSV")
@@ -275,6 +278,7 @@ class LiveView(QWidget):
         self._has_data = False
         self._dirty = False
         self.forget()
+        self.forget_focus_state()
         self.caption.setText("")
         self._show_empty()
 
@@ -289,6 +293,7 @@ class LiveView(QWidget):
     def _got_data(self) -> None:
         self._has_data = True
         self.mark_dirty()
+        self.refocus()  # a block chosen before its layer was in the data
 
     # ------------------------------------------------------------ subclass hooks
 

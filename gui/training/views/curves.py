@@ -1,13 +1,13 @@
 """Loss and metric curves: per-step training, per-epoch validation, settings markers, past runs.
 
-Built for runs of a million steps: each series lives in a preallocated array that doubles when
-full (no per-step reallocation), curves are created once and updated with setData, and the plots
-use peak downsampling with clip-to-view so a repaint touches ~screen-width points.
+Built for runs of a million steps: each series keeps a bounded number of points (series.py:
+older steps thinned to each stretch's lowest and highest value, the newest at full resolution;
+the whole history is in the run folder), curves are created once and updated with setData, and
+the plots use peak downsampling with clip-to-view so a repaint touches ~screen-width points.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +18,8 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QVBoxLayou
 from engine.training.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
 from gui.training.views.base import (
     PALETTE,
-    Bounds,
     LiveView,
     StickyRange,
-    bounds_of,
     merge_bounds,
     write_csv,
 )
@@ -30,93 +28,10 @@ from gui.training.views.plots import (
     legend_above,
     show_grid,
 )
+from gui.training.views.series import GrowableSeries, ema, peak_downsample
 
 MAX_PAST_RUNS = 6  # older runs are dropped: a legend of twenty runs compares nothing
-_EMA_BLOCK = 256
-
-
-@functools.lru_cache(maxsize=4)
-def _ema_matrix(a: float, n: int) -> np.ndarray:
-    """M[i, k] = (1 - a) a^(i - k) for k <= i: one block of the EMA as a matrix product."""
-    i = np.arange(n)
-    power = i[:, None] - i[None, :]
-    matrix = np.where(power >= 0, (1.0 - a) * a ** np.maximum(power, 0), 0.0)
-    matrix.setflags(write=False)  # cached and shared: every repaint used to rebuild it (~0.6 ms)
-    return matrix
-
-
-def ema(y: np.ndarray, a: float, start: float) -> np.ndarray:
-    """s_t = a s_{t-1} + (1 - a) y_t with s_{-1} = start, in blocks of matrix products.
-
-    The recurrence is sequential; a Python loop over 10^6 points takes ~1 s, blocks of 256
-    as (256 x 256) products take ~0.1 s (and scipy.signal, which has it in C, costs 1.4 s to
-    import). Non-finite inputs are carried as the previous value and shown as gaps.
-    """
-    out = np.empty(len(y), dtype=np.float64)
-    matrix = _ema_matrix(a, _EMA_BLOCK)
-    decay = a ** np.arange(1, _EMA_BLOCK + 1)
-    prev = start
-    for begin in range(0, len(y), _EMA_BLOCK):
-        chunk = np.asarray(y[begin : begin + _EMA_BLOCK], dtype=np.float64)
-        n = len(chunk)
-        finite = np.isfinite(chunk)
-        if not finite.all():
-            chunk = chunk.copy()
-            chunk[~finite] = prev if np.isfinite(prev) else 0.0
-        block = matrix[:n, :n] @ chunk + decay[:n] * prev
-        prev = block[-1]
-        block[~finite] = np.nan
-        out[begin : begin + n] = block
-    return out
-
-
-class GrowableSeries:
-    """x/y float64 arrays with amortised O(1) append: capacity doubles when full.
-
-    The finite bounds of x and y are kept as points arrive, so a plot's range is known
-    without a pass over a million points on every frame.
-    """
-
-    def __init__(self, capacity: int = 1024):
-        self._x = np.empty(capacity, dtype=np.float64)
-        self._y = np.empty(capacity, dtype=np.float64)
-        self.size = 0
-        self.x_bounds: Bounds | None = None
-        self.y_bounds: Bounds | None = None
-
-    def append(self, x: float, y: float) -> None:
-        self.extend(np.array((x,), np.float64), np.array((y,), np.float64))
-
-    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        n = len(xs)
-        if self.size + n > len(self._x):
-            self._grow(self.size + n)
-        self._x[self.size : self.size + n] = xs
-        self._y[self.size : self.size + n] = ys
-        self.size += n
-        self.x_bounds = merge_bounds(self.x_bounds, bounds_of(xs))
-        self.y_bounds = merge_bounds(self.y_bounds, bounds_of(ys))
-
-    def _grow(self, needed: int) -> None:
-        capacity = len(self._x)
-        while capacity < needed:
-            capacity *= 2
-        for name in ("_x", "_y"):
-            grown = np.empty(capacity, dtype=np.float64)
-            grown[: self.size] = getattr(self, name)[: self.size]
-            setattr(self, name, grown)
-
-    @property
-    def capacity(self) -> int:
-        return len(self._x)
-
-    @property
-    def x(self) -> np.ndarray:
-        return self._x[: self.size]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self._y[: self.size]
+__all__ = ["GrowableSeries", "LossCurvesView", "RunCurves", "ema", "peak_downsample"]
 
 
 @dataclass
@@ -131,7 +46,7 @@ class RunCurves:
     val_loss: GrowableSeries = field(default_factory=lambda: GrowableSeries(64))
     val_metric: GrowableSeries = field(default_factory=lambda: GrowableSeries(64))
     items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
-    smoothed: GrowableSeries = field(default_factory=GrowableSeries)  # EMA cache of train_loss
+    smoothed: GrowableSeries = field(default_factory=GrowableSeries)  # EMA of train_loss
     markers: list[pg.InfiniteLine] = field(default_factory=list)
     metric_name: str = "accuracy"
 
@@ -199,13 +114,14 @@ class LossCurvesView(LiveView):
 
     # ------------------------------------------------------------ events in
 
-    def start_run(self, event: RunStarted) -> None:
-        """A new run: earlier runs stay as thinner overlays, labelled by model and dataset."""
+    def start_run(self, event: RunStarted, label: str | None = None) -> None:
+        """A new run: earlier runs stay as thinner overlays, labelled by model and dataset
+        (or ``label``: a run read from its folder is named by the folder)."""
         for run in self.runs:
             self._dim(run)
         colour = PALETTE[self._runs_started % len(PALETTE)]
         self._runs_started += 1
-        label = f"run {event.run_id}: {_clip(event.model_name)} · {event.dataset_name}"
+        label = label or f"run {event.run_id}: {_clip(event.model_name)} · {event.dataset_name}"
         run = RunCurves(event.run_id, label, colour)
         self.runs.append(run)
         self._make_items(run)
@@ -216,13 +132,30 @@ class LossCurvesView(LiveView):
     def add_steps(self, steps: list[StepMetrics]) -> None:
         if not steps:
             return
-        run = self._run_for(steps[0].run_id)
         xs = np.fromiter((s.step for s in steps), dtype=np.float64, count=len(steps))
-        run.train_loss.extend(xs, np.fromiter((s.loss for s in steps), np.float64, len(steps)))
-        acc = [(s.step, s.accuracy) for s in steps if s.accuracy is not None]
-        if acc:
-            a = np.asarray(acc, dtype=np.float64)
-            run.train_metric.extend(a[:, 0], a[:, 1])
+        loss = np.fromiter((s.loss for s in steps), np.float64, len(steps))
+        acc = np.fromiter(
+            (np.nan if s.accuracy is None else s.accuracy for s in steps), np.float64, len(steps)
+        )
+        self.add_points(steps[0].run_id, xs, loss, acc)
+
+    def add_points(
+        self, run_id: int, steps: np.ndarray, loss: np.ndarray, accuracy: np.ndarray | None = None
+    ) -> None:
+        """Per-step training loss (and accuracy, NaN where a step has none) of a live run. The
+        smoothed curve is extended here, from every point, before older points are thinned."""
+        run = self._run_for(run_id)
+        self._smoothed_train(run)  # catch up first, should points have come another way
+        run.train_loss.extend(steps, loss)
+        if len(loss):
+            start = run.smoothed.y[-1] if run.smoothed.size else loss[0]
+            if not np.isfinite(start):
+                start = loss[0]
+            run.smoothed.extend(steps, ema(loss, self._smoothing_weight, start))
+        if accuracy is not None:
+            has = np.isfinite(accuracy)
+            if has.any():
+                run.train_metric.extend(steps[has], accuracy[has])
         self._got_data()
 
     def add_epoch(self, event: EpochMetrics) -> None:
@@ -266,7 +199,7 @@ class LossCurvesView(LiveView):
             run.items.clear()
         for run in shown:
             if not run.items:
-                self._make_items(run)
+                self._make_items(run, raw=False)  # a recorded run's raw curve is never shown
                 self._dim(run)
         self._fit_overlays(shown)
 
@@ -328,22 +261,23 @@ class LossCurvesView(LiveView):
         run.items["val_metric"].setData(run.val_metric.x, run.val_metric.y)
 
     def _smoothed_train(self, run: RunCurves) -> GrowableSeries:
-        """EMA of the training loss, extended incrementally: only new points are filtered."""
-        a = self._smoothing_weight
-        done, total = run.smoothed.size, run.train_loss.size
-        if total > done:
-            y = run.train_loss.y[done:total]
-            start = run.smoothed.y[-1] if done else y[0]
-            if not np.isfinite(start):
-                start = y[0]
-            run.smoothed.extend(run.train_loss.x[done:total], ema(y, a, start))
+        """The EMA of the training loss. A live run's grows as points arrive (add_points);
+        a recorded run's, or one whose weight changed, is computed from the points kept."""
+        if run.smoothed.total != run.train_loss.total:
+            y = run.train_loss.y
+            run.smoothed = GrowableSeries(max(1, len(y)))
+            if len(y):
+                start = y[0] if np.isfinite(y[0]) else 0.0
+                run.smoothed.extend(run.train_loss.x, ema(y, self._smoothing_weight, start))
+                run.smoothed.total = run.train_loss.total
         return run.smoothed
 
     # ------------------------------------------------------------ helpers
 
-    def _make_items(self, run: RunCurves) -> None:
+    def _make_items(self, run: RunCurves, raw: bool = True) -> None:
         c = run.colour
-        run.items["raw_loss"] = self.loss_plot.plot(pen=pg.mkPen(c + "40", width=1))
+        if raw:
+            run.items["raw_loss"] = self.loss_plot.plot(pen=pg.mkPen(c + "40", width=1))
         run.items["train_loss"] = self.loss_plot.plot(pen=pg.mkPen(c, width=2), name=run.label)
         run.items["val_loss"] = self.loss_plot.plot(
             pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
@@ -362,7 +296,8 @@ class LossCurvesView(LiveView):
         """A finished run stays drawn, thinner, so the next one can be compared against it."""
         self._set_curves(run)
         run.items["train_loss"].setPen(pg.mkPen(run.colour, width=1))
-        run.items["raw_loss"].setVisible(False)
+        if "raw_loss" in run.items:
+            run.items["raw_loss"].setVisible(False)
 
     def _remove(self, run: RunCurves) -> None:
         for item in run.items.values():
@@ -382,8 +317,9 @@ class LossCurvesView(LiveView):
 
     def _smoothing_changed(self) -> None:
         self._smoothing_weight = float(self.smooth_spin.value())
-        for run in self.runs:  # recomputed from scratch: ~0.1 s for 10^6 points
+        for run in self.runs:  # recomputed from the points kept (at most MAX_SERIES_POINTS)
             run.smoothed = GrowableSeries()
+            run.smoothed.total = -1
             self._set_curves(run)
         self.mark_dirty()
 
@@ -398,7 +334,8 @@ class LossCurvesView(LiveView):
         return self.graphics.scene()
 
     def export_csv(self, path: str | Path) -> None:
-        """Every run's raw series, long format: run, series, step, value."""
+        """Every run's series as kept, long format: run, series, step, value (a long run's
+        older steps thinned to their peaks; the run folder's metrics.csv has every step)."""
         rows = []
         for run in self.runs:
             for name in ("train_loss", "val_loss", "train_metric", "val_metric"):

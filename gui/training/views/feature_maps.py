@@ -97,9 +97,14 @@ class FeatureMapView(LiveView):
         "layer scaled to its own largest value."
     )
 
+    focus_missing = (
+        "no feature maps (only the conv, activation and pooling layers of the image part have them)"
+    )
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Feature maps", parent)
         self.maps: tuple[FeatureMap, ...] = ()
+        self.only_layer: str | None = None  # the selected block: its maps alone, scaled up
         self.input_image: np.ndarray | None = None
         self.image: np.ndarray | None = None
         self.sample_text = "the probe sample"  # the sample is picked in the training panel
@@ -157,12 +162,30 @@ class FeatureMapView(LiveView):
         else:
             super().take_snapshot(snapshot)
 
+    def show_layer(self, block_id: str | None) -> bool:
+        """The input and that layer's maps alone, filling the view; None: every layer again."""
+        if block_id is not None and block_id not in self.layer_ids():
+            return False
+        self.only_layer = block_id
+        return True
+
+    def shown_layer(self) -> str:
+        return self.only_layer or ""
+
+    def layer_ids(self) -> tuple[str, ...]:
+        return tuple(m.block_id for m in self.maps)
+
+    def shown_maps(self) -> tuple[FeatureMap, ...]:
+        """The layers drawn: the selected block's alone, or all of them."""
+        only = [m for m in self.maps if m.block_id == self.only_layer]
+        return tuple(only) or self.maps
+
     def rows(self) -> list[tuple[str, np.ndarray, float]]:
         rows = []
         if self.input_image is not None and self.input_image.ndim == 3:
             level = float(np.abs(self.input_image).max()) or 1.0
             rows.append(("input", self.input_image, level))
-        for m in self.maps:
+        for m in self.shown_maps():
             c, h, w = m.maps.shape
             # Two short lines: one long line made the label axis take a third of the view.
             rows.append((f"{m.block_id}\n{c}×{h}×{w}", m.maps, float(m.level)))
@@ -189,7 +212,14 @@ class FeatureMapView(LiveView):
         if ticks != self._ticks:  # setTicks redraws the axis: only when the rows change
             self._ticks = ticks
             self.plot.getAxis("left").setTicks([ticks, []])
-        self.caption.setText(f"{self.sample_text}: {len(self.maps)} layers")
+        shown = self.shown_maps()
+        if len(shown) < len(self.maps):
+            self.caption.setText(
+                f"{self.sample_text}: {shown[0].block_id} only (select no block for all "
+                f"{len(self.maps)} layers)"
+            )
+        else:
+            self.caption.setText(f"{self.sample_text}: {len(self.maps)} layers")
 
     def export_item(self):
         return self.graphics.scene()

@@ -52,6 +52,8 @@ class FilterGridView(LiveView):
         "normalised to look the same at every update."
     )
 
+    focus_missing = "no filters (only Conv2d blocks have them)"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Filters", parent)
         self._sets: dict[str, FilterSet] = {}
@@ -109,6 +111,16 @@ class FilterGridView(LiveView):
             self.set_filters(snapshot.data)
         else:
             super().take_snapshot(snapshot)
+
+    def show_layer(self, block_id: str | None) -> bool:
+        """That conv layer's kernels, picked in Layer as if the user had."""
+        if block_id not in self._sets:
+            return False
+        self.layer_combo.setCurrentText(block_id)
+        return True
+
+    def shown_layer(self) -> str:
+        return self.layer_combo.currentText()
 
     @property
     def current(self) -> FilterSet | None:

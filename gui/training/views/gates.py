@@ -79,6 +79,8 @@ class GateHeatmapView(LiveView):
         "state, which has nowhere to keep information except that state itself."
     )
 
+    focus_missing = "no gates (only LSTM, GRU and RNN blocks have them)"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gates", parent)
         self._traces: dict[str, RecurrentTrace] = {}
@@ -179,6 +181,16 @@ class GateHeatmapView(LiveView):
             # The last layer feeds the head, so it is the interesting default.
             self.layer_combo.setCurrentIndex(index if 0 <= index < len(names) else len(names) - 1)
             self.layer_combo.blockSignals(False)
+
+    def show_layer(self, block_id: str | None) -> bool:
+        """That recurrent block's gates, picked in Block as if the user had."""
+        if block_id not in self._traces:
+            return False
+        self.block_combo.setCurrentText(block_id)
+        return True
+
+    def shown_layer(self) -> str:
+        return self.block_combo.currentText()
 
     @property
     def current_trace(self) -> RecurrentTrace | None:

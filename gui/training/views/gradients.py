@@ -59,8 +59,12 @@ class GradientFlowView(LiveView):
         " takes, even where ‖∂L/∂h_t‖ itself is small."
     )
 
+    focus_missing = "no gradient norm (it has no parameters)"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gradient flow", parent)
+        self.highlighted: str | None = None  # the selected block's curves stand out
+        self._highlight_drawn: tuple | None = None  # (block, curves) as last styled
         self.layer_series: dict[str, GrowableSeries] = {}
         self.layer_curves: dict[str, pg.PlotDataItem] = {}
         self.time_gradients: dict[str, TimeGradient] = {}
@@ -68,6 +72,7 @@ class GradientFlowView(LiveView):
         self._previous: list[pg.PlotDataItem] = []
         self.previous_time_gradients: dict[str, np.ndarray] = {}
         self._run_label = ""
+        self._recorded_names: list[str] = []  # show_recorded_runs's curves among _previous
 
         self.graphics = PlotCanvas()
         # Each plot's legend sits in the row above it, in columns: a legend of every layer on
@@ -148,6 +153,48 @@ class GradientFlowView(LiveView):
         else:
             super().take_snapshot(snapshot)
 
+    def show_recorded_runs(
+        self, runs: Sequence[tuple[str, str, Mapping[str, np.ndarray]]]
+    ) -> list[str]:
+        """Draw recorded runs' saved ‖∂L/∂h_t‖ thin over the through-time plot: each entry is
+        (label, colour, {block id: values}), drawn as "label · block id" in the colour its
+        curves have on the Loss curves view. Replaces the recorded runs shown before; they
+        join the comparison curves, so a new run's start takes them off like those. Returns
+        the names drawn."""
+        removed = self._remove_recorded()
+        names = []
+        for label, colour, gradients in runs:
+            for block_id, grad_norm in gradients.items():
+                values = positive(grad_norm)
+                name = f"{label} · {block_id}"
+                curve = self.time_plot.plot(
+                    np.arange(len(values)), values, name=name, connect="finite",
+                    pen=pg.mkPen(colour, width=1),
+                )  # fmt: skip
+                curve.setToolTip(f"{name} (recorded run)")
+                self._previous.append(curve)
+                self.previous_time_gradients[name] = values
+                self._recorded_names.append(name)
+                names.append(name)
+        if names:
+            self._got_data()
+        elif removed:
+            self.mark_dirty()  # an empty view stays empty: nothing recorded was ever drawn
+        return names
+
+    def _remove_recorded(self) -> bool:
+        kept = []
+        for curve in self._previous:
+            if curve.name() in self._recorded_names:
+                self.time_plot.removeItem(curve)
+                self.previous_time_gradients.pop(curve.name(), None)
+            else:
+                kept.append(curve)
+        removed = len(kept) < len(self._previous)
+        self._previous = kept
+        self._recorded_names = []
+        return removed
+
     # ------------------------------------------------------------ painting
 
     def paint(self) -> None:
@@ -172,6 +219,7 @@ class GradientFlowView(LiveView):
                 self._time_curves[block_id] = curve
             values = positive(tg.grad_norm)
             curve.setData(np.arange(len(values)), values)
+        self._style_highlight()
         self._show_time_plot(bool(self.time_gradients or self._previous))
         series = self.layer_series.values()
         self.layer_range.update(
@@ -183,6 +231,47 @@ class GradientFlowView(LiveView):
             bounds_of(*(np.arange(len(g)) for g in through_time)), bounds_of(*through_time)
         )
         self.caption.setText(self._ratio_text())
+
+    def show_layer(self, block_id: str | None) -> bool:
+        """That block's curves drawn thick and the others faded; None: all alike again."""
+        if block_id is not None and not (
+            block_id in self.layer_series or block_id in self.time_gradients
+        ):
+            return False
+        self.highlighted = block_id
+        return True
+
+    def shown_layer(self) -> str:
+        return self.highlighted or ""
+
+    def _style_highlight(self) -> None:
+        # setPen redraws a curve: only when the highlight or the set of curves changed.
+        key = (self.highlighted, tuple(self.layer_curves), tuple(self._time_curves))
+        if key == self._highlight_drawn:
+            return
+        self._highlight_drawn = key
+        # A block of another run's model that is not drawn here highlights nothing.
+        drawn = self.highlighted in self.layer_curves or self.highlighted in self._time_curves
+        focus = self.highlighted if drawn else None
+        for index, (name, curve) in enumerate(self.layer_curves.items()):
+            curve.setPen(self._pen(index, name, focus, 1, 3))
+        for index, (name, curve) in enumerate(self._time_curves.items()):
+            curve.setPen(self._pen(index + 1, name, focus, 3, 4))
+
+    @staticmethod
+    def _pen(index: int, name: str, focus: str | None, width: int, focus_width: int):
+        colour = pg.mkColor(PALETTE[index % len(PALETTE)])
+        if focus is None:
+            return pg.mkPen(colour, width=width)
+        if name == focus:
+            return pg.mkPen(colour, width=focus_width)
+        colour.setAlpha(70)  # the other layers stay readable as context
+        return pg.mkPen(colour, width=1)
+
+    def is_highlighted(self, name: str) -> bool:
+        """Whether ``name``'s curve is drawn as the selected one (thick, the others faded)."""
+        curve = self.layer_curves.get(name) or self._time_curves.get(name)
+        return curve is not None and curve.opts["pen"].width() > 2 and self.highlighted == name
 
     def _show_time_plot(self, show: bool) -> None:
         if show == self._time_plot_shown:

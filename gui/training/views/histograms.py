@@ -42,6 +42,8 @@ class HistogramView(LiveView):
         "before they show in the loss. The title counts any NaN or infinite values."
     )
 
+    focus_missing = "no histograms yet (the next snapshot may bring them)"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Histograms", parent)
         self.histograms: dict[str, dict[str, Histogram]] = {kind: {} for kind in KINDS}
@@ -94,6 +96,16 @@ class HistogramView(LiveView):
             self.set_histograms(kind, snapshot.data)
         else:
             super().take_snapshot(snapshot)
+
+    def show_layer(self, block_id: str | None) -> bool:
+        """That block's weights and activations, picked in Layer as if the user had."""
+        if block_id is None or self.layer_combo.findText(block_id) < 0:
+            return False
+        self.layer_combo.setCurrentText(block_id)
+        return True
+
+    def shown_layer(self) -> str:
+        return self.layer_combo.currentText()
 
     def forget(self) -> None:
         for kind in KINDS:

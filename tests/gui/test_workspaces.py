@@ -1,0 +1,175 @@
+"""The Build and Train workspaces: switching, each one's remembered arrangement, Reset Layout of
+the shown one only, Train switching to Train (a setting), the grid chosen for the model, and
+the compact model strip."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.model.examples import example_path
+from engine.model.spec import ModelSpec
+from gui.training.docks import grid_views
+from gui.workspaces import SWITCH_ON_TRAIN_KEY
+
+CNN_GRID = {"Loss curves", "Filters", "Feature maps", "Gradient flow"}
+LSTM_GRID = {"Loss curves", "Gates", "Gradient flow", "Confusion matrix"}  # sequence classes
+
+
+def _on_screen(window, titles) -> bool:
+    return all(window.dashboard.docks[t].widget().is_on_screen() for t in titles)
+
+
+def _off_screen(window, titles) -> bool:
+    return not any(window.dashboard.docks[t].widget().is_on_screen() for t in titles)
+
+
+def test_build_shows_the_canvas_and_train_the_views(make_app_window, qtbot):
+    window = make_app_window()
+    spaces, views = window.workspaces, window.dashboard.views
+    assert spaces.current == "build" and spaces.actions["build"].isChecked()
+    qtbot.waitUntil(lambda: window.inspector.isVisible() and window.view.isVisible())
+    assert _off_screen(window, views)
+    spaces.actions["train"].trigger()
+    assert spaces.current == "train" and spaces.actions["train"].isChecked()
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    assert not window.view.isVisible() and not window.inspector.isVisible()
+    assert window.dashboard.panel.isVisible()  # Train, Pause and Stop stay reachable
+    assert window.dashboard.dock_layout.strip.isVisible()
+    spaces.actions["build"].trigger()
+    qtbot.waitUntil(lambda: window.view.isVisible() and window.inspector.isVisible())
+    assert _off_screen(window, views)
+
+
+def test_workspace_shortcuts_are_in_the_view_menu(make_app_window):
+    window = make_app_window()
+    texts = {a.text(): a for a in window.view_menu.actions()}
+    assert texts["Build"].shortcut().toString() == "Ctrl+1"
+    assert texts["Train"].shortcut().toString() == "Ctrl+2"
+    assert texts["Switch to Train when training starts"].isChecked()
+
+
+def test_each_workspace_keeps_its_own_arrangement(make_app_window, qtbot):
+    window = make_app_window()
+    spaces, docks = window.workspaces, window.dashboard.docks
+    spaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    docks["Filters"].setFloating(True)
+    spaces.show("build")
+    window.problems_dock.hide()
+    spaces.show("train")
+    assert docks["Filters"].isFloating() and docks["Filters"].isVisible()
+    spaces.show("build")
+    assert window.problems_dock.isHidden() and not docks["Filters"].isVisible()
+    # Remembered across sessions: a second window on the same settings.
+    assert window.close()
+    second = make_app_window()
+    assert second.workspaces.current == "build"
+    assert second.problems_dock.isHidden() and not second.inspector_dock.isHidden()
+    second.workspaces.show("train")
+    assert second.dashboard.docks["Filters"].isFloating()
+
+
+def test_reset_layout_resets_only_the_shown_workspace(make_app_window, qtbot):
+    window = make_app_window()
+    spaces, docks = window.workspaces, window.dashboard.docks
+    window.problems_dock.hide()
+    spaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    docks["Filters"].setFloating(True)
+    docks["Loss curves"].close()
+    window.reset_layout_action.trigger()
+    assert not docks["Filters"].isFloating()
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    spaces.show("build")
+    assert window.problems_dock.isHidden()  # Build's arrangement was not reset
+    window.reset_layout()
+    assert not window.problems_dock.isHidden()
+    assert window.palette.isVisible() and _off_screen(window, window.dashboard.views)
+
+
+def test_train_switches_to_the_train_workspace(make_app_window, qtbot, tmp_path):
+    window = make_app_window()
+    panel = window.dashboard.panel
+    # A data file that is not there: the run fails at once, without a training process.
+    window.document.set_dataset(str(tmp_path / "gone.npz"))
+    window.train_action.trigger()
+    assert window.workspaces.current == "train"
+    qtbot.waitUntil(lambda: panel.state == "idle" and panel.shows_error, timeout=30_000)
+    assert not panel.visibleRegion().isEmpty()
+
+
+def test_train_stays_in_build_when_the_setting_is_off(make_app_window, qtbot, tmp_path):
+    window = make_app_window()
+    window.workspaces.switch_on_train_action.trigger()  # off
+    assert window.settings.value(SWITCH_ON_TRAIN_KEY) in (False, "false")
+    window.document.set_dataset(str(tmp_path / "gone.npz"))
+    qtbot.mouseClick(window.dashboard.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dashboard.panel.shows_error, timeout=30_000)
+    assert window.workspaces.current == "build" and window.view.isVisible()
+    window.document.undo_stack.undo()
+    assert window.close()
+    second = make_app_window()  # the choice is remembered
+    assert not second.workspaces.switch_on_train
+
+
+@pytest.mark.parametrize(
+    ("example", "grid"), [("digits_cnn", CNN_GRID), ("memory_lstm", LSTM_GRID)]
+)
+def test_the_train_grid_is_chosen_for_the_model(make_app_window, qtbot, example, grid):
+    window = make_app_window(example)
+    assert set(grid_views(window.document.spec)) == grid
+    window.workspaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, grid), timeout=5000)
+    # Every other view a click away: a tab behind a cell of the grid.
+    for title in set(window.dashboard.views) - grid:
+        assert window.tabifiedDockWidgets(window.dashboard.docks[title]), title
+
+
+def test_the_grid_follows_the_model_when_its_kind_changes(make_app_window, qtbot):
+    window = make_app_window()
+    window.workspaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    window.document.new(ModelSpec.load(example_path("memory_lstm")))
+    qtbot.waitUntil(lambda: _on_screen(window, LSTM_GRID), timeout=5000)
+    assert _off_screen(window, CNN_GRID - LSTM_GRID)
+    # Switched away while the model changes kind: the grid is laid out afresh on return.
+    window.workspaces.show("build")
+    window.document.new(ModelSpec.load(example_path("digits_cnn")))
+    window.workspaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+
+
+def test_the_model_strip_selects_the_clicked_block(make_app_window, qtbot):
+    window = make_app_window()
+    window.workspaces.show("train")
+    strip = window.dashboard.dock_layout.strip
+    blocks = window.document.spec.blocks
+    qtbot.waitUntil(lambda: strip.isVisible(), timeout=5000)
+    assert list(strip.chips) == [b.id for b in blocks]
+    second = blocks[1].id
+    assert second in strip.chips[second].text()
+    qtbot.mouseClick(strip.chips[second], Qt.MouseButton.LeftButton)
+    assert window.document.selection == (second,)
+    assert strip.chips[second].isChecked() and not strip.chips[blocks[0].id].isChecked()
+    window.document.set_selection([blocks[0].id])  # selected elsewhere: the chip follows
+    assert strip.chips[blocks[0].id].isChecked() and not strip.chips[second].isChecked()
+    window.document.remove_blocks([0])  # an edit rebuilds the chips
+    assert blocks[0].id not in strip.chips
+    window.document.undo_stack.undo()
+
+
+def test_a_larger_window_gives_its_room_to_the_grid(make_app_window, qtbot):
+    from gui.training.docks import LEFT_COLUMN_MAX
+
+    window = make_app_window()
+    window.workspaces.show("train")
+    docks = window.dashboard.docks
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    before = docks["Loss curves"].width()
+    window.resize(window.width() + 500, window.height())
+    # The left column stays narrow (QMainWindow would give it the room the hidden canvas had).
+    qtbot.waitUntil(lambda: docks["Loss curves"].width() >= before + 200, timeout=5000)
+    assert docks["Training"].width() <= LEFT_COLUMN_MAX
+    window.workspaces.show("build")  # Build's column is not capped
+    assert docks["Training"].maximumWidth() > LEFT_COLUMN_MAX
