@@ -237,7 +237,13 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
         raise _UsageError(str(exc)) from None
     group = join_run(settings)
     if group is not None:
-        settings = replace(settings, device=group.device)
+        if settings.probes and group.is_main:
+            err.write(
+                "layerlab: warning: --probes is off with several processes (a probe's own "
+                "backward pass would meet DDP's gradient hooks on rank 0 alone); the run folder "
+                "gets the curves\n"
+            )
+        settings = replace(settings, device=group.device, probes=False)
     folder = (
         _new_run_folder(args.run_dir, path.parent / "runs", spec.name or path.stem)
         if group is None or group.is_main
