@@ -11,10 +11,12 @@ import argparse
 import contextlib
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from engine.console import ProgressPrinter, ctrl_c_stops, summary
+from engine.launch import LAUNCHED_HERE, LaunchError, join_run, launched_by_torchrun
 from engine.training.events import Failed
 from engine.training.settings import (
     CLI_TORCH_THREADS,
@@ -31,7 +33,8 @@ MAX_SEED = 2**32 - 1  # what every random generator the run seeds (torch, numpy)
 
 
 class _UsageError(Exception):
-    """A bad command line, reported as one line."""
+    """A bad command line, reported as one line (in a distributed run by rank 0 alone: every
+    rank finds the same)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +65,27 @@ def make_parser() -> argparse.ArgumentParser:
     )
     defaults = TrainSettings()
     p.add_argument("--epochs", type=int, default=defaults.epochs, metavar="N")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train with N processes on this machine (DistributedDataParallel through "
+        "torch.distributed.run, as torchrun --nproc-per-node N does); --batch-size stays the "
+        "global batch",
+    )
+    p.add_argument(
+        "--nnodes",
+        type=int,
+        default=1,
+        metavar="M",
+        help="with --nproc: machines taking part; run the same command on each",
+    )
+    p.add_argument(
+        "--rdzv-endpoint",
+        metavar="HOST:PORT",
+        help="with --nproc on several machines: where they meet (the first machine's address "
+        "and a free port)",
+    )
     p.add_argument(
         "--until-stopped",
         action="store_true",
@@ -145,8 +169,10 @@ def train_main(
     out, err = stdout or sys.stdout, stderr or sys.stderr
     try:
         return _train(argv, out, err)
-    except _UsageError as exc:
-        err.write(f"layerlab: {exc}\n")
+    except (_UsageError, LaunchError) as exc:
+        mine = isinstance(exc, LaunchError) and exc.every_rank  # this rank's own problem
+        if mine or os.environ.get("RANK", "0") == "0" or not launched_by_torchrun():
+            err.write(f"layerlab: {exc}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.write("\nlayerlab: interrupted\n")
@@ -160,6 +186,8 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     from engine.training.settings import SettingsError
 
     args = make_parser().parse_args(argv)
+    if args.nproc is not None and not launched_by_torchrun():
+        return _launch(args, argv, err)
     if args.resume is not None:
         return _resume(args, out, err)
     if args.model is None:
@@ -207,35 +235,93 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
         ).checked()
     except SettingsError as exc:
         raise _UsageError(str(exc)) from None
-    folder = _new_run_folder(args.run_dir, path.parent / "runs", spec.name or path.stem)
-    printer = ProgressPrinter(out, tty=out.isatty(), quiet=args.quiet)
-    trainer = Trainer(spec, source, settings, [printer])
+    group = join_run(settings)
+    if group is not None:
+        if settings.probes and group.is_main:
+            err.write(
+                "layerlab: warning: --probes is off with several processes (a probe's own "
+                "backward pass would meet DDP's gradient hooks on rank 0 alone); the run folder "
+                "gets the curves\n"
+            )
+        settings = replace(settings, device=group.device, probes=False)
+    folder = (
+        _new_run_folder(args.run_dir, path.parent / "runs", spec.name or path.stem)
+        if group is None or group.is_main
+        else None  # only rank 0 writes the run folder
+    )
+    trainer = Trainer(spec, source, settings, _printer(args, out, group), group=group)
     return _record_and_run(trainer, folder, exports, out, err)
 
 
-def _record_and_run(trainer, folder: Path, exports: list[Path], out: TextIO, err: TextIO) -> int:
+def _printer(args, out: TextIO, group) -> list:
+    if group is not None and not group.is_main:
+        return []  # rank 0 speaks for the run
+    return [ProgressPrinter(out, tty=out.isatty(), quiet=args.quiet)]
+
+
+def _launch(args: argparse.Namespace, argv: list[str], err: TextIO) -> int:
+    """--nproc N: this process starts N that train together, each `main.py train` as
+    torchrun would start it. The run folder is chosen here, so a failure can name it."""
+    from engine.launch import check_endpoint, launch, without_nproc
+
+    if args.nproc < 1:
+        raise _UsageError(f"--nproc must be 1 or more, not {args.nproc}")
+    if args.rdzv_endpoint is not None:
+        check_endpoint(args.rdzv_endpoint)  # before a run folder is made for nothing
+    rest, folder, made = without_nproc(argv), None, False
+    if args.resume is not None:
+        folder = Path(args.resume)
+    elif args.run_dir is not None:
+        folder = Path(args.run_dir)
+    elif args.model is not None and Path(args.model).is_file() and args.nnodes == 1:
+        # (On several machines rank 0 may start on any of them: it makes the folder there.)
+        from engine.model.spec import ModelSpec, SpecError
+
+        with contextlib.suppress(SpecError):  # the processes say what is wrong with it
+            name = ModelSpec.load(args.model).name or Path(args.model).stem
+            folder = _new_run_folder(None, Path(args.model).parent / "runs", name)
+            rest, made = [*rest, "--run-dir", str(folder)], True
+    return launch(
+        rest, args.nproc, folder, err, made_folder=made, nnodes=args.nnodes,
+        endpoint=args.rdzv_endpoint,
+    )  # fmt: skip
+
+
+def _record_and_run(
+    trainer, folder: Path | None, exports: list[Path], out: TextIO, err: TextIO
+) -> int:
+    """Train, recording into ``folder`` (None: a distributed run's rank other than 0, which
+    trains its share and says nothing)."""
     import torch
 
     from engine.runs.recorder import RunRecorder
 
+    group = trainer.group
+    if folder is None:
+        return _run_quietly(trainer)
     recorder = RunRecorder(folder, trainer, checkpoint_every=trainer.settings.checkpoint_every)
     trainer.callbacks.append(recorder)
     trainer.run_folder = str(folder)
     spec = trainer.spec
     with ctrl_c_stops(trainer, err):
         result = trainer.run()
+    agree = _replicas_agree(trainer, result)
     if recorder.problem is not None:
         err.write(f"layerlab: warning: {recorder.problem}\n")
     if isinstance(result, Failed):
         if not recorder.started:  # failed before its first step: leave no empty run folder
             with contextlib.suppress(OSError):
                 folder.rmdir()
-        err.write(f"layerlab: {result.message}\n")
+        if not (trainer.lost_peer and os.environ.get(LAUNCHED_HERE)):  # the launcher says it
+            err.write(f"layerlab: {result.message}\n")
         # No setup means the run never started: its inputs (data, fit, device) were refused.
         # An unexpected error there (one with a traceback) is still a failure of ours, not bad input.
         before_training = trainer.setup is None and not result.details
         return EXIT_BAD_INPUT if before_training else EXIT_TRAINING_FAILED
     out.write(summary(result) + "\n")
+    if group is not None:
+        same = "the same weights" if agree else "DIFFERENT weights (a bug: please report it)"
+        out.write(f"processes: {group.describe()}, {same} on every rank\n")
     out.write(f"run folder: {folder}\n")
     if exports:
         model = trainer.model.to("cpu")
@@ -243,7 +329,29 @@ def _record_and_run(trainer, folder: Path, exports: list[Path], out: TextIO, err
             model.eval()
         for target in exports:
             out.write(_export(model, spec, target) + "\n")
-    return 0
+    return 0 if agree else EXIT_TRAINING_FAILED
+
+
+def _run_quietly(trainer) -> int:
+    """A rank other than 0 of a distributed run: it trains its share; rank 0 speaks."""
+    with ctrl_c_stops(trainer, None):
+        result = trainer.run()
+    agree = _replicas_agree(trainer, result)
+    if isinstance(result, Failed):
+        return EXIT_BAD_INPUT if trainer.setup is None and not result.details else 1
+    return 0 if agree else EXIT_TRAINING_FAILED
+
+
+def _replicas_agree(trainer, result) -> bool:
+    """After a distributed run, whether every rank ended with the same weights (a checksum
+    of each, all-gathered: a collective every rank makes); the group is then left."""
+    group = trainer.group
+    if group is None:
+        return True
+    try:
+        return isinstance(result, Failed) or group.weights_agree(trainer.model)
+    finally:
+        group.close()
 
 
 def _new_run_folder(run_dir: str | None, default_parent: Path, model_name: str) -> Path:
@@ -297,11 +405,16 @@ def _resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     except RunFolderError as exc:
         raise _UsageError(str(exc)) from None
-    printer = ProgressPrinter(out, tty=out.isatty(), quiet=args.quiet)
+    settings = plan.settings
+    group = join_run(settings)
+    if group is not None:
+        settings = replace(settings, device=group.device)
     trainer = Trainer(
-        plan.spec, plan.dataset, plan.settings, [printer], resume_from=plan.checkpoint
-    )
-    return _record_and_run(trainer, plan.folder, exports, out, err)
+        plan.spec, plan.dataset, settings, _printer(args, out, group),
+        resume_from=plan.checkpoint, group=group,
+    )  # fmt: skip
+    folder = plan.folder if group is None or group.is_main else None
+    return _record_and_run(trainer, folder, exports, out, err)
 
 
 def _check_exports(paths: list[Path]) -> None:

@@ -105,22 +105,28 @@ def summary(result: Finished) -> str:
 
 
 @contextlib.contextmanager
-def ctrl_c_stops(trainer, err: TextIO):
+def ctrl_c_stops(trainer, err: TextIO | None):
     """The first Ctrl+C stops the run after its current step, as the window's Stop does (the
     checkpoint, the run folder's status and the exports are then written); a second one
-    interrupts at once. Only the main thread can take signals (tests call us from others)."""
+    interrupts at once. ``err`` None: say nothing (a distributed run's other ranks). Only the
+    main thread can take signals (tests call us from others)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    pressed = 0
+    first: float | None = None
 
     def on_sigint(signum, frame) -> None:
-        nonlocal pressed
-        pressed += 1
-        if pressed > 1:
+        nonlocal first
+        now = time.monotonic()
+        # Under torchrun a key press reaches a process twice, from the terminal and forwarded
+        # by the launcher: presses within a second are one.
+        if first is not None and now - first > 1.0:
             raise KeyboardInterrupt
-        err.write("\nlayerlab: stopping after this step (Ctrl+C again to quit at once)\n")
-        trainer.request_stop()
+        if first is None:
+            first = now
+            if err is not None:
+                err.write("\nlayerlab: stopping after this step (Ctrl+C again to quit at once)\n")
+            trainer.request_stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:

@@ -140,6 +140,7 @@ class RunRecorder(Callback):
             "dataset": {**dataset_reference(trainer), "title": event.dataset_name},
             "seed": event.settings.get("seed"),
             "device": event.device,
+            "processes": event.processes,
             "versions": _versions(),
             "status": "running",
             "paused": False,

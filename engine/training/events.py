@@ -26,6 +26,7 @@ class RunStarted:
     first_step: int = 0  # steps done before this start: more than 0 when the run was resumed
     first_epoch: int = 0  # epochs done before this start
     run_folder: str | None = None  # where the run is recorded (engine/runs), if it is
+    processes: int = 1  # processes training together (a distributed run: torchrun, DDP)
 
 
 @dataclass(frozen=True)

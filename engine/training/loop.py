@@ -20,6 +20,7 @@ import torch
 from engine.runs.checkpoint import Progress
 from engine.training.control import RunControl
 from engine.training.devices import describe_device
+from engine.training.distributed import ProcessGroup
 from engine.training.events import (
     EpochMetrics,
     Event,
@@ -70,6 +71,7 @@ class TrainingLoop:
         probes: ProbeCallback | None = None,
         started: float,
         start: Progress | None = None,
+        group: ProcessGroup | None = None,
     ) -> None:
         self.setup, self.control, self.run_id, self.model_name = setup, control, run_id, model_name
         self.run_folder = run_folder
@@ -80,7 +82,15 @@ class TrainingLoop:
         self.x_train, self.y_train, self.device = setup.x_train, setup.y_train, setup.device
         self.classify = setup.classify
         s = setup.settings
+        # A distributed run (engine/training/distributed.py): this rank trains its share of
+        # each batch through DDP, and the step's sums are reduced over every rank.
+        self.group = group
+        self.train_model = group.wrap(self.model) if group is not None else self.model
         self.steps_per_epoch = math.ceil(len(self.x_train) / s.batch_size)
+        if group is not None and 0 < len(self.x_train) % s.batch_size < group.world_size:
+            # A last batch smaller than the number of processes would leave a rank with nothing
+            # to train on: the epoch ends before it (the run's one difference from one process).
+            self.steps_per_epoch -= 1
         # None when the run goes on until stopped (no end, so no ETA either).
         self.total_steps = None if s.epochs is None else self.steps_per_epoch * s.epochs
         start = start or Progress(0, 0, 0, s.lr, s.grad_clip)
@@ -107,7 +117,7 @@ class TrainingLoop:
         self.emit(RunStarted(
             self.run_id, self.model_name, self.setup.data.name, describe_device(self.device),
             s.epochs, self.steps_per_epoch, s.to_dict(), self.first_step, self.first_epoch,
-            self.run_folder,
+            self.run_folder, self.group.world_size if self.group is not None else 1,
         ))  # fmt: skip
         final: EpochMetrics | None = None
         self.loop_started = time.perf_counter()
@@ -129,15 +139,21 @@ class TrainingLoop:
             epoch_t0 = time.perf_counter()
             model.train()
             for b in range(self.steps_per_epoch):
-                if control.attention and control.between_steps(
+                stop = control.attention and control.between_steps(
                     self._apply_changes, self._switch_probe_sample, self._paused_changed
-                ):
+                )
+                if stop and self.group is None:
                     return self._finish(final, stopped=True)
                 idx = order[b * s.batch_size : (b + 1) * s.batch_size]
-                loss, hits = self._train_step(*self._batch(idx))
+                if self.group is None:
+                    loss, hits = self._train_step(*self._batch(idx))
+                else:  # every rank stops after the same step, whichever was asked
+                    loss, hits, stop = self._shared_step(idx, stop)
                 losses += loss * len(idx)
                 correct += hits
                 self._step_event(loss, hits / len(idx) if self.classify else None, len(idx))
+                if stop:
+                    return self._finish(final, stopped=True)
             final = self._epoch_event(
                 losses / n, correct / n if self.classify else None, time.perf_counter() - epoch_t0
             )
@@ -150,13 +166,35 @@ class TrainingLoop:
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         return x, y
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-        out = self.model(x)
+    def _shared_step(self, idx: torch.Tensor, stop: bool) -> tuple[float, int, bool]:
+        """One step of a distributed run: this rank's share of the batch ``idx``, the loss and
+        hits of the whole batch, and whether any rank was asked to stop."""
+        mine = self.group.shard(idx)
+        # DDP averages the ranks' gradients; weighting each rank's mean loss by its share makes
+        # that average the gradient of the whole batch's mean loss, also for unequal shares.
+        weight = len(mine) * self.group.world_size / len(idx)
+        loss, hits, stop = self._train_step(*self._batch(mine), weight=weight, stop=stop)
+        return loss, hits, stop
+
+    def _train_step(
+        self, x: torch.Tensor, y: torch.Tensor, *, weight: float = 1.0, stop: bool = False
+    ) -> tuple:
+        out = self.train_model(x)
         loss = self.loss_fn(out, y)
         parts = [loss.detach().float()]
         if self.classify:
             parts.append((out.detach().argmax(1) == y).sum().float())
-        values = torch.stack(parts).tolist()  # one host sync per step, needed for the NaN check
+        if self.group is None:
+            values = torch.stack(parts).tolist()  # one host sync a step, for the NaN check
+        else:
+            # One collective a step: the whole batch's loss and hits, and the stop flag (a rank
+            # that stopped alone would leave the others waiting in the next all-reduce).
+            hits = parts[1] if self.classify else torch.zeros((), device=x.device)
+            sums = torch.stack([parts[0] * len(x), hits, torch.tensor(float(len(x))).to(hits),
+                                torch.tensor(float(stop)).to(hits)]).double()  # fmt: skip
+            total = self.group.sum(sums).tolist()
+            values, stop = [total[0] / total[2], total[1]], total[3] > 0
+            loss = loss * weight
         if not math.isfinite(values[0]) or values[0] > LOSS_LIMIT:
             # Checked before the optimiser step, so the weights are still the last good ones.
             raise _NonFinite("loss", values[0])
@@ -170,7 +208,8 @@ class TrainingLoop:
             hook()
         self.optimizer.step()
         self.step += 1
-        return values[0], int(values[1]) if self.classify else 0
+        hits = int(values[1]) if self.classify else 0
+        return (values[0], hits) if self.group is None else (values[0], hits, stop)
 
     def _step_event(self, loss: float, accuracy: float | None, batch: int) -> None:
         self.samples += batch
@@ -202,10 +241,14 @@ class TrainingLoop:
             return float("nan"), None, None
         total = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, hits, abs error
         size = setup.settings.val_batch_size
+        x_val, y_val = setup.x_val, setup.y_val
+        if self.group is not None:  # each rank its part; the sums are reduced below
+            x_val = x_val.tensor_split(self.group.world_size)[self.group.rank]
+            y_val = y_val.tensor_split(self.group.world_size)[self.group.rank]
         self.model.eval()
         with torch.no_grad():
-            for i in range(0, n, size):
-                x, y = setup.x_val[i : i + size], setup.y_val[i : i + size]
+            for i in range(0, len(x_val), size):
+                x, y = x_val[i : i + size], y_val[i : i + size]
                 x, y = x.to(self.device), y.to(self.device)
                 out = self.model(x)
                 total[0] += self.loss_fn(out, y).double() * len(x)
@@ -216,8 +259,19 @@ class TrainingLoop:
                     scale = setup.y_scale
                     total[2] += (err * scale if scale is not None else err).mean(1).sum()
         self.model.train()
+        if self.group is not None:
+            self.group.sum(total)
         loss, hits, abs_err = (v / n for v in total.tolist())
         return loss, (hits if self.classify else None), (None if self.classify else abs_err)
+
+    def drop_ddp(self) -> None:
+        """Let go of the DDP wrapper at the run's end, while the process group is still there:
+        destroyed after the group (at interpreter exit), its reducer's threads abort the
+        process ("terminate called without an active exception")."""
+        import gc
+
+        self.train_model = self.model
+        gc.collect()  # DDP holds reference cycles
 
     def progress(self, epochs_done: int) -> Progress:
         """Where the run is, for a checkpoint taken after ``epochs_done`` whole epochs."""

@@ -24,6 +24,7 @@ from engine.runs.checkpoint import Checkpoint, Progress
 from engine.runs.folder import RunFolderError
 from engine.training.control import RunControl, check_settings_changes
 from engine.training.devices import DeviceError
+from engine.training.distributed import DistributedError, PeerLost, ProcessGroup, lost_peer
 from engine.training.events import (
     Callback,
     Event,
@@ -39,7 +40,10 @@ from engine.training.settings import SettingsError, TrainSettings
 from engine.training.setup import RunSetup, prepare_run
 
 # Errors whose message is already a sentence for the user.
-_USER_ERRORS = (SpecError, DatasetError, SettingsError, DeviceError, ProbeError, RunFolderError)
+_USER_ERRORS = (
+    SpecError, DatasetError, SettingsError, DeviceError, ProbeError, RunFolderError,
+    DistributedError, PeerLost,
+)  # fmt: skip
 
 
 class Trainer:
@@ -59,10 +63,14 @@ class Trainer:
         run_id: int = 1,
         dataset_options: dict[str, Any] | None = None,
         resume_from: Checkpoint | None = None,
+        group: ProcessGroup | None = None,
     ) -> None:
         self.spec, self.dataset, self.run_id = spec, dataset, run_id
         # A checkpoint to go on from: its weights, optimiser and RNG states, epochs and steps.
         self.resume_from = resume_from
+        # The distributed run this process is one rank of (engine/training/distributed.py).
+        self.group = group
+        self.lost_peer = False  # the run ended because another rank stopped answering
         self.run_folder: str | None = None  # set by whoever records the run, for RunStarted
         self.settings = settings or TrainSettings()
         self.callbacks = list(callbacks)  # the probe callback is added last when run() starts
@@ -142,7 +150,9 @@ class Trainer:
                 s = self.setup
                 self.resume_from.restore(s.model, s.optimizer, s.shuffle_rng)
             probes = None
-            if self.setup.settings.probes:
+            # Not in a distributed run: a probe's own backward pass would meet DDP's gradient
+            # hooks on one rank alone, and the others would wait for it.
+            if self.setup.settings.probes and self.group is None:
                 probes = ProbeCallback.for_run(self.setup, self.report_probe)
                 self.callbacks.append(probes)
             self._loop = TrainingLoop(
@@ -158,9 +168,13 @@ class Trainer:
                 probes=probes,
                 started=started,
                 start=self.resume_from.progress if self.resume_from is not None else None,
+                group=self.group,
             )
             result = self._loop.run()
         except Exception as exc:  # becomes an event: a run must never end silently
+            if self.group is not None and lost_peer(exc):
+                exc = PeerLost(self.group.rank)
+            self.lost_peer = isinstance(exc, PeerLost)
             result = Failed(
                 self.run_id,
                 self.step,
@@ -168,6 +182,8 @@ class Trainer:
                 self.setup.weights() if self.setup is not None else {},
                 "" if isinstance(exc, _USER_ERRORS) else traceback.format_exc(),
             )
+        if self._loop is not None and self.group is not None:
+            self._loop.drop_ddp()
         self._emit(result)
         return result
 

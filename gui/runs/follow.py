@@ -42,6 +42,7 @@ class RunFollower(QObject):
         self.dashboard = dashboard
         self.reader: RunReader | None = None
         self.status_text = ""
+        self.samples_per_second: float | None = None  # the newest step's, for the status
         self.problems: list[str] = []  # every problem met while reading the shown run
         self.polls = 0  # polls of the shown run, the first read included
         self._run_id = FIRST_RUN_ID
@@ -66,6 +67,7 @@ class RunFollower(QObject):
         update = reader.poll()
         self.stop()
         self.reader, self.problems, self.polls = reader, [], 1
+        self.samples_per_second = None
         self._run_id += 1
         info = update.info
         self.dashboard.show_recorded_run(self._started(info), _label(info))
@@ -104,6 +106,8 @@ class RunFollower(QObject):
         if thin and len(records) > MAX_STEPS_SHOWN:
             records = _thinned(records)
         steps = [e for e in (step_event(run_id, r) for r in records) if e is not None]
+        if steps:
+            self.samples_per_second = steps[-1].samples_per_second
         # Markers go between the steps they came between: the curves draw a settings change
         # at its step, whatever order they arrive in, so steps first, then the rest.
         curves.add_steps(steps)
@@ -131,7 +135,7 @@ class RunFollower(QObject):
     def _started(self, info: RunInfo) -> RunStarted:
         return RunStarted(
             self._run_id, str(info.get("model_name") or info.name), dataset_title(info),
-            str(info.get("device") or ""), _int(info.get("total_epochs")),
+            str(info.get("device") or ""), (None if info.get("total_epochs") is None else _int(info.get("total_epochs"))),
             _int(info.get("steps_per_epoch")), dict(_dict(info.get("settings"))),
             run_folder=str(info.path),
         )  # fmt: skip
@@ -139,20 +143,26 @@ class RunFollower(QObject):
     def _say(self, info: RunInfo | None, problems: list[str] = ()) -> None:
         if info is None:
             return
-        self.status_text = status_text(info, self.following)
+        self.status_text = status_text(info, self.following, self.samples_per_second)
         if problems:
             self.status_text += " " + " ".join(problems[:2])
         self.dashboard.show_message(self.status_text, error=bool(problems))
         self.status_changed.emit(self.status_text)
 
 
-def status_text(info: RunInfo, following: bool) -> str:
-    """Which run is shown, by whom it is written and how far it got:
-    "Following mlp-2026… — written by pid 1234 on host, epoch 3/10"."""
-    epochs = f"epoch {_int(info.get('epochs_done'))}/{_int(info.get('total_epochs'))}"
+def status_text(info: RunInfo, following: bool, samples_per_second: float | None = None) -> str:
+    """Which run is shown, by whom it is written and how far it got: "Following mlp-2026… —
+    written by pid 1234 on host (2 processes), epoch 3/10, 5,120 samples/s"."""
+    total = info.get("total_epochs")
+    epochs = f"epoch {_int(info.get('epochs_done'))}" + (
+        f"/{_int(total)}" if total is not None else " (until stopped)"
+    )
     if following and info.status == "running":
         who = f"pid {info.get('pid')} on {info.get('host')}"
-        return f"Following {info.name} — written by {who}, {epochs}."
+        processes = _int(info.get("processes")) or 1  # a distributed run's, from rank 0
+        who += f" ({processes} processes)" if processes > 1 else ""
+        rate = f", {samples_per_second:,.0f} samples/s" if samples_per_second else ""
+        return f"Following {info.name} — written by {who}, {epochs}{rate}."
     why = f": {info.get('message')}" if info.status == "failed" and info.get("message") else ""
     return f"Showing {info.name} — {info.status}{why}, {epochs}."
 

@@ -204,3 +204,18 @@ def test_a_snapshot_its_view_cannot_take_is_a_sentence(make_app_window, tmp_path
     (problem,) = w.dashboard.follower.problems
     assert problem.startswith("The saved filters snapshot in ") and "skipped" in problem
     assert shown_steps(w.dashboard).tolist() == [1, 2, 3, 4, 5]  # the rest is shown
+
+
+def test_a_distributed_run_shows_its_processes_and_throughput(make_app_window, tmp_path):
+    """A run that `--nproc 2` is writing (rank 0's run.json says how many processes train it)
+    is followed with their number and the newest samples/s; a run until stopped has no end."""
+    folder = hand_made_run(tmp_path / "ddp", status="running", processes=2, total_epochs=None)
+    with open(folder / METRICS_JSONL, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"type": "step", "step": 6, "epoch": 1, "loss": 0.1, "lr": 0.1,
+                             "samples_per_second": 5120.0}) + "\n")  # fmt: skip
+    w = make_app_window("moons_mlp")
+    w.dashboard.show_run(folder)
+    follower = w.dashboard.follower
+    assert follower.following
+    assert "(2 processes), epoch 0 (until stopped), 5,120 samples/s." in follower.status_text
+    follower.stop()
