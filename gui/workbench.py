@@ -75,6 +75,7 @@ def _add_runs_panel(window: MainWindow, document: ModelDocument, board: Training
     # Double-clicking a run shows it in the views (its curves and saved probe snapshots),
     # followed while it is still being written, as File › Open Run does.
     runs.run_activated.connect(window.files.open_run_folder)
+    runs.continue_handler = board.continue_run  # Continue… trains in this window
     window.runs_panel = runs
     window.runs_dock = window.add_dock("Runs", runs, Qt.DockWidgetArea.LeftDockWidgetArea)
     # Hidden until it is tabbed at first show: stacked under Blocks, Dataset and Training in

@@ -290,6 +290,8 @@ def dataset_reference(trainer) -> dict[str, Any]:
     from engine.data import DataSource
 
     source = trainer.dataset
+    if getattr(trainer, "data_source", None) is not None:  # loaded by the window from there
+        source = trainer.data_source
     if isinstance(source, str):
         source = DataSource.of(source, trainer.spec, trainer.dataset_options)
     if isinstance(source, DataSource):

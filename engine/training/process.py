@@ -74,7 +74,14 @@ class TrainingProcess:
         *,
         run_id: int = 1,
         dataset_options: dict[str, Any] | None = None,
+        resume_from: Any = None,
+        run_folder: str | None = None,
+        data_source: Any = None,
     ) -> None:
+        """``resume_from``: a Checkpoint to go on from (engine/runs/checkpoint.py), recorded
+        into its own ``run_folder`` (Continue); otherwise a new run folder is made.
+        ``data_source``: where a ``dataset`` handed over loaded was read from, for the run
+        folder (so the run can be resumed without being told)."""
         # update_settings checks changes against the settings and the dataset, as the Trainer does.
         self.dataset, self.settings, self.run_id = dataset, settings, run_id
         ctx = process_context(cpu=runs_on_cpu(settings.device))
@@ -82,7 +89,16 @@ class TrainingProcess:
         child_control, self._control = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
             target=child_main,
-            args=(spec, dataset, settings, run_id, dataset_options, child_events, child_control),
+            args=(
+                spec,
+                dataset,
+                settings,
+                run_id,
+                dataset_options,
+                child_events,
+                child_control,
+                {"resume_from": resume_from, "run_folder": run_folder, "data_source": data_source},
+            ),  # fmt: skip
             name=f"layerlab-training-{run_id}",
             daemon=True,  # never outlives the window
         )

@@ -18,6 +18,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -103,15 +104,19 @@ def child_main(
     dataset_options: dict[str, Any] | None,
     events: Connection,
     control: Connection,
+    extras: dict[str, Any] | None = None,
 ) -> None:
-    """The child process: run the Trainer, relay its events and the parent's controls."""
+    """The child process: run the Trainer, relay its events and the parent's controls.
+    ``extras``: ``resume_from`` and ``run_folder`` (Continue), ``data_source``."""
     from engine.training.trainer import Trainer
 
+    extras = extras or {}
     buffer = EventBuffer()
     trainer = Trainer(
-        spec, dataset, settings, [buffer], run_id=run_id, dataset_options=dataset_options
-    )
-    _record(trainer)
+        spec, dataset, settings, [buffer], run_id=run_id, dataset_options=dataset_options,
+        resume_from=extras.get("resume_from"), data_source=extras.get("data_source"),
+    )  # fmt: skip
+    _record(trainer, extras.get("run_folder"))
     done = threading.Event()
     relay = threading.Thread(
         target=_relay, args=(trainer, buffer, events, control, done), name="layerlab-relay"
@@ -135,10 +140,11 @@ def child_main(
             events.close()
 
 
-def _record(trainer: Trainer) -> None:
+def _record(trainer: Trainer, run_folder: str | None = None) -> None:
     """Every window run writes its run folder (engine/runs) from here, in the process that
     trains; RunStarted.run_folder tells the window where. A folder that cannot be made costs
-    the run its recording (the reason goes to the terminal), not the run."""
+    the run its recording (the reason goes to the terminal), not the run. ``run_folder``: a
+    resumed run's own folder (Continue), written on from its checkpoint."""
     if not trainer.settings.record:
         return
     from engine.runs.folder import RunFolderError, new_run_folder, user_runs_dir
@@ -146,7 +152,9 @@ def _record(trainer: Trainer) -> None:
 
     parent = trainer.settings.runs_folder or user_runs_dir()
     try:
-        folder = new_run_folder(parent, trainer.spec.name or "run")
+        folder = (
+            Path(run_folder) if run_folder else new_run_folder(parent, trainer.spec.name or "run")
+        )
     except RunFolderError as error:
         print(f"layerlab: this run is not recorded: {error}", file=sys.stderr)
         return

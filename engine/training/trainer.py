@@ -64,10 +64,13 @@ class Trainer:
         dataset_options: dict[str, Any] | None = None,
         resume_from: Checkpoint | None = None,
         group: ProcessGroup | None = None,
+        data_source: DataSource | None = None,
     ) -> None:
         self.spec, self.dataset, self.run_id = spec, dataset, run_id
         # A checkpoint to go on from: its weights, optimiser and RNG states, epochs and steps.
         self.resume_from = resume_from
+        # Where a Dataset handed over loaded was read from (the window's), for the run folder.
+        self.data_source = data_source
         # The distributed run this process is one rank of (engine/training/distributed.py).
         self.group = group
         self.lost_peer = False  # the run ended because another rank stopped answering

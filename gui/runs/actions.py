@@ -79,7 +79,7 @@ def load_weights(run: RunInfo, document: ModelDocument) -> tuple[bool, str]:
     )
 
 
-def choose_checkpoint(parent: QWidget, run: RunInfo) -> str | None:
+def choose_checkpoint(parent: QWidget, run: RunInfo, title: str = "Export weights") -> str | None:
     """ "last" or "best": asked when the run has both and they differ; None when cancelled or
     when the run has no checkpoint."""
     found = list_checkpoints(run.path)
@@ -92,7 +92,7 @@ def choose_checkpoint(parent: QWidget, run: RunInfo) -> str | None:
     choices = [f"last (step {steps['last']})",
                f"best (epoch {best.get('epoch')}, step {steps['best']})"]  # fmt: skip
     chosen, ok = QInputDialog.getItem(
-        parent, "Export weights", f"Which checkpoint of {run.name}?", choices, 0, False
+        parent, title, f"Which checkpoint of {run.name}?", choices, 0, False
     )
     return chosen.split()[0] if ok else None
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QTreeWidget,
@@ -91,12 +92,20 @@ class RunsPanel(QWidget):
         self.export_button.setToolTip("Export the selected run's last or best checkpoint")
         self.compare_button = QPushButton("Compare settings")
         self.compare_button.setToolTip("Select two runs to see their settings side by side")
+        self.continue_button = QPushButton("Continue…")
+        self.continue_button.setToolTip(
+            "Train the selected run for more epochs from its last (or best) checkpoint, in "
+            "its own folder, the curves going on from the same step"
+        )
+        # Set by the window: (folder, more epochs, "last" or "best") → starts the run.
+        self.continue_handler = None
         self.refresh_button.clicked.connect(self.refresh)
         self.delete_button.clicked.connect(lambda: self.delete_run(self.selected()))
         self.load_button.clicked.connect(lambda: self.load_weights(self.selected()))
         self.rename_button.clicked.connect(lambda: self.rename_run(self.selected()))
         self.export_button.clicked.connect(lambda: self.export_weights(self.selected()))
         self.compare_button.clicked.connect(lambda: self.compare(*self.selected_runs()[:2]))
+        self.continue_button.clicked.connect(lambda: self.continue_run(self.selected()))
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.comparison: RunComparisonDialog | None = None
@@ -104,9 +113,10 @@ class RunsPanel(QWidget):
         # a 1280-pixel screen.
         buttons = QGridLayout()
         for index, button in enumerate((self.refresh_button, self.rename_button,
-                                        self.delete_button, self.export_button,
-                                        self.load_button, self.compare_button)):  # fmt: skip
-            buttons.addWidget(button, index // 3, index % 3)
+                                        self.delete_button, self.continue_button,
+                                        self.export_button, self.load_button,
+                                        self.compare_button)):  # fmt: skip
+            buttons.addWidget(button, index // 4, index % 4)
         buttons.setColumnStretch(3, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -342,6 +352,34 @@ class RunsPanel(QWidget):
         self._say(message)
         return done
 
+    def continue_run(
+        self, path: Path | None, more_epochs: int | None = None, which: str | None = None
+    ) -> bool:
+        """Train the run at ``path`` for ``more_epochs`` more epochs (asked when None) from
+        its ``which`` checkpoint (asked when it has a last and a different best)."""
+        run = self.runs.get(path) if path else None
+        if run is None or self.continue_handler is None:
+            return False
+        if more_epochs is None:
+            more_epochs, ok = QInputDialog.getInt(
+                self, "Continue the run", f"Train {run.name} for how many more epochs?",
+                10, 1, 100000,
+            )  # fmt: skip
+            if not ok:
+                return False
+        which = which or actions.choose_checkpoint(self, run, "Continue the run")
+        if which is None:
+            self._say(f"{run.name} has no checkpoint to continue from.")
+            return False
+        try:
+            self.continue_handler(run.path, more_epochs, which)
+        except RunFolderError as err:
+            self._say(str(err))
+            return False
+        self._say(f"Continuing {run.name} for {more_epochs} more epochs from its {which} "
+                  "checkpoint.")  # fmt: skip
+        return True
+
     def compare(self, first: RunInfo | None = None, second: RunInfo | None = None):
         """Show two runs' settings side by side (a dialog that stays open beside the panel)."""
         if first is None or second is None:
@@ -387,6 +425,9 @@ class RunsPanel(QWidget):
         self.rename_button.setEnabled(run is not None and run.status != "running")
         self.load_button.setEnabled(run is not None)
         self.export_button.setEnabled(run is not None)
+        self.continue_button.setEnabled(
+            run is not None and run.status != "running" and self.continue_handler is not None
+        )
         self.compare_button.setEnabled(len(self.selected_runs()) == 2)
 
     def _item(self, path: Path) -> QTreeWidgetItem | None:

@@ -79,9 +79,13 @@ class TrainingController(QObject):
         settings: TrainSettings | None = None,
         *,
         dataset_options: dict[str, Any] | None = None,
+        resume_from: Any = None,
+        run_folder: str | None = None,
+        data_source: Any = None,
     ) -> int:
         """Stop any run in progress, then train ``spec`` on ``dataset`` (loaded in the training
-        process when it is a name or path). Returns the new run's id."""
+        process when it is a name or path). ``resume_from``: a checkpoint to go on from, in its
+        own ``run_folder`` (Continue). Returns the new run's id."""
         self.shutdown()
         self._run_id += 1
         self._run = TrainingProcess(
@@ -90,6 +94,9 @@ class TrainingController(QObject):
             gui_settings(settings),
             run_id=self._run_id,
             dataset_options=dataset_options,
+            resume_from=resume_from,
+            run_folder=run_folder,
+            data_source=data_source,
         )
         self._paused = False
         self._timer.start()

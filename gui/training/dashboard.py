@@ -156,6 +156,35 @@ class TrainingDashboard(QObject):
         else:
             self.panel.show_status(f"Loading the {source.title} dataset…")
 
+    def continue_run(self, folder, more_epochs: int, which: str = "last") -> None:
+        """Train the run in ``folder`` for ``more_epochs`` more epochs from its ``which``
+        checkpoint (last or best): its own model, data and settings, optimiser state kept,
+        recorded into the same folder, its curves going on from the same step, as
+        `main.py train --resume` does. RunFolderError (a sentence) when it cannot."""
+        from dataclasses import replace
+
+        from engine.runs.folder import RunFolderError
+        from engine.runs.resume import plan_resume
+
+        if self.panel.state != "idle" or self.is_training:
+            raise RunFolderError("A run is training in this window: stop it, then Continue.")
+        plan = plan_resume(folder, more_epochs, which=which)
+        self.follower.show_run(plan.folder, follow=False)  # the run so far, under the new steps
+        settings = replace(plan.settings, probes=True, record=True, torch_threads=None,
+                           **self.settings_overrides)  # fmt: skip
+        source = plan.dataset
+        # The sample views need the data in this process: at hand when it is the window's own.
+        data = self.session.dataset if source.same_data(self.session.source) else None
+        if data is not None:
+            self.predictions.set_samples(data.x_val, data.y_val, data.class_names)
+            self.confusion.set_class_names(data.class_names)
+        self.panel.run_requested()
+        self.run_requested.emit()
+        self.controller.start(
+            plan.spec, data if data is not None else source, settings,
+            resume_from=plan.checkpoint, run_folder=str(plan.folder), data_source=source,
+        )  # fmt: skip
+
     def stop(self) -> None:
         self.controller.stop()
 
@@ -180,7 +209,7 @@ class TrainingDashboard(QObject):
         if self._controller is not None:
             self._controller.shutdown()
 
-    def _dataset_loaded(self, _source, dataset: Dataset, _preview) -> None:
+    def _dataset_loaded(self, source, dataset: Dataset, _preview) -> None:
         from engine.training.settings import SettingsError, TrainSettings
 
         if self._pending_settings is None:  # no Train waiting for it
@@ -194,7 +223,8 @@ class TrainingDashboard(QObject):
             self._fail(str(error))
             return
         self._pending_settings = None
-        self.controller.start(self.document.spec, dataset, settings)
+        # The source goes with the data, so the run folder says where to read it again.
+        self.controller.start(self.document.spec, dataset, settings, data_source=source)
 
     def _dataset_failed(self, _source, error) -> None:
         if self._pending_settings is not None:  # Train was waiting for this load

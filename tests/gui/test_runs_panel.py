@@ -197,3 +197,38 @@ def test_double_clicking_a_run_shows_it_in_the_views(make_app_window, qtbot, dat
     assert follower.status_text.startswith(f"Showing {folder.name}")  # finished: not followed
     shown = w.dashboard.curves.runs[-1].train_loss
     assert shown.size == len(read_metrics(folder).steps)
+
+
+def test_continue_trains_a_window_run_on_in_its_own_folder(make_app_window, qtbot, data_dir):
+    """Continue… goes on from the run's last checkpoint in its own folder, the steps and the
+    epochs going on from where it stopped, as `main.py train --resume` does."""
+    from engine.runs.folder import read_run
+
+    w = make_app_window("moons_mlp")
+    board, panel = w.dashboard, w.runs_panel
+    board.panel.epochs_spin.setValue(2)
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        board.train()
+    panel.refresh()
+    folder = next(iter(panel.runs))
+    assert read_run(folder).get("dataset")["location"] == "moons"  # resumable as it is
+    steps_before = read_run(folder).get("step")
+    with qtbot.waitSignal(board.controller.run_finished, timeout=RUN_TIMEOUT_MS) as done:
+        assert panel.continue_run(folder, 1, "last")
+    assert not done.args[0].stopped_early
+    info = read_run(folder)
+    assert info.status == "finished" and info.get("epochs_done") == 3
+    assert [s["first_step"] for s in info.get("segments")] == [0, steps_before]
+    steps = [r["step"] for r in read_metrics(folder).steps]
+    assert steps == list(range(1, info.get("step") + 1))  # one curve, no gap, no repeat
+    live = board.curves.runs[-1].train_loss
+    assert live.x[0] == steps_before + 1  # the live curve goes on from the same step
+
+
+def test_continue_says_why_a_run_cannot_go_on(make_app_window, data_dir):
+    folder = train_run(data_dir, 0.01)  # data handed over in memory: nowhere to read it again
+    w = make_app_window("moons_mlp")
+    w.runs_panel.refresh()
+    assert not w.runs_panel.continue_run(folder, 1, "last")
+    assert "does not say where its data was read from" in w.runs_panel.message.text()
+    assert not w.dashboard.is_training
