@@ -48,12 +48,14 @@ def test_readme_commands_differ_only_in_the_example():
     assert "--threads" not in lstm
 
 
-def _final_val_accuracy(example: str, seed: int, monkeypatch) -> float:
+def _final_val_accuracy(example: str, seed: int, monkeypatch, run_dir) -> float:
     monkeypatch.chdir(ROOT)  # the README's paths are relative to the project root
     out, err = io.StringIO(), io.StringIO()
+    # --run-dir: the default, runs/ beside the model, would leave run folders in resources/.
     code = train_main(
-        [*readme_command(example), "--seed", str(seed), "--quiet"], stdout=out, stderr=err
-    )
+        [*readme_command(example), "--seed", str(seed), "--quiet", "--run-dir", str(run_dir)],
+        stdout=out, stderr=err,
+    )  # fmt: skip
     assert code == 0, err.getvalue()
     found = re.search(r"val accuracy ([0-9.]+)%", out.getvalue())
     assert found, out.getvalue()
@@ -62,9 +64,11 @@ def _final_val_accuracy(example: str, seed: int, monkeypatch) -> float:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
-def test_lstm_remembers_the_first_of_160_steps_where_the_rnn_stays_at_chance(seed, monkeypatch):
+def test_lstm_remembers_the_first_of_160_steps_where_the_rnn_stays_at_chance(
+    seed, monkeypatch, tmp_path
+):
     # README "RNN vs LSTM": the same 160-step task, command and seed for both examples.
-    lstm = _final_val_accuracy("memory_lstm", seed, monkeypatch)
-    rnn = _final_val_accuracy("memory_rnn", seed, monkeypatch)
+    lstm = _final_val_accuracy("memory_lstm", seed, monkeypatch, tmp_path / "lstm")
+    rnn = _final_val_accuracy("memory_rnn", seed, monkeypatch, tmp_path / "rnn")
     assert lstm >= 0.95, f"seed {seed}: the LSTM reached only {lstm:.1%}"
     assert rnn <= 0.35, f"seed {seed}: the RNN reached {rnn:.1%}; 4 symbols: chance is 25 %"
