@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtWidgets import QMainWindow, QTabBar
 
 WORKSPACES = ("build", "train")
 TITLES = {"build": "Build", "train": "Train"}
@@ -77,7 +77,17 @@ class Workspaces(QObject):
             state = self.settings.value(state_key(name))
         if state is None or not self._restore(state):
             self.arrange_default()
+        self._drop_stale_tab_bars()
         self.changed.emit(name)
+
+    def _drop_stale_tab_bars(self) -> None:
+        """Rearranging tabbed docks leaves the old arrangement's tab bars on screen (Qt 6.11:
+        "Training | Training | Runs", bits of "Forecast" beside the new bars). Hidden all, the
+        layout shows again, once its state is restored over itself, only the bars it uses."""
+        for bar in self.window.findChildren(QTabBar):
+            if bar.parent() is self.window:  # a dock area's bar, not one inside a view
+                bar.hide()
+        self.window.restoreState(self.window.saveState())
 
     def restore_remembered(self) -> bool:
         """At first show: the shown workspace's remembered arrangement, if there is one."""

@@ -71,6 +71,10 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     # Training: the Train workspace, every view's tab with its name in full.
     assert report["workspace_after"] == "train"
     assert set(report["tabs"]) == set(VIEWS)
+    # No tab bar of an arrangement left behind stays drawn over the new one (Qt leaves them).
+    for name, shown in report["bars"]:
+        assert len(shown) == len(set(shown)), f"after switching to {name}: {shown}"
+        assert "Runs" in shown
     for title, where in report["tabs"].items():
         assert _inside(where["rect"], window) and where["whole"], f"tab {title}: {where}"
         assert where["named"], f"the tab {title} shows a cut name: {where}"

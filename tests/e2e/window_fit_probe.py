@@ -128,6 +128,14 @@ def main() -> None:
     report["tabs"] = _view_tabs(window)
     grid = window.dashboard.dock_layout.grid
     report["grid"] = _where({t: window.dashboard.docks[t].widget() for t in grid})
+    # Back and forth as a user switches: the titles on the visible dock tab bars each time.
+    report["bars"] = []
+    for name in ("build", "train", "build", "train"):
+        window.workspaces.show(name)
+        _settle(app)
+        bars = [b for b in window.findChildren(QTabBar) if b.parent() is window]
+        shown = [b.tabText(i) for b in bars if b.isVisible() for i in range(b.count())]
+        report["bars"].append([name, shown])
     print(json.dumps(report))
     document.undo_stack.undo()  # the model unchanged again: closing asks nothing
     window.dashboard.shutdown()
