@@ -50,7 +50,9 @@ def join_run(settings):
         )
     try:
         return join_process_group(settings.device)
-    except (DistributedError, DeviceError) as exc:
+    except DeviceError as exc:  # the same on every rank (no CUDA here): rank 0 says it
+        raise LaunchError(str(exc)) from None
+    except DistributedError as exc:  # this rank's own (its GPU, its connection)
         raise LaunchError(str(exc), every_rank=True) from None
 
 

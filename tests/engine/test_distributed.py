@@ -21,6 +21,14 @@ from engine.runs.checkpoint import read_checkpoint
 from engine.runs.folder import read_metrics, read_run
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def torch_has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 QUIET = ["--device", "cpu", "--threads", "1", "--quiet"]
 TIMEOUT = 180  # seconds: three interpreters importing torch on a shared 2-core machine
 
@@ -134,10 +142,15 @@ def _epochs_done(folder: Path) -> int:
     [
         (["missing.json"], "the model file 'missing.json' does not exist"),
         ([example_path("moons_mlp"), "--batch-size", "1"], "--batch-size 1 is the global batch"),
+        pytest.param(
+            [example_path("moons_mlp"), "--device", "cuda"],
+            "asked to train on 'cuda'",
+            marks=pytest.mark.skipif(torch_has_cuda(), reason="needs a machine without CUDA"),
+        ),
     ],
 )
 def test_bad_input_under_nproc_is_one_sentence_and_exit_2(tmp_path, argv, words):
-    done = _run(*argv, "--nproc", "2", "--run-dir", tmp_path / "run", *QUIET)
+    done = _run("--nproc", "2", "--run-dir", tmp_path / "run", *QUIET, *argv)  # argv wins
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("layerlab: ") and words in lines[0], lines
