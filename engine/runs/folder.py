@@ -212,8 +212,17 @@ def read_metrics(path: str | os.PathLike) -> RunMetrics:
     except OSError as err:
         raise RunFolderError(f"Cannot read '{file}': {err.strerror or err}.") from None
     lines = text.split("\n")
-    complete = lines[:-1]  # the part after the last newline is not a whole record yet
-    for number, line in enumerate(complete, 1):
+    # The part after the last newline is not a whole record yet.
+    sort_metric_lines(lines[:-1], file, 1, out)
+    return out
+
+
+def sort_metric_lines(lines, file: Path, first: int, out) -> None:
+    """Each line of metrics.jsonl (str or bytes, numbered from ``first``) into ``out``'s
+    ``steps``, ``epochs`` or ``markers`` by its type; a line that is not a record becomes a
+    sentence in ``out.problems`` naming the file and line. Shared by read_metrics and the
+    reader that follows a run as it grows (follow.py)."""
+    for number, line in enumerate(lines, first):
         if not line.strip():
             continue
         try:
@@ -225,9 +234,7 @@ def read_metrics(path: str | os.PathLike) -> RunMetrics:
                 "it was skipped."
             )
             continue
-        target = {"step": out.steps, "epoch": out.epochs}.get(kind, out.markers)
-        target.append(record)
-    return out
+        {"step": out.steps, "epoch": out.epochs}.get(kind, out.markers).append(record)
 
 
 def list_checkpoints(path: str | os.PathLike) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from engine.runs.folder import (
     RunFolderError,
     RunInfo,
     read_run,
+    sort_metric_lines,
 )
 from engine.runs.probe_files import ProbeFileTorn, read_probe
 from engine.training.events import EpochMetrics, SettingsChanged, StepMetrics
@@ -133,20 +134,8 @@ class RunReader:
                     record
                 )
             return
-        for raw in lines:
-            self.line += 1
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-                kind = record["type"]
-            except (ValueError, KeyError, TypeError):
-                update.problems.append(
-                    f"'{file}' line {self.line} is not a metrics record (truncated or corrupt); "
-                    "it was skipped."
-                )
-                continue
-            {"step": update.steps, "epoch": update.epochs}.get(kind, update.markers).append(record)
+        sort_metric_lines(lines, file, self.line + 1, update)
+        self.line += len(lines)
 
     # ------------------------------------------------------------ probes/
 
