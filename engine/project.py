@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.contracts import read_contract
 from engine.model.spec import ModelSpec, SpecError
 from engine.runs.folder import RunFolderError, RunInfo, read_run, write_json_atomic
 
@@ -205,28 +205,10 @@ def read_project(path: str | os.PathLike) -> Project:
     rest of the project still opens."""
     folder = project_folder(path) or Path(path)
     file = folder / PROJECT_FILE
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProjectError(
-            f"'{folder}' is not a LayerLab project: it has no {PROJECT_FILE}."
-        ) from None
-    except OSError as err:
-        raise ProjectError(f"Cannot read '{file}': {err.strerror or err}.") from None
-    except (ValueError, RecursionError) as err:
-        raise ProjectError(
-            f"'{file}' is not valid JSON ({err}); the project cannot open."
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != PROJECT_FORMAT:
-        raise ProjectError(f"'{file}' is not a LayerLab project (format {PROJECT_FORMAT}).")
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ProjectError(f"'{file}' has no valid project format version; it cannot open.")
-    if version > PROJECT_FORMAT_VERSION:
-        raise ProjectError(
-            f"'{file}' was written by a newer LayerLab (project format version {version}; this "
-            f"one reads up to {PROJECT_FORMAT_VERSION}). Update LayerLab to open it."
-        )
+    data = read_contract(
+        file, format=PROJECT_FORMAT, version=PROJECT_FORMAT_VERSION, what="project",
+        error=ProjectError, missing=f"'{folder}' is not a LayerLab project: it has no {PROJECT_FILE}.",
+    )  # fmt: skip
     try:
         spec = ModelSpec.from_dict(data.get("model"))
     except SpecError as err:

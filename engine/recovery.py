@@ -19,7 +19,6 @@ progress keeps its own checkpoints, so Recover takes the weights of its last che
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.contracts import read_contract
 from engine.model.spec import ModelSpec
 from engine.project import Project, ProjectError, read_project, rebase_dataset, save_project
 from engine.runs.folder import RunFolderError, read_run, user_runs_dir, write_json_atomic
@@ -226,24 +226,13 @@ def read_entry(folder: Path) -> RecoveryEntry | None:
     """A recovery folder's description; None for an empty one (a crash before the first
     write); ProjectError, naming the file, when it cannot be used."""
     file = folder / RECOVERY_FILE
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if not any(folder.iterdir()):
-            return None
-        raise ProjectError(
-            f"The recovery folder '{folder}' has no {RECOVERY_FILE}, so it cannot be recovered."
-        ) from None
-    except (OSError, ValueError) as err:
-        raise ProjectError(f"Cannot read '{file}' ({err}); it cannot be recovered.") from None
-    if not isinstance(data, dict) or data.get("format") != RECOVERY_FORMAT:
-        raise ProjectError(f"'{file}' is not a LayerLab recovery description.")
-    version = data.get("version")
-    if not isinstance(version, int) or version > RECOVERY_VERSION:
-        raise ProjectError(
-            f"'{file}' was written by a newer LayerLab (recovery version {version}); "
-            "open it with that version."
-        )
+    if not file.exists() and folder.is_dir() and not any(folder.iterdir()):
+        return None
+    data = read_contract(
+        file, format=RECOVERY_FORMAT, version=RECOVERY_VERSION, what="recovery description",
+        error=ProjectError,
+        missing=f"The recovery folder '{folder}' has no {RECOVERY_FILE}, so it cannot be recovered.",
+    )  # fmt: skip
     return RecoveryEntry(folder, data)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.contracts import read_contract
 from engine.runs.folder import CHECKPOINTS, RunFolderError, now_iso, write_json_atomic
 
 CHECKPOINT_FORMAT = "layerlab.checkpoint"
@@ -205,19 +206,10 @@ def read_checkpoint(run_folder: str | os.PathLike, which: str = "last") -> Check
             f"The run '{Path(run_folder).name}' has no {which} checkpoint ('{file}' is missing): "
             "it ended before its first checkpoint. Start it again instead of resuming."
         )
-    try:
-        info = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise RunFolderError(
-            f"Cannot read the checkpoint description '{meta_file}': {err}."
-        ) from None
-    if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
-        raise RunFolderError(f"'{meta_file}' is not a LayerLab checkpoint description.")
-    if not isinstance(info.get("version"), int) or info["version"] > CHECKPOINT_VERSION:
-        raise RunFolderError(
-            f"'{meta_file}' was written by a newer LayerLab (checkpoint version "
-            f"{info.get('version')}); update LayerLab to resume from it."
-        )
+    info = read_contract(
+        meta_file, format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION,
+        what="checkpoint description", error=RunFolderError, missing=f"'{meta_file}' is missing.",
+    )  # fmt: skip
     try:
         with safe_open(str(file), framework="pt", device="cpu") as fh:
             token = (fh.metadata() or {}).get("layerlab_checkpoint")

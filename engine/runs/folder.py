@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from engine.contracts import read_contract
 from engine.model.spec import write_atomic
 
 RUN_FORMAT = "layerlab.run"
@@ -143,27 +144,10 @@ def read_run(path: str | os.PathLike) -> RunInfo:
     path = Path(path)
     if not path.is_dir():
         raise RunFolderError(f"'{path}' is not a run folder: no such folder.")
-    file = path / RUN_FILE
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunFolderError(
-            f"'{path}' is not a LayerLab run folder: it has no {RUN_FILE}."
-        ) from None
-    except OSError as err:
-        raise RunFolderError(f"Cannot read '{file}': {err.strerror or err}.") from None
-    except ValueError as err:
-        raise RunFolderError(
-            f"'{file}' is not valid JSON ({err}); the run cannot be opened."
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
-        raise RunFolderError(f"'{file}' is not a LayerLab run description (format {RUN_FORMAT}).")
-    version = data.get("version")
-    if not isinstance(version, int) or version > RUN_FORMAT_VERSION:
-        raise RunFolderError(
-            f"'{file}' was written by a newer LayerLab (run format version {version}; this one "
-            f"reads up to {RUN_FORMAT_VERSION}). Update LayerLab to open it."
-        )
+    data = read_contract(
+        path / RUN_FILE, format=RUN_FORMAT, version=RUN_FORMAT_VERSION, what="run description",
+        error=RunFolderError, missing=f"'{path}' is not a LayerLab run folder: it has no {RUN_FILE}.",
+    )  # fmt: skip
     status = data.get("status")
     if status == "running" and not _writer_alive(path, data):
         status = "interrupted"

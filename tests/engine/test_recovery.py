@@ -116,7 +116,7 @@ def _host():
 @pytest.mark.parametrize(
     ("content", "said"),
     [
-        ("{not json", "Cannot read"),
+        ("{not json", "is not valid JSON"),
         ('{"format": "something else"}', "not a LayerLab recovery"),
         ('{"format": "layerlab-recovery", "version": 7}', "newer LayerLab"),
     ],

@@ -222,7 +222,7 @@ def test_a_truncated_or_corrupt_metrics_line_is_named_and_skipped(finished_run):
         (lambda f: (f / "checkpoints" / "last.safetensors").write_bytes(b"\x10\0\0\0\0\0\0\0{bad"),
          "last.safetensors' is corrupt"),
         (lambda f: (f / "checkpoints" / "last.json").write_text("{"),
-         "Cannot read the checkpoint description"),
+         "last.json' is not valid JSON"),
         (lambda f: _edit(f / "checkpoints" / "last.json", version=99), "newer LayerLab"),
         (lambda f: _edit(f / "checkpoints" / "last.json", token="other"), "does not match"),
     ],
