@@ -13,14 +13,19 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
 from engine.model.catalogue import CATALOGUE
 from engine.model.ids import id_problem
 from engine.model.params import ParamError, shown
-from engine.model.shapes import Fix, Shape
+from engine.model.shapes import Fix, Shape, shape_kind
 
 FORMAT_NAME = "layerlab-model"
-FORMAT_VERSION = 1
+# Version 2 added container blocks (a residual block nests its own "blocks"). A model without
+# one is still written as version 1, byte for byte as before, so older LayerLab versions and
+# tools written against version 1 keep reading every model they can understand.
+FORMAT_VERSION = 2
+PLAIN_FORMAT_VERSION = 1
 INPUT_KINDS = {"image": 3, "sequence": 2, "vector": 1}
 # Per-dimension bounds of the Input block: (channels, height, width), (steps, features), (features,)
 INPUT_BOUNDS = {
@@ -36,6 +41,9 @@ INPUT_DIM_NAMES = {
 # More blocks than a person can follow on the canvas; a file with more is refused before any
 # block is parsed, so a million-block file costs its JSON parse and nothing else (README: Limits).
 MAX_BLOCKS = 1000
+# Containers inside containers: deeper than this nobody can read on the canvas, and the limit
+# keeps a hostile file from recursing the parser, inference and build into the stack limit.
+MAX_NESTING = 8
 
 
 class SpecError(ValueError):
@@ -56,13 +64,31 @@ class BlockSpec:
     id: str
     type: str
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    # The inner stack of a container block (a residual block), input to output; () otherwise.
+    blocks: tuple[BlockSpec, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "params": dict(self.params)}
+        out: dict[str, Any] = {"id": self.id, "type": self.type, "params": dict(self.params)}
+        if self.is_container:
+            out["blocks"] = [b.to_dict() for b in self.blocks]
+        return out
 
     @property
     def title(self) -> str:
         return CATALOGUE[self.type].title
+
+    @property
+    def is_container(self) -> bool:
+        return CATALOGUE[self.type].container is not None
+
+    def walk(self) -> Iterator[BlockSpec]:
+        """This block and every block nested in it, outer first."""
+        yield self
+        for inner in self.blocks:
+            yield from inner.walk()
+
+    def with_blocks(self, blocks: tuple[BlockSpec, ...]) -> BlockSpec:
+        return replace(self, blocks=tuple(blocks))
 
 
 @dataclass(frozen=True)
@@ -83,21 +109,32 @@ class ModelSpec:
         return BlockSpec(self.free_id(type_id), type_id, block_type.validate_params(params or {}))
 
     def free_id(self, type_id: str) -> str:
-        taken = {b.id for b in self.blocks}
+        taken = self.all_ids()
         prefix = type_id.removesuffix("2d")  # "conv1", "maxpool1": shorter weight names
         n = 1
         while f"{prefix}{n}" in taken:
             n += 1
         return f"{prefix}{n}"
 
+    def all_ids(self) -> set[str]:
+        """The ids of every block, nested ones included (ids are unique across the model)."""
+        return {b.id for top in self.blocks for b in top.walk()}
+
+    def block_count(self) -> int:
+        return sum(1 for top in self.blocks for _ in top.walk())
+
     def insert(self, index: int, block: BlockSpec) -> ModelSpec:
-        if any(b.id == block.id for b in self.blocks):
-            raise SpecError(f"A block with id '{block.id}' is already in the model.")
-        if len(self.blocks) >= MAX_BLOCKS:
-            raise SpecError(_too_many_blocks(len(self.blocks) + 1))
-        problem = id_problem(block.id)
-        if problem:
-            raise SpecError(problem)
+        taken = self.all_ids()
+        for new in block.walk():
+            if new.id in taken:
+                raise SpecError(f"A block with id '{new.id}' is already in the model.")
+            problem = id_problem(new.id)
+            if problem:
+                raise SpecError(problem)
+            taken.add(new.id)
+        count = self.block_count() + sum(1 for _ in block.walk())
+        if count > MAX_BLOCKS:
+            raise SpecError(_too_many_blocks(count))
         blocks = list(self.blocks)
         blocks.insert(index, block)
         return replace(self, blocks=tuple(blocks))
@@ -122,10 +159,40 @@ class ModelSpec:
         return replace(self, input=_parse_input({"kind": kind, "shape": list(shape)}))
 
     def apply_fix(self, index: int, fix: Fix) -> ModelSpec:
-        """Apply the repair that shape inference proposed for block ``index``."""
+        """Apply the repair that shape inference proposed for block ``index``.
+
+        A fix with a ``path`` repairs a block inside the container at ``index``.
+        """
+        if fix.path:
+            container = self.blocks[index]
+            inner = self.inner_spec(index).apply_fix(fix.path[0], replace(fix, path=fix.path[1:]))
+            if inner.all_ids() & (self.all_ids() - {b.id for b in container.walk()}):
+                raise SpecError("The fix would reuse a block id that is already in the model.")
+            return self.with_inner(index, inner.blocks)
         if fix.insert_type:
             return self.insert(index, self.new_block(fix.insert_type))
         return self.with_params(index + fix.target, fix.set_params)
+
+    def inner_spec(self, index: int, input_shape: Shape | None = None) -> ModelSpec:
+        """The inner stack of container ``index`` as a spec of its own, so that every edit,
+        inference and fix of a model works inside a container too. Block ids chosen inside it
+        avoid every id of the whole model."""
+        shape = input_shape or self.input.shape
+        return _InnerSpec(
+            InputSpec(shape_kind(shape), tuple(shape)), self.blocks[index].blocks, self.name,
+            outer_ids=frozenset(self.all_ids() - {b.id for b in self.blocks[index].walk()}),
+        )  # fmt: skip
+
+    def with_inner(self, index: int, blocks: tuple[BlockSpec, ...]) -> ModelSpec:
+        """Replace the inner stack of container ``index``."""
+        if not self.blocks[index].is_container:
+            raise SpecError(f"Block '{self.blocks[index].id}' holds no blocks.")
+        outer = list(self.blocks)
+        outer[index] = outer[index].with_blocks(blocks)
+        spec = replace(self, blocks=tuple(outer))
+        if spec.block_count() > MAX_BLOCKS:
+            raise SpecError(_too_many_blocks(spec.block_count()))
+        return spec
 
     def index_of(self, block_id: str) -> int:
         for i, b in enumerate(self.blocks):
@@ -135,10 +202,16 @@ class ModelSpec:
 
     # ------------------------------------------------------------ JSON
 
+    @property
+    def format_version(self) -> int:
+        """The oldest format version that holds this model (README: Model files)."""
+        nested = any(b.is_container for top in self.blocks for b in top.walk())
+        return FORMAT_VERSION if nested else PLAIN_FORMAT_VERSION
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": self.format_version,
             "name": self.name,
             "input": self.input.to_dict(),
             "blocks": [b.to_dict() for b in self.blocks],
@@ -261,18 +334,57 @@ def _parse_model(data: Any) -> ModelSpec:
         raise SpecError("'blocks' must be a list of blocks.")
     if len(raw_blocks) > MAX_BLOCKS:
         raise SpecError(_too_many_blocks(len(raw_blocks)))
-    blocks: list[BlockSpec] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_blocks):
-        block = _parse_block(index, raw)
-        if block.id in seen:
-            raise SpecError(
-                f"Block {index} ('{block.id}'): the id '{block.id}' is used twice — block ids must be unique."
-            )
-        seen.add(block.id)
-        blocks.append(block)
+    blocks = _parse_stack(raw_blocks, _StackState(version), "", 0)
     dataset, options = _parse_dataset(data.get("dataset"))
-    return ModelSpec(inp, tuple(blocks), name, dataset, options)
+    return ModelSpec(inp, blocks, name, dataset, options)
+
+
+@dataclass
+class _StackState:
+    version: int
+    seen: set[str] = field(default_factory=set)
+    count: int = 0
+
+
+def _parse_stack(raw_blocks: list, state: _StackState, within: str, depth: int) -> tuple[BlockSpec, ...]:
+    blocks: list[BlockSpec] = []
+    for index, raw in enumerate(raw_blocks):
+        state.count += 1
+        if state.count > MAX_BLOCKS:
+            raise SpecError(
+                f"The model has more than {MAX_BLOCKS:,} blocks counting those inside residual "
+                "blocks, more than LayerLab's limit — split it or use fewer blocks."
+            )
+        block = _parse_block(index, raw, within)
+        where = f"{within}Block {index} ('{block.id}')"
+        if block.id in state.seen:
+            raise SpecError(
+                f"{where}: the id '{block.id}' is used twice — block ids must be unique."
+            )
+        state.seen.add(block.id)
+        if block.is_container:
+            block = block.with_blocks(_parse_inner(raw, block, state, where, depth))
+        elif "blocks" in raw:
+            raise SpecError(f"{where}: a {block.title} block holds no 'blocks'; remove the field.")
+        blocks.append(block)
+    return tuple(blocks)
+
+
+def _parse_inner(raw: dict, block: BlockSpec, state: _StackState, where: str, depth: int):
+    if state.version < 2:
+        raise SpecError(
+            f"{where}: a {block.title} block needs format version 2 or later, "
+            f"but the file says version {state.version}."
+        )
+    if depth + 1 >= MAX_NESTING:
+        raise SpecError(
+            f"{where}: blocks are nested more than {MAX_NESTING} deep, deeper than anyone can "
+            "follow — flatten the model."
+        )
+    inner = _require(raw, "blocks", where)
+    if not isinstance(inner, list):
+        raise SpecError(f"{where}: 'blocks' must be a list of blocks.")
+    return _parse_stack(inner, state, f"{where} › ", depth + 1)
 
 
 def _parse_dataset(raw: Any) -> tuple[str | None, dict[str, Any]]:
@@ -328,11 +440,11 @@ def _parse_input(raw: Any) -> InputSpec:
     return InputSpec(kind, tuple(shape))
 
 
-def _parse_block(index: int, raw: Any) -> BlockSpec:
+def _parse_block(index: int, raw: Any, within: str = "") -> BlockSpec:
     if not isinstance(raw, dict):
-        raise SpecError(f"Block {index} must be an object with 'id', 'type' and 'params'.")
+        raise SpecError(f"{within}Block {index} must be an object with 'id', 'type' and 'params'.")
     block_id = raw.get("id")
-    where = f"Block {index}" + (f" ({shown(block_id)})" if isinstance(block_id, str) else "")
+    where = f"{within}Block {index}" + (f" ({shown(block_id)})" if isinstance(block_id, str) else "")
     block_id = _require(raw, "id", where)
     problem = id_problem(block_id)
     if problem:
@@ -351,3 +463,13 @@ def _parse_block(index: int, raw: Any) -> BlockSpec:
     except ParamError as err:
         raise SpecError(f"{where}: {err}.") from None
     return BlockSpec(block_id, type_id, checked)
+
+
+@dataclass(frozen=True)
+class _InnerSpec(ModelSpec):
+    """A container's inner stack seen as a model: new ids also avoid the outer model's."""
+
+    outer_ids: frozenset[str] = frozenset()
+
+    def all_ids(self) -> set[str]:
+        return super().all_ids() | set(self.outer_ids)
