@@ -135,6 +135,8 @@ def _infer_container(
             fix = fix if _keeping_valid(spec, index, (fix,)) else None
         where = failed.error if failed.inner else f"{failed.block_id}: {failed.error}"
         message = f"{block.id} › {where}"
+        if failed.fix is not None and fix is None:
+            message += " No one-click fix keeps the blocks after it valid."
         return BlockInfo(index, block.id, shape, None, 0, message, fix, inner.blocks)
     try:
         out, count, join = rule.join(shape, inner.output_shape)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 from engine.model.catalogue import CATALOGUE
 from engine.model.ids import id_problem
-from engine.model.params import ParamError, shown
 from engine.model.shapes import Fix, Shape, shape_kind
 
 FORMAT_NAME = "layerlab-model"
@@ -134,7 +133,7 @@ class ModelSpec:
             taken.add(new.id)
         count = self.block_count() + sum(1 for _ in block.walk())
         if count > MAX_BLOCKS:
-            raise SpecError(_too_many_blocks(count))
+            raise SpecError(too_many_blocks(count))
         blocks = list(self.blocks)
         blocks.insert(index, block)
         return replace(self, blocks=tuple(blocks))
@@ -156,7 +155,9 @@ class ModelSpec:
         return replace(self, blocks=tuple(blocks))
 
     def with_input(self, kind: str, shape: Shape) -> ModelSpec:
-        return replace(self, input=_parse_input({"kind": kind, "shape": list(shape)}))
+        from engine.model.spec_file import parse_input
+
+        return replace(self, input=parse_input({"kind": kind, "shape": list(shape)}))
 
     def apply_fix(self, index: int, fix: Fix) -> ModelSpec:
         """Apply the repair that shape inference proposed for block ``index``.
@@ -164,10 +165,8 @@ class ModelSpec:
         A fix with a ``path`` repairs a block inside the container at ``index``.
         """
         if fix.path:
-            container = self.blocks[index]
+            # The inner spec knows the outer ids, so a block the fix inserts gets a free id.
             inner = self.inner_spec(index).apply_fix(fix.path[0], replace(fix, path=fix.path[1:]))
-            if inner.all_ids() & (self.all_ids() - {b.id for b in container.walk()}):
-                raise SpecError("The fix would reuse a block id that is already in the model.")
             return self.with_inner(index, inner.blocks)
         if fix.insert_type:
             return self.insert(index, self.new_block(fix.insert_type))
@@ -180,7 +179,7 @@ class ModelSpec:
         shape = input_shape or self.input.shape
         return _InnerSpec(
             InputSpec(shape_kind(shape), tuple(shape)), self.blocks[index].blocks, self.name,
-            outer_ids=frozenset(self.all_ids() - {b.id for b in self.blocks[index].walk()}),
+            outer_ids=frozenset(self.all_ids() - _inner_ids(self.blocks[index])),
         )  # fmt: skip
 
     def with_inner(self, index: int, blocks: tuple[BlockSpec, ...]) -> ModelSpec:
@@ -191,7 +190,7 @@ class ModelSpec:
         outer[index] = outer[index].with_blocks(blocks)
         spec = replace(self, blocks=tuple(outer))
         if spec.block_count() > MAX_BLOCKS:
-            raise SpecError(_too_many_blocks(spec.block_count()))
+            raise SpecError(too_many_blocks(spec.block_count()))
         return spec
 
     def index_of(self, block_id: str) -> int:
@@ -227,7 +226,9 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelSpec:
-        return _parse_model(data)
+        from engine.model.spec_file import parse_model
+
+        return parse_model(data)
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
@@ -247,7 +248,9 @@ class ModelSpec:
                 "The file holds a number of more than 4,300 digits, which no model file needs; "
                 "check that it is the right file."
             ) from None
-        return _parse_model(data)
+        from engine.model.spec_file import parse_model
+
+        return parse_model(data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ModelSpec:
@@ -272,6 +275,17 @@ class ModelSpec:
         write_atomic(Path(path), self.to_json())
 
 
+def too_many_blocks(count: int) -> str:
+    return (
+        f"The model has {count:,} blocks, more than LayerLab's limit of {MAX_BLOCKS:,} — "
+        "a model this long cannot be read on the canvas; split it or use fewer blocks."
+    )
+
+
+def _inner_ids(container: BlockSpec) -> set[str]:
+    return {b.id for inner in container.blocks for b in inner.walk()}
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it over, so a crash loses nothing."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -288,181 +302,6 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-# ---------------------------------------------------------------- strict parsing
-
-
-def _too_many_blocks(count: int) -> str:
-    return (
-        f"The model has {count:,} blocks, more than LayerLab's limit of {MAX_BLOCKS:,} — "
-        "a model this long cannot be read on the canvas; split it or use fewer blocks."
-    )
-
-
-def _require(data: dict, key: str, where: str) -> Any:
-    if key not in data:
-        raise SpecError(f"{where} is missing the field '{key}'.")
-    return data[key]
-
-
-def _parse_model(data: Any) -> ModelSpec:
-    if not isinstance(data, dict):
-        raise SpecError(
-            "A model file must hold a JSON object with 'format', 'version', 'input' and 'blocks'."
-        )
-    fmt = _require(data, "format", "The model")
-    if fmt != FORMAT_NAME:
-        raise SpecError(
-            f"This is not a LayerLab model: 'format' is {shown(fmt)}, expected {FORMAT_NAME!r}."
-        )
-    version = _require(data, "version", "The model")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SpecError(f"'version' must be a positive whole number, not {shown(version)}.")
-    if version > FORMAT_VERSION:
-        raise SpecError(
-            f"This model file has format version {shown(version)}, newer than this LayerLab reads "
-            f"(up to {FORMAT_VERSION}) — update LayerLab to open it."
-        )
-    name = data.get("name", "Untitled model")
-    if not isinstance(name, str):
-        raise SpecError(f"'name' must be text, not {shown(name)}.")
-    _check_unicode(name, "'name'")
-    inp = _parse_input(_require(data, "input", "The model"))
-    raw_blocks = _require(data, "blocks", "The model")
-    if not isinstance(raw_blocks, list):
-        raise SpecError("'blocks' must be a list of blocks.")
-    if len(raw_blocks) > MAX_BLOCKS:
-        raise SpecError(_too_many_blocks(len(raw_blocks)))
-    blocks = _parse_stack(raw_blocks, _StackState(version), "", 0)
-    dataset, options = _parse_dataset(data.get("dataset"))
-    return ModelSpec(inp, blocks, name, dataset, options)
-
-
-@dataclass
-class _StackState:
-    version: int
-    seen: set[str] = field(default_factory=set)
-    count: int = 0
-
-
-def _parse_stack(raw_blocks: list, state: _StackState, within: str, depth: int) -> tuple[BlockSpec, ...]:
-    blocks: list[BlockSpec] = []
-    for index, raw in enumerate(raw_blocks):
-        state.count += 1
-        if state.count > MAX_BLOCKS:
-            raise SpecError(
-                f"The model has more than {MAX_BLOCKS:,} blocks counting those inside residual "
-                "blocks, more than LayerLab's limit — split it or use fewer blocks."
-            )
-        block = _parse_block(index, raw, within)
-        where = f"{within}Block {index} ('{block.id}')"
-        if block.id in state.seen:
-            raise SpecError(
-                f"{where}: the id '{block.id}' is used twice — block ids must be unique."
-            )
-        state.seen.add(block.id)
-        if block.is_container:
-            block = block.with_blocks(_parse_inner(raw, block, state, where, depth))
-        elif "blocks" in raw:
-            raise SpecError(f"{where}: a {block.title} block holds no 'blocks'; remove the field.")
-        blocks.append(block)
-    return tuple(blocks)
-
-
-def _parse_inner(raw: dict, block: BlockSpec, state: _StackState, where: str, depth: int):
-    if state.version < 2:
-        raise SpecError(
-            f"{where}: a {block.title} block needs format version 2 or later, "
-            f"but the file says version {state.version}."
-        )
-    if depth + 1 >= MAX_NESTING:
-        raise SpecError(
-            f"{where}: blocks are nested more than {MAX_NESTING} deep, deeper than anyone can "
-            "follow — flatten the model."
-        )
-    inner = _require(raw, "blocks", where)
-    if not isinstance(inner, list):
-        raise SpecError(f"{where}: 'blocks' must be a list of blocks.")
-    return _parse_stack(inner, state, f"{where} › ", depth + 1)
-
-
-def _parse_dataset(raw: Any) -> tuple[str | None, dict[str, Any]]:
-    if raw is None:
-        return None, {}
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise SpecError(
-            "'dataset' must be an object with a 'name' (a built-in dataset id or a path)."
-        )
-    options = raw.get("options", {})
-    if not isinstance(options, dict):
-        raise SpecError(f"'dataset' 'options' must be an object, not {shown(options)}.")
-    if not raw["name"].strip():
-        raise SpecError(
-            "'dataset' 'name' is empty — give a built-in dataset id or a path, "
-            "or leave 'dataset' out."
-        )
-    _check_unicode(raw["name"], "'dataset' 'name'")
-    return raw["name"], options
-
-
-def _check_unicode(text: str, what: str) -> None:
-    # JSON may escape half of a surrogate pair ("\ud800"); such a string loads but cannot be
-    # saved or printed as UTF-8, so the file is refused here rather than at the first save.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise SpecError(
-            f"{what} holds {shown(text[err.start : err.end])}, which is not a character "
-            "(half of a UTF-16 surrogate pair) — retype it."
-        ) from None
-
-
-def _parse_input(raw: Any) -> InputSpec:
-    if not isinstance(raw, dict):
-        raise SpecError("'input' must be an object with 'kind' and 'shape'.")
-    kind = _require(raw, "kind", "The input")
-    if not isinstance(kind, str) or kind not in INPUT_KINDS:
-        raise SpecError(f"Input 'kind' must be one of image, sequence, vector, not {shown(kind)}.")
-    shape = _require(raw, "shape", "The input")
-    names = INPUT_DIM_NAMES[kind]
-    if not isinstance(shape, list | tuple) or len(shape) != len(names):
-        raise SpecError(
-            f"Input 'shape' of {kind!r} must list {len(names)} numbers ({'×'.join(names)}), not {shown(shape)}."
-        )
-    for dim, name, (lo, hi) in zip(shape, names, INPUT_BOUNDS[kind], strict=True):
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise SpecError(f"Input 'shape': {name} must be a whole number, not {shown(dim)}.")
-        if not lo <= dim <= hi:
-            raise SpecError(
-                f"Input 'shape': {name} must be between {lo} and {hi}, not {shown(dim)}."
-            )
-    return InputSpec(kind, tuple(shape))
-
-
-def _parse_block(index: int, raw: Any, within: str = "") -> BlockSpec:
-    if not isinstance(raw, dict):
-        raise SpecError(f"{within}Block {index} must be an object with 'id', 'type' and 'params'.")
-    block_id = raw.get("id")
-    where = f"{within}Block {index}" + (f" ({shown(block_id)})" if isinstance(block_id, str) else "")
-    block_id = _require(raw, "id", where)
-    problem = id_problem(block_id)
-    if problem:
-        raise SpecError(f"{where}: {problem}")
-    type_id = _require(raw, "type", where)
-    if not isinstance(type_id, str) or type_id not in CATALOGUE:
-        raise SpecError(
-            f"{where}: unknown block type {shown(type_id)}; "
-            f"known types are {', '.join(CATALOGUE.ids())}."
-        )
-    params = raw.get("params", {})
-    if not isinstance(params, dict):
-        raise SpecError(f"{where}: 'params' must be an object, not {shown(params)}.")
-    try:
-        checked = CATALOGUE[type_id].validate_params(params)
-    except ParamError as err:
-        raise SpecError(f"{where}: {err}.") from None
-    return BlockSpec(block_id, type_id, checked)
 
 
 @dataclass(frozen=True)

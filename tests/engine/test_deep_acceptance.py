@@ -58,9 +58,13 @@ def test_the_examples_differ_only_in_the_residual_blocks():
         (b.id, b.type, b.params) for b in plain.blocks
     ]
     assert sum(b.type == "tanh" for b in plain.blocks) == 24
-    assert (plain.dataset, plain.input) == (residual.dataset, residual.input) == (
-        "spirals",
-        plain.input,
+    assert (
+        (plain.dataset, plain.input)
+        == (residual.dataset, residual.input)
+        == (
+            "spirals",
+            plain.input,
+        )
     )
 
 

@@ -65,21 +65,37 @@ def _residual(block_id: str, inner: list[tuple[str, str, dict]]) -> dict:
 
 # Residual blocks with every kind of skip: the identity, a Linear projection, a strided 1×1
 # convolution, one residual block inside another, and a recurrent block inside one.
-SPECS["residual_cnn"] = ModelSpec.from_dict({
-    "format": "layerlab-model", "version": 2, "name": "test residual cnn",
-    "input": {"kind": "image", "shape": [2, 8, 8]},
-    "blocks": [
-        _residual("residual1", [("conv1", "conv2d", {"out_channels": 2}), ("relu1", "relu", {})]),
-        _residual("residual2", [("conv2", "conv2d", {"out_channels": 4, "stride": 2}), ("tanh2", "tanh", {})]),
-        {"id": "maxpool1", "type": "maxpool2d", "params": {}},
-        {"id": "flatten1", "type": "flatten", "params": {}},
-        {"id": "residual3", "type": "residual", "params": {}, "blocks": [
-            _residual("residual4", [("dense1", "dense", {"units": 16}), ("tanh3", "tanh", {})]),
-            {"id": "tanh1", "type": "tanh", "params": {}},
-        ]},
-        _residual("residual5", [("dense2", "dense", {"units": 3})]),
-    ],
-})
+SPECS["residual_cnn"] = ModelSpec.from_dict(
+    {
+        "format": "layerlab-model",
+        "version": 2,
+        "name": "test residual cnn",
+        "input": {"kind": "image", "shape": [2, 8, 8]},
+        "blocks": [
+            _residual(
+                "residual1", [("conv1", "conv2d", {"out_channels": 2}), ("relu1", "relu", {})]
+            ),
+            _residual(
+                "residual2",
+                [("conv2", "conv2d", {"out_channels": 4, "stride": 2}), ("tanh2", "tanh", {})],
+            ),
+            {"id": "maxpool1", "type": "maxpool2d", "params": {}},
+            {"id": "flatten1", "type": "flatten", "params": {}},
+            {
+                "id": "residual3",
+                "type": "residual",
+                "params": {},
+                "blocks": [
+                    _residual(
+                        "residual4", [("dense1", "dense", {"units": 16}), ("tanh3", "tanh", {})]
+                    ),
+                    {"id": "tanh1", "type": "tanh", "params": {}},
+                ],
+            },
+            _residual("residual5", [("dense2", "dense", {"units": 3})]),
+        ],
+    }
+)
 SPECS["residual_rnn"] = ModelSpec.from_dict({
     "format": "layerlab-model", "version": 2, "name": "test residual rnn",
     "input": {"kind": "sequence", "shape": [6, 3]},

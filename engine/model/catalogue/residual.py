@@ -86,9 +86,8 @@ def skip_code(module) -> str:
     """The constructor of a residual block's skip projection, for the Python export."""
     if type(module).__name__ == "Conv2d":
         stride = module.stride[0]
-        return (
-            f"nn.Conv2d({module.in_channels}, {module.out_channels}, kernel_size=1"
-            + (f", stride={stride})" if stride > 1 else ")")
+        return f"nn.Conv2d({module.in_channels}, {module.out_channels}, kernel_size=1" + (
+            f", stride={stride})" if stride > 1 else ")"
         )
     return f"nn.Linear({module.in_features}, {module.out_features})"
 
