@@ -43,6 +43,7 @@ MAX_BLOCKS = 1000
 # Containers inside containers: deeper than this nobody can read on the canvas, and the limit
 # keeps a hostile file from recursing the parser, inference and build into the stack limit.
 MAX_NESTING = 8
+BlockPath = tuple[int, ...]
 
 
 class SpecError(ValueError):
@@ -193,6 +194,57 @@ class ModelSpec:
             raise SpecError(too_many_blocks(spec.block_count()))
         return spec
 
+    # ------------------------------------------------------------ edits at a path
+    # A path names a block at any depth: (2,) is the third block, (2, 0) the first block inside
+    # it. Each edit at a path is the flat edit applied to the inner spec of each container on
+    # the way down, so ids, limits and checks are the same inside a container as outside.
+
+    def path_of(self, block_id: str) -> BlockPath:
+        for index, block in enumerate(self.blocks):
+            if block.id == block_id:
+                return (index,)
+            if block.blocks and any(b.id == block_id for b in block.walk()):
+                return (index, *self.inner_spec(index).path_of(block_id))
+        raise KeyError(block_id)
+
+    def block_at(self, path: BlockPath) -> BlockSpec:
+        block = self.blocks[path[0]]
+        for index in path[1:]:
+            block = block.blocks[index]
+        return block
+
+    def _at(self, path: BlockPath, edit) -> ModelSpec:
+        if len(path) == 1:
+            return edit(self, path[0])
+        inner = self.inner_spec(path[0])._at(path[1:], edit)
+        return self.with_inner(path[0], inner.blocks)
+
+    def insert_at(self, path: BlockPath, block: BlockSpec) -> ModelSpec:
+        """Insert ``block`` so that it ends up at ``path`` (inside a container: its inner stack)."""
+        if len(path) > 1 and not self.block_at(path[:-1]).is_container:
+            raise SpecError(f"Block '{self.block_at(path[:-1]).id}' holds no blocks.")
+        if len(path) + _depth(block) > MAX_NESTING:
+            raise SpecError(f"Blocks cannot be nested more than {MAX_NESTING} deep.")
+        return self._at(path, lambda spec, i: spec.insert(i, block))
+
+    def remove_at(self, path: BlockPath) -> ModelSpec:
+        return self._at(path, lambda spec, i: spec.remove(i))
+
+    def with_params_at(self, path: BlockPath, params: dict[str, Any]) -> ModelSpec:
+        return self._at(path, lambda spec, i: spec.with_params(i, params))
+
+    def move_to(self, src: BlockPath, dst: BlockPath) -> ModelSpec:
+        """Move the block at ``src`` to the gap ``dst`` names in this spec (before the block
+        now at ``dst``), into or out of containers alike."""
+        if dst[: len(src)] == src and len(dst) > len(src):
+            raise SpecError(f"Block '{self.block_at(src).id}' cannot be put inside itself.")
+        block, level = self.block_at(src), len(src) - 1
+        target = list(dst)
+        # Removing the block first shifts the gaps after it in the same stack up by one.
+        if len(dst) > level and tuple(dst[:level]) == src[:level] and dst[level] > src[level]:
+            target[level] -= 1
+        return self.remove_at(src).insert_at(tuple(target), block)
+
     def index_of(self, block_id: str) -> int:
         for i, b in enumerate(self.blocks):
             if b.id == block_id:
@@ -273,6 +325,11 @@ class ModelSpec:
 
     def save(self, path: str | os.PathLike) -> None:
         write_atomic(Path(path), self.to_json())
+
+
+def _depth(block: BlockSpec) -> int:
+    """Levels of nesting inside ``block`` (0 for a plain block or an empty container)."""
+    return max((1 + _depth(b) for b in block.blocks), default=0)
 
 
 def too_many_blocks(count: int) -> str:

@@ -213,3 +213,55 @@ def test_gradient_norms_report_inner_blocks_and_the_skip_projection():
     expected = torch.linalg.vector_norm(torch.cat([skip.weight.grad.flatten(), skip.bias.grad]))
     assert norms["residual2"] == pytest.approx(float(expected))
     assert all(v > 0 for v in norms.values())
+
+
+def _layout(spec: ModelSpec) -> list:
+    return [(b.id, [c.id for c in b.blocks]) if b.is_container else b.id for b in spec.blocks]
+
+
+MOVABLE = _spec(
+    "vector", (4,), _b("dense1", "dense", units=4),
+    _res("residual1", _b("dense2", "dense", units=4), _b("tanh1", "tanh")),
+    _b("dense3", "dense", units=2),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "after"),
+    [
+        ((0,), (1, 1), [("residual1", ["dense2", "dense1", "tanh1"]), "dense3"]),  # in
+        ((1, 1), (3,), ["dense1", ("residual1", ["dense2"]), "dense3", "tanh1"]),  # out, below
+        ((1, 0), (0,), ["dense2", "dense1", ("residual1", ["tanh1"]), "dense3"]),  # out, above
+        ((2,), (1, 0), ["dense1", ("residual1", ["dense3", "dense2", "tanh1"])]),  # in from below
+        ((1, 0), (1, 2), ["dense1", ("residual1", ["tanh1", "dense2"]), "dense3"]),  # inside
+        ((1,), (3,), ["dense1", "dense3", ("residual1", ["dense2", "tanh1"])]),  # the whole block
+    ],
+)
+def test_moves_into_out_of_and_within_a_residual_block(src, dst, after):
+    moved = MOVABLE.move_to(src, dst)
+    assert _layout(moved) == after
+    assert moved.all_ids() == MOVABLE.all_ids()
+
+
+def test_edits_at_a_path_and_their_limits():
+    assert MOVABLE.path_of("tanh1") == (1, 1) and MOVABLE.block_at((1, 1)).id == "tanh1"
+    with pytest.raises(SpecError, match="cannot be put inside itself"):
+        MOVABLE.move_to((1,), (1, 1))
+    with pytest.raises(SpecError, match="holds no blocks"):
+        MOVABLE.insert_at((0, 0), MOVABLE.new_block("relu"))
+    added = MOVABLE.insert_at((1, 2), MOVABLE.new_block("relu"))
+    assert _layout(added)[1] == ("residual1", ["dense2", "tanh1", "relu1"])
+    assert _layout(MOVABLE.remove_at((1, 0)))[1] == ("residual1", ["tanh1"])
+    changed = MOVABLE.with_params_at((1, 0), {"units": 8})
+    assert changed.block_at((1, 0)).params["units"] == 8
+    assert infer(changed).find("residual1").join == "Linear 4→8"  # the skip now projects
+    deep = _res("residual9", _nested_spec_block(MAX_NESTING - 1))
+    with pytest.raises(SpecError, match=f"more than {MAX_NESTING} deep"):
+        MOVABLE.insert_at((1, 0), deep)
+
+
+def _nested_spec_block(depth: int) -> BlockSpec:
+    block = _b("relu9", "relu")
+    for level in range(depth):
+        block = _res(f"inner{level}", block)
+    return block
