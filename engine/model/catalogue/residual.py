@@ -79,7 +79,7 @@ def _forward_code(block_id: str, inner_lines: list[str], skip, shape: str) -> li
 
 
 def _summary(params: dict[str, Any]) -> str:
-    return "inner blocks + skip"
+    return "y = F(x) + x"
 
 
 def skip_code(module) -> str:
