@@ -108,6 +108,21 @@ class ModelSpec:
         block_type = CATALOGUE[type_id]
         return BlockSpec(self.free_id(type_id), type_id, block_type.validate_params(params or {}))
 
+    def copy_of(self, block: BlockSpec) -> BlockSpec:
+        """``block`` with the same parameters, and the blocks inside it copied too, under ids
+        not used in this spec (Duplicate)."""
+        taken = set(self.all_ids())
+
+        def copy(source: BlockSpec) -> BlockSpec:
+            prefix, n = source.type.removesuffix("2d"), 1
+            while f"{prefix}{n}" in taken:
+                n += 1
+            taken.add(f"{prefix}{n}")
+            inner = tuple(copy(b) for b in source.blocks)
+            return BlockSpec(f"{prefix}{n}", source.type, dict(source.params), inner)
+
+        return copy(block)
+
     def free_id(self, type_id: str) -> str:
         taken = self.all_ids()
         prefix = type_id.removesuffix("2d")  # "conv1", "maxpool1": shorter weight names

@@ -233,7 +233,7 @@ class ModelDocument(QObject):
         at = max(indices) + 1
         for index in sorted(indices):
             source = self._spec.blocks[index]
-            copy = after.new_block(source.type, dict(source.params))
+            copy = after.copy_of(source)  # a residual block with copies of its inner blocks
             after = after.insert(at, copy)
             new_ids.append(copy.id)
             at += 1

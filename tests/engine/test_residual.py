@@ -265,3 +265,10 @@ def _nested_spec_block(depth: int) -> BlockSpec:
     for level in range(depth):
         block = _res(f"inner{level}", block)
     return block
+
+
+def test_a_copy_of_a_residual_block_copies_its_inner_blocks_under_new_ids():
+    copy = MOVABLE.copy_of(MOVABLE.blocks[1])
+    assert (copy.id, [b.id for b in copy.blocks]) == ("residual2", ["dense4", "tanh2"])
+    assert [b.params for b in copy.blocks] == [b.params for b in MOVABLE.blocks[1].blocks]
+    assert infer(MOVABLE.insert(2, copy)).valid
