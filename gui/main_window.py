@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
         self._selection_changed()
 
     def _selection_changed(self) -> None:
-        has_blocks = bool(self.document.selected_indices())
+        has_blocks = bool(self.document.selected_paths())
         self.delete_action.setEnabled(has_blocks)
         self.duplicate_action.setEnabled(has_blocks)
 
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ edits
 
     def _delete_selection(self) -> None:
-        self.document.remove_blocks(self.document.selected_indices())
+        self.document.remove_blocks(self.document.selected_paths())  # inner blocks too
 
     def _duplicate_selection(self) -> None:
         new_ids = self.document.duplicate_blocks(self.document.selected_indices())

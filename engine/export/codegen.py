@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.model.catalogue import CATALOGUE
+from engine.model.catalogue.residual import skip_code
 from engine.model.inference import infer
 from engine.model.shapes import Shape
 from engine.model.spec import INPUT_DIM_NAMES, ModelSpec
@@ -80,20 +81,8 @@ def generate_module(spec: ModelSpec, model: nn.Module) -> str:
     ``model`` is the built model (engine.nn.build.build_model) whose modules the code describes.
     """
     inference = infer(spec)
-    children = dict(model.named_children())
-    init_lines, forward_lines = [], []
-    for block, info in zip(spec.blocks, inference.blocks, strict=True):
-        module, block_type = children[block.id], CATALOGUE[block.type]
-        if block_type.code is None:
-            raise CodegenError(
-                f"Block '{block.id}' ({type(module).__name__}) cannot be written as Python code "
-                "yet — export the model as ONNX or TorchScript instead."
-            )
-        init_lines.append(f"        self.{block.id} = {block_type.code(module)}")
-        shape = f"# (N, {_dims(info.output_shape)})" if info.output_shape else ""
-        forward_lines += [
-            f"        {line}" for line in block_type.forward_code(block.id, module, shape)
-        ]
+    init_lines, forward_lines = _stack_code(spec.blocks, inference.blocks, model, "")
+    forward_lines = [f"        {line}" for line in forward_lines]
     dims = " × ".join(INPUT_DIM_NAMES[spec.input.kind])
     parts = [
         _HEADER.format(name=_one_line(spec.name), dims=dims, input_shape=tuple(spec.input.shape)),
@@ -111,6 +100,44 @@ def generate_module(spec: ModelSpec, model: nn.Module) -> str:
         _LOAD,
     ]
     return "\n".join(parts)
+
+
+def _stack_code(blocks, infos, parent, prefix: str) -> tuple[list[str], list[str]]:
+    """__init__ lines and (unindented) forward lines for a stack of blocks under ``prefix``.
+
+    A container is an empty nn.Module with ``inner`` and ``skip`` attributes, so the generated
+    names are the built model's ("residual1.inner.dense2.weight"), and its forward is spelled
+    out inline: take the skip, run the inner blocks, add.
+    """
+    children = dict(parent.named_children())
+    init_lines, forward_lines = [], []
+    for block, info in zip(blocks, infos, strict=True):
+        module, block_type = children[block.id], CATALOGUE[block.type]
+        name = f"{prefix}{block.id}"
+        shape = f"# (N, {_dims(info.output_shape)})" if info.output_shape else ""
+        if block_type.container is not None:
+            inner_init, inner_forward = _stack_code(
+                block.blocks, info.inner, module.inner, f"{name}.inner."
+            )
+            init_lines += [
+                f"        self.{name} = nn.Module()  # {block_type.title}: {info.join} skip",
+                f"        self.{name}.inner = nn.Module()",
+                *inner_init,
+            ]
+            if module.skip is not None:
+                init_lines.append(f"        self.{name}.skip = {skip_code(module.skip)}")
+            forward_lines += block_type.container.forward_code(
+                name, inner_forward, module.skip, shape
+            )
+            continue
+        if block_type.code is None:
+            raise CodegenError(
+                f"Block '{block.id}' ({type(module).__name__}) cannot be written as Python code "
+                "yet — export the model as ONNX or TorchScript instead."
+            )
+        init_lines.append(f"        self.{name} = {block_type.code(module)}")
+        forward_lines += block_type.forward_code(name, module, shape)
+    return init_lines, forward_lines
 
 
 def _dims(shape: Shape) -> str:

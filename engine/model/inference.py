@@ -7,7 +7,7 @@ cannot take its input; the blocks after it have no shape until that one is fixed
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.model.catalogue import CATALOGUE
 from engine.model.params import ParamError
@@ -30,6 +30,9 @@ class BlockInfo:
     param_count: int
     error: str | None = None
     fix: Fix | None = None
+    # A container's inner blocks, and what its skip path does ("identity", "Linear 16→32").
+    inner: tuple[BlockInfo, ...] = ()
+    join: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -50,6 +53,16 @@ class Inference:
     @property
     def first_error(self) -> BlockInfo | None:
         return next((b for b in self.blocks if b.error), None)
+
+    def find(self, block_id: str) -> BlockInfo | None:
+        """The info of any block by id, nested ones included."""
+        stack = list(self.blocks)
+        while stack:
+            info = stack.pop()
+            if info.block_id == block_id:
+                return info
+            stack.extend(info.inner)
+        return None
 
     @property
     def problem(self) -> str | None:
@@ -74,6 +87,12 @@ def infer(spec: ModelSpec, check_fixes: bool = True) -> Inference:
             infos.append(BlockInfo(index, block.id, None, None, 0, None))
             continue
         block_type = CATALOGUE[block.type]
+        if block_type.container is not None:
+            info = _infer_container(spec, index, shape, total, check_fixes)
+            infos.append(info)
+            total += info.param_count
+            shape = info.output_shape
+            continue
         try:
             out, count = block_type.infer(block.params, shape)
             _check_bounds(block_type.title, out, total + count)
@@ -89,6 +108,43 @@ def infer(spec: ModelSpec, check_fixes: bool = True) -> Inference:
         total += count
         shape = out
     return Inference(tuple(infos), spec.input.shape, shape, total)
+
+
+def _infer_container(
+    spec: ModelSpec, index: int, shape: Shape, total: int, check_fixes: bool
+) -> BlockInfo:
+    """A container runs its inner stack as a model of its own, then joins it with its input.
+
+    An inner block's problem is the container's, named by its path ("residual1 › dense2"),
+    with the inner block's fix aimed at it through the container (Fix.path).
+    """
+    block = spec.blocks[index]
+    rule = CATALOGUE[block.type].container
+    if not block.blocks:
+        message = (
+            f"The {block.title} block is empty — drag blocks into it, or delete it "
+            "(an empty one would only double its input)."
+        )
+        return BlockInfo(index, block.id, shape, None, 0, message)
+    inner = infer(spec.inner_spec(index, shape), check_fixes)
+    failed = inner.first_error
+    if failed is not None:
+        fix = None
+        if failed.fix is not None:
+            fix = replace(failed.fix, path=(failed.index, *failed.fix.path))
+            fix = fix if _keeping_valid(spec, index, (fix,)) else None
+        where = failed.error if failed.inner else f"{failed.block_id}: {failed.error}"
+        message = f"{block.id} › {where}"
+        if failed.fix is not None and fix is None:
+            message += " No one-click fix keeps the blocks after it valid."
+        return BlockInfo(index, block.id, shape, None, 0, message, fix, inner.blocks)
+    try:
+        out, count, join = rule.join(shape, inner.output_shape)
+        _check_bounds(block.title, out, total + inner.total_params + count)
+    except ShapeError as err:
+        return BlockInfo(index, block.id, shape, None, 0, str(err), None, inner.blocks)
+    params = inner.total_params + count
+    return BlockInfo(index, block.id, shape, out, params, None, None, inner.blocks, join)
 
 
 def _keeping_valid(spec: ModelSpec, index: int, fixes: tuple[Fix, ...]) -> Fix | None:
@@ -132,8 +188,13 @@ def training_memory(inference: Inference, batch_size: int, val_batch_size: int) 
     the float32 weights, their gradients and two optimiser moments (Adam's; SGD keeps fewer),
     and every block's output for a batch, kept for backward and matched by its gradient (or,
     for validation, one larger batch without gradients)."""
-    values_per_sample = math.prod(inference.input_shape) + sum(
-        math.prod(block.output_shape) for block in inference.blocks if block.output_shape
-    )
+    values_per_sample = math.prod(inference.input_shape) + _output_values(inference.blocks)
     activations = values_per_sample * max(2 * batch_size, val_batch_size)
     return 4 * (4 * inference.total_params + activations)
+
+
+def _output_values(blocks: tuple[BlockInfo, ...]) -> int:
+    # A container keeps its inner blocks' outputs for backward as well as its own.
+    return sum(
+        math.prod(b.output_shape) + _output_values(b.inner) for b in blocks if b.output_shape
+    )

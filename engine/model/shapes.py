@@ -38,13 +38,15 @@ class Fix:
 
     ``insert_type`` inserts a new block of that catalogue id just before the failing block;
     ``set_params`` changes parameters of the failing block (``target=0``) or of the block
-    before it (``target=-1``).
+    before it (``target=-1``). A non-empty ``path`` aims the repair inside a container block:
+    the failing block is the container's inner block ``path[0]`` (and so on, one index per level).
     """
 
     label: str
     insert_type: str | None = None
     set_params: dict[str, Any] = field(default_factory=dict)
     target: int = 0
+    path: tuple[int, ...] = ()
 
 
 class ShapeError(ValueError):

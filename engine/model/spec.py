@@ -10,17 +10,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.model.catalogue import CATALOGUE
 from engine.model.ids import id_problem
-from engine.model.params import ParamError, shown
-from engine.model.shapes import Fix, Shape
+from engine.model.shapes import Fix, Shape, shape_kind
 
 FORMAT_NAME = "layerlab-model"
-FORMAT_VERSION = 1
+# Version 2 added container blocks (a residual block nests its own "blocks"). A model without
+# one is still written as version 1, byte for byte as before, so older LayerLab versions and
+# tools written against version 1 keep reading every model they can understand.
+FORMAT_VERSION = 2
+PLAIN_FORMAT_VERSION = 1
 INPUT_KINDS = {"image": 3, "sequence": 2, "vector": 1}
 # Per-dimension bounds of the Input block: (channels, height, width), (steps, features), (features,)
 INPUT_BOUNDS = {
@@ -36,6 +40,10 @@ INPUT_DIM_NAMES = {
 # More blocks than a person can follow on the canvas; a file with more is refused before any
 # block is parsed, so a million-block file costs its JSON parse and nothing else (README: Limits).
 MAX_BLOCKS = 1000
+# Containers inside containers: deeper than this nobody can read on the canvas, and the limit
+# keeps a hostile file from recursing the parser, inference and build into the stack limit.
+MAX_NESTING = 8
+BlockPath = tuple[int, ...]
 
 
 class SpecError(ValueError):
@@ -56,13 +64,31 @@ class BlockSpec:
     id: str
     type: str
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    # The inner stack of a container block (a residual block), input to output; () otherwise.
+    blocks: tuple[BlockSpec, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "params": dict(self.params)}
+        out: dict[str, Any] = {"id": self.id, "type": self.type, "params": dict(self.params)}
+        if self.is_container:
+            out["blocks"] = [b.to_dict() for b in self.blocks]
+        return out
 
     @property
     def title(self) -> str:
         return CATALOGUE[self.type].title
+
+    @property
+    def is_container(self) -> bool:
+        return CATALOGUE[self.type].container is not None
+
+    def walk(self) -> Iterator[BlockSpec]:
+        """This block and every block nested in it, outer first."""
+        yield self
+        for inner in self.blocks:
+            yield from inner.walk()
+
+    def with_blocks(self, blocks: tuple[BlockSpec, ...]) -> BlockSpec:
+        return replace(self, blocks=tuple(blocks))
 
 
 @dataclass(frozen=True)
@@ -82,22 +108,48 @@ class ModelSpec:
         block_type = CATALOGUE[type_id]
         return BlockSpec(self.free_id(type_id), type_id, block_type.validate_params(params or {}))
 
+    def copy_of(self, block: BlockSpec) -> BlockSpec:
+        """``block`` with the same parameters, and the blocks inside it copied too, under ids
+        not used in this spec (Duplicate)."""
+        taken = set(self.all_ids())
+
+        def copy(source: BlockSpec) -> BlockSpec:
+            prefix, n = source.type.removesuffix("2d"), 1
+            while f"{prefix}{n}" in taken:
+                n += 1
+            taken.add(f"{prefix}{n}")
+            inner = tuple(copy(b) for b in source.blocks)
+            return BlockSpec(f"{prefix}{n}", source.type, dict(source.params), inner)
+
+        return copy(block)
+
     def free_id(self, type_id: str) -> str:
-        taken = {b.id for b in self.blocks}
+        taken = self.all_ids()
         prefix = type_id.removesuffix("2d")  # "conv1", "maxpool1": shorter weight names
         n = 1
         while f"{prefix}{n}" in taken:
             n += 1
         return f"{prefix}{n}"
 
+    def all_ids(self) -> set[str]:
+        """The ids of every block, nested ones included (ids are unique across the model)."""
+        return {b.id for top in self.blocks for b in top.walk()}
+
+    def block_count(self) -> int:
+        return sum(1 for top in self.blocks for _ in top.walk())
+
     def insert(self, index: int, block: BlockSpec) -> ModelSpec:
-        if any(b.id == block.id for b in self.blocks):
-            raise SpecError(f"A block with id '{block.id}' is already in the model.")
-        if len(self.blocks) >= MAX_BLOCKS:
-            raise SpecError(_too_many_blocks(len(self.blocks) + 1))
-        problem = id_problem(block.id)
-        if problem:
-            raise SpecError(problem)
+        taken = self.all_ids()
+        for new in block.walk():
+            if new.id in taken:
+                raise SpecError(f"A block with id '{new.id}' is already in the model.")
+            problem = id_problem(new.id)
+            if problem:
+                raise SpecError(problem)
+            taken.add(new.id)
+        count = self.block_count() + sum(1 for _ in block.walk())
+        if count > MAX_BLOCKS:
+            raise SpecError(too_many_blocks(count))
         blocks = list(self.blocks)
         blocks.insert(index, block)
         return replace(self, blocks=tuple(blocks))
@@ -119,13 +171,94 @@ class ModelSpec:
         return replace(self, blocks=tuple(blocks))
 
     def with_input(self, kind: str, shape: Shape) -> ModelSpec:
-        return replace(self, input=_parse_input({"kind": kind, "shape": list(shape)}))
+        from engine.model.spec_file import parse_input
+
+        return replace(self, input=parse_input({"kind": kind, "shape": list(shape)}))
 
     def apply_fix(self, index: int, fix: Fix) -> ModelSpec:
-        """Apply the repair that shape inference proposed for block ``index``."""
+        """Apply the repair that shape inference proposed for block ``index``.
+
+        A fix with a ``path`` repairs a block inside the container at ``index``.
+        """
+        if fix.path:
+            # The inner spec knows the outer ids, so a block the fix inserts gets a free id.
+            inner = self.inner_spec(index).apply_fix(fix.path[0], replace(fix, path=fix.path[1:]))
+            return self.with_inner(index, inner.blocks)
         if fix.insert_type:
             return self.insert(index, self.new_block(fix.insert_type))
         return self.with_params(index + fix.target, fix.set_params)
+
+    def inner_spec(self, index: int, input_shape: Shape | None = None) -> ModelSpec:
+        """The inner stack of container ``index`` as a spec of its own, so that every edit,
+        inference and fix of a model works inside a container too. Block ids chosen inside it
+        avoid every id of the whole model."""
+        shape = input_shape or self.input.shape
+        return _InnerSpec(
+            InputSpec(shape_kind(shape), tuple(shape)), self.blocks[index].blocks, self.name,
+            outer_ids=frozenset(self.all_ids() - _inner_ids(self.blocks[index])),
+        )  # fmt: skip
+
+    def with_inner(self, index: int, blocks: tuple[BlockSpec, ...]) -> ModelSpec:
+        """Replace the inner stack of container ``index``."""
+        if not self.blocks[index].is_container:
+            raise SpecError(f"Block '{self.blocks[index].id}' holds no blocks.")
+        outer = list(self.blocks)
+        outer[index] = outer[index].with_blocks(blocks)
+        spec = replace(self, blocks=tuple(outer))
+        if spec.block_count() > MAX_BLOCKS:
+            raise SpecError(too_many_blocks(spec.block_count()))
+        return spec
+
+    # ------------------------------------------------------------ edits at a path
+    # A path names a block at any depth: (2,) is the third block, (2, 0) the first block inside
+    # it. Each edit at a path is the flat edit applied to the inner spec of each container on
+    # the way down, so ids, limits and checks are the same inside a container as outside.
+
+    def path_of(self, block_id: str) -> BlockPath:
+        for index, block in enumerate(self.blocks):
+            if block.id == block_id:
+                return (index,)
+            if block.blocks and any(b.id == block_id for b in block.walk()):
+                return (index, *self.inner_spec(index).path_of(block_id))
+        raise KeyError(block_id)
+
+    def block_at(self, path: BlockPath) -> BlockSpec:
+        block = self.blocks[path[0]]
+        for index in path[1:]:
+            block = block.blocks[index]
+        return block
+
+    def _at(self, path: BlockPath, edit) -> ModelSpec:
+        if len(path) == 1:
+            return edit(self, path[0])
+        inner = self.inner_spec(path[0])._at(path[1:], edit)
+        return self.with_inner(path[0], inner.blocks)
+
+    def insert_at(self, path: BlockPath, block: BlockSpec) -> ModelSpec:
+        """Insert ``block`` so that it ends up at ``path`` (inside a container: its inner stack)."""
+        if len(path) > 1 and not self.block_at(path[:-1]).is_container:
+            raise SpecError(f"Block '{self.block_at(path[:-1]).id}' holds no blocks.")
+        if len(path) + _depth(block) > MAX_NESTING:
+            raise SpecError(f"Blocks cannot be nested more than {MAX_NESTING} deep.")
+        return self._at(path, lambda spec, i: spec.insert(i, block))
+
+    def remove_at(self, path: BlockPath) -> ModelSpec:
+        return self._at(path, lambda spec, i: spec.remove(i))
+
+    def with_params_at(self, path: BlockPath, params: dict[str, Any]) -> ModelSpec:
+        return self._at(path, lambda spec, i: spec.with_params(i, params))
+
+    def move_to(self, src: BlockPath, dst: BlockPath) -> ModelSpec:
+        """Move the block at ``src`` to the gap ``dst`` names in this spec (before the block
+        now at ``dst``), into or out of containers alike."""
+        if dst[: len(src)] == src and len(dst) > len(src):
+            raise SpecError(f"Block '{self.block_at(src).id}' cannot be put inside itself.")
+        block, level = self.block_at(src), len(src) - 1
+        target = list(dst)
+        # Removing the block first shifts the gaps after it in the same stack up by one.
+        if len(dst) > level and tuple(dst[:level]) == src[:level] and dst[level] > src[level]:
+            target[level] -= 1
+        return self.remove_at(src).insert_at(tuple(target), block)
 
     def index_of(self, block_id: str) -> int:
         for i, b in enumerate(self.blocks):
@@ -135,10 +268,16 @@ class ModelSpec:
 
     # ------------------------------------------------------------ JSON
 
+    @property
+    def format_version(self) -> int:
+        """The oldest format version that holds this model (README: Model files)."""
+        nested = any(b.is_container for top in self.blocks for b in top.walk())
+        return FORMAT_VERSION if nested else PLAIN_FORMAT_VERSION
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": self.format_version,
             "name": self.name,
             "input": self.input.to_dict(),
             "blocks": [b.to_dict() for b in self.blocks],
@@ -154,7 +293,9 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelSpec:
-        return _parse_model(data)
+        from engine.model.spec_file import parse_model
+
+        return parse_model(data)
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
@@ -174,7 +315,9 @@ class ModelSpec:
                 "The file holds a number of more than 4,300 digits, which no model file needs; "
                 "check that it is the right file."
             ) from None
-        return _parse_model(data)
+        from engine.model.spec_file import parse_model
+
+        return parse_model(data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ModelSpec:
@@ -199,6 +342,22 @@ class ModelSpec:
         write_atomic(Path(path), self.to_json())
 
 
+def _depth(block: BlockSpec) -> int:
+    """Levels of nesting inside ``block`` (0 for a plain block or an empty container)."""
+    return max((1 + _depth(b) for b in block.blocks), default=0)
+
+
+def too_many_blocks(count: int) -> str:
+    return (
+        f"The model has {count:,} blocks, more than LayerLab's limit of {MAX_BLOCKS:,} — "
+        "a model this long cannot be read on the canvas; split it or use fewer blocks."
+    )
+
+
+def _inner_ids(container: BlockSpec) -> set[str]:
+    return {b.id for inner in container.blocks for b in inner.walk()}
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it over, so a crash loses nothing."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -217,137 +376,11 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-# ---------------------------------------------------------------- strict parsing
+@dataclass(frozen=True)
+class _InnerSpec(ModelSpec):
+    """A container's inner stack seen as a model: new ids also avoid the outer model's."""
 
+    outer_ids: frozenset[str] = frozenset()
 
-def _too_many_blocks(count: int) -> str:
-    return (
-        f"The model has {count:,} blocks, more than LayerLab's limit of {MAX_BLOCKS:,} — "
-        "a model this long cannot be read on the canvas; split it or use fewer blocks."
-    )
-
-
-def _require(data: dict, key: str, where: str) -> Any:
-    if key not in data:
-        raise SpecError(f"{where} is missing the field '{key}'.")
-    return data[key]
-
-
-def _parse_model(data: Any) -> ModelSpec:
-    if not isinstance(data, dict):
-        raise SpecError(
-            "A model file must hold a JSON object with 'format', 'version', 'input' and 'blocks'."
-        )
-    fmt = _require(data, "format", "The model")
-    if fmt != FORMAT_NAME:
-        raise SpecError(
-            f"This is not a LayerLab model: 'format' is {shown(fmt)}, expected {FORMAT_NAME!r}."
-        )
-    version = _require(data, "version", "The model")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SpecError(f"'version' must be a positive whole number, not {shown(version)}.")
-    if version > FORMAT_VERSION:
-        raise SpecError(
-            f"This model file has format version {shown(version)}, newer than this LayerLab reads "
-            f"(up to {FORMAT_VERSION}) — update LayerLab to open it."
-        )
-    name = data.get("name", "Untitled model")
-    if not isinstance(name, str):
-        raise SpecError(f"'name' must be text, not {shown(name)}.")
-    _check_unicode(name, "'name'")
-    inp = _parse_input(_require(data, "input", "The model"))
-    raw_blocks = _require(data, "blocks", "The model")
-    if not isinstance(raw_blocks, list):
-        raise SpecError("'blocks' must be a list of blocks.")
-    if len(raw_blocks) > MAX_BLOCKS:
-        raise SpecError(_too_many_blocks(len(raw_blocks)))
-    blocks: list[BlockSpec] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_blocks):
-        block = _parse_block(index, raw)
-        if block.id in seen:
-            raise SpecError(
-                f"Block {index} ('{block.id}'): the id '{block.id}' is used twice — block ids must be unique."
-            )
-        seen.add(block.id)
-        blocks.append(block)
-    dataset, options = _parse_dataset(data.get("dataset"))
-    return ModelSpec(inp, tuple(blocks), name, dataset, options)
-
-
-def _parse_dataset(raw: Any) -> tuple[str | None, dict[str, Any]]:
-    if raw is None:
-        return None, {}
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise SpecError(
-            "'dataset' must be an object with a 'name' (a built-in dataset id or a path)."
-        )
-    options = raw.get("options", {})
-    if not isinstance(options, dict):
-        raise SpecError(f"'dataset' 'options' must be an object, not {shown(options)}.")
-    if not raw["name"].strip():
-        raise SpecError(
-            "'dataset' 'name' is empty — give a built-in dataset id or a path, "
-            "or leave 'dataset' out."
-        )
-    _check_unicode(raw["name"], "'dataset' 'name'")
-    return raw["name"], options
-
-
-def _check_unicode(text: str, what: str) -> None:
-    # JSON may escape half of a surrogate pair ("\ud800"); such a string loads but cannot be
-    # saved or printed as UTF-8, so the file is refused here rather than at the first save.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise SpecError(
-            f"{what} holds {shown(text[err.start : err.end])}, which is not a character "
-            "(half of a UTF-16 surrogate pair) — retype it."
-        ) from None
-
-
-def _parse_input(raw: Any) -> InputSpec:
-    if not isinstance(raw, dict):
-        raise SpecError("'input' must be an object with 'kind' and 'shape'.")
-    kind = _require(raw, "kind", "The input")
-    if not isinstance(kind, str) or kind not in INPUT_KINDS:
-        raise SpecError(f"Input 'kind' must be one of image, sequence, vector, not {shown(kind)}.")
-    shape = _require(raw, "shape", "The input")
-    names = INPUT_DIM_NAMES[kind]
-    if not isinstance(shape, list | tuple) or len(shape) != len(names):
-        raise SpecError(
-            f"Input 'shape' of {kind!r} must list {len(names)} numbers ({'×'.join(names)}), not {shown(shape)}."
-        )
-    for dim, name, (lo, hi) in zip(shape, names, INPUT_BOUNDS[kind], strict=True):
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise SpecError(f"Input 'shape': {name} must be a whole number, not {shown(dim)}.")
-        if not lo <= dim <= hi:
-            raise SpecError(
-                f"Input 'shape': {name} must be between {lo} and {hi}, not {shown(dim)}."
-            )
-    return InputSpec(kind, tuple(shape))
-
-
-def _parse_block(index: int, raw: Any) -> BlockSpec:
-    if not isinstance(raw, dict):
-        raise SpecError(f"Block {index} must be an object with 'id', 'type' and 'params'.")
-    block_id = raw.get("id")
-    where = f"Block {index}" + (f" ({shown(block_id)})" if isinstance(block_id, str) else "")
-    block_id = _require(raw, "id", where)
-    problem = id_problem(block_id)
-    if problem:
-        raise SpecError(f"{where}: {problem}")
-    type_id = _require(raw, "type", where)
-    if not isinstance(type_id, str) or type_id not in CATALOGUE:
-        raise SpecError(
-            f"{where}: unknown block type {shown(type_id)}; "
-            f"known types are {', '.join(CATALOGUE.ids())}."
-        )
-    params = raw.get("params", {})
-    if not isinstance(params, dict):
-        raise SpecError(f"{where}: 'params' must be an object, not {shown(params)}.")
-    try:
-        checked = CATALOGUE[type_id].validate_params(params)
-    except ParamError as err:
-        raise SpecError(f"{where}: {err}.") from None
-    return BlockSpec(block_id, type_id, checked)
+    def all_ids(self) -> set[str]:
+        return super().all_ids() | set(self.outer_ids)

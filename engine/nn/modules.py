@@ -54,3 +54,17 @@ class GRUBlock(SequenceOrLastStep, nn.GRU):
 
 class RNNBlock(SequenceOrLastStep, nn.RNN):
     """nn.RNN (batch first) that returns the whole output sequence or the last step only."""
+
+
+class ResidualBlock(nn.Module):
+    """output = inner(x) + skip(x): ``inner`` is the block's stack (an nn.Sequential named by
+    block ids) and ``skip`` the projection where the shapes differ, or None for the identity."""
+
+    def __init__(self, inner: nn.Sequential, skip: nn.Module | None = None):
+        super().__init__()
+        self.inner = inner
+        self.skip = skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.skip is None else self.skip(x)
+        return self.inner(x) + shortcut

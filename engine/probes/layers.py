@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.nn.modules import ResidualBlock
 from engine.probes.common import ProbeError, as_input, eval_mode, freeze, frozen_array
 from engine.probes.snapshots import (
     ClassificationReport,
@@ -41,11 +42,14 @@ def _level(value: torch.Tensor) -> float:
 def layer_gradient_norms(model: nn.Module) -> dict[str, float]:
     """L2 norm of all parameter gradients of each block (0.0 where none has a gradient yet).
 
-    Call after backward and before the optimiser zeroes the gradients.
+    Call after backward and before the optimiser zeroes the gradients. The blocks inside a
+    residual block are reported one by one under their own ids (ids are unique across the
+    model), so the norm can be followed layer by layer through a residual network; the
+    residual block's own entry is its skip projection, where it has one.
     """
     names, norms = [], []
-    for name, block in model.named_children():
-        params = list(block.parameters())
+    for name, block in _blocks(model):
+        params = list(_own_parameters(block))
         if not params:
             continue
         grads = [p.grad.detach() for p in params if p.grad is not None]
@@ -60,6 +64,19 @@ def layer_gradient_norms(model: nn.Module) -> dict[str, float]:
     # One host copy for all blocks: each .item() would be a device sync of its own.
     values = torch.stack([n.to(norms[0].device) for n in norms]).cpu().tolist()
     return dict(zip(names, values, strict=True))
+
+
+def _own_parameters(block: nn.Module) -> Iterator[nn.Parameter]:
+    if isinstance(block, ResidualBlock):  # its inner blocks report for themselves
+        return iter(()) if block.skip is None else block.skip.parameters()
+    return block.parameters()
+
+
+def _blocks(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    for name, block in model.named_children():
+        yield name, block
+        if isinstance(block, ResidualBlock):
+            yield from _blocks(block.inner)
 
 
 def conv_filters(model: nn.Module) -> tuple[FilterSet, ...]:

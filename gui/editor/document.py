@@ -17,7 +17,7 @@ from PySide6.QtGui import QUndoStack
 
 from engine.model.inference import Inference, infer
 from engine.model.shapes import Shape
-from engine.model.spec import ModelSpec, SpecError
+from engine.model.spec import BlockPath, ModelSpec, SpecError
 from gui.editor import commands
 
 # Selection key of the Input block. Block ids match [a-z_][a-z0-9_]*, so this can never clash.
@@ -155,7 +155,7 @@ class ModelDocument(QObject):
         """
         self._spec = spec
         self._inference = infer(spec)
-        ids = {b.id for b in spec.blocks} | {INPUT_ID}
+        ids = spec.all_ids() | {INPUT_ID}
         if any(i not in ids for i in self._selection):
             self._selection = tuple(i for i in self._selection if i in ids)
             self.selection_changed.emit()
@@ -168,8 +168,14 @@ class ModelDocument(QObject):
         return self._selection
 
     def selected_indices(self) -> list[int]:
-        """Indices of the selected blocks, top to bottom (the Input block is not one of them)."""
-        return sorted(self._spec.index_of(i) for i in self._selection if i != INPUT_ID)
+        """Indices of the selected blocks of the top-level stack, top to bottom (the Input block
+        and blocks inside a residual block are not among them: see ``selected_paths``)."""
+        top = {b.id for b in self._spec.blocks}
+        return sorted(self._spec.index_of(i) for i in self._selection if i in top)
+
+    def selected_paths(self) -> list[BlockPath]:
+        """Paths of every selected block, nested ones included, top to bottom."""
+        return sorted(self._spec.path_of(i) for i in self._selection if i != INPUT_ID)
 
     def set_selection(self, block_ids: list[str] | tuple[str, ...]) -> None:
         ids = tuple(dict.fromkeys(block_ids))
@@ -179,18 +185,23 @@ class ModelDocument(QObject):
 
     # ------------------------------------------------------------ edits (one undo step each)
 
-    def insert_block(self, index: int, type_id: str, params: dict[str, Any] | None = None) -> str:
+    def insert_block(
+        self, index: int | BlockPath, type_id: str, params: dict[str, Any] | None = None
+    ) -> str:
+        """Insert a new block at ``index`` of the stack, or at a path into a residual block."""
         block = self._spec.new_block(type_id, params)
-        after = self._spec.insert(index, block)
+        after = self._spec.insert_at(_path(index), block)
         self._push(commands.InsertBlocksCommand(self, after, f"Insert {block.title}"))
         return block.id
 
-    def remove_blocks(self, indices: list[int]) -> None:
+    def remove_blocks(self, indices: list[int] | list[BlockPath]) -> None:
+        """Delete blocks by index or path; a residual block goes with the blocks inside it."""
         if not indices:
             return
         after = self._spec
-        for index in sorted(set(indices), reverse=True):
-            after = after.remove(index)
+        # Last first, and inner before outer, so each path still names its block when reached.
+        for path in sorted({_path(i) for i in indices}, reverse=True):
+            after = after.remove_at(path)
         names = self._names(indices)
         self._push(commands.RemoveBlocksCommand(self, after, f"Delete {names}"))
 
@@ -200,6 +211,20 @@ class ModelDocument(QObject):
         block = self._spec.blocks[src]
         self._push(commands.MoveBlocksCommand(self, self._spec.move(src, dst), f"Move {block.id}"))
 
+    def move_block_to(self, src: BlockPath, dst: BlockPath) -> bool:
+        """Move the block at ``src`` to the gap at ``dst`` (into or out of a residual block);
+        one undo step. False, and nothing changes, where the move is impossible (a residual
+        block into itself) or a no-op."""
+        try:
+            after = self._spec.move_to(src, dst)
+        except SpecError:
+            return False
+        if after == self._spec:
+            return False
+        block = self._spec.block_at(src)
+        self._push(commands.MoveBlocksCommand(self, after, f"Move {block.id}"))
+        return True
+
     def duplicate_blocks(self, indices: list[int]) -> list[str]:
         """Copy each block (same parameters, new id) right after the last selected one."""
         if not indices:
@@ -208,7 +233,7 @@ class ModelDocument(QObject):
         at = max(indices) + 1
         for index in sorted(indices):
             source = self._spec.blocks[index]
-            copy = after.new_block(source.type, dict(source.params))
+            copy = after.copy_of(source)  # a residual block with copies of its inner blocks
             after = after.insert(at, copy)
             new_ids.append(copy.id)
             at += 1
@@ -217,10 +242,10 @@ class ModelDocument(QObject):
         )
         return new_ids
 
-    def set_params(self, index: int, params: dict[str, Any]) -> None:
+    def set_params(self, index: int | BlockPath, params: dict[str, Any]) -> None:
         """Change parameters of one block; raises ParamError (nothing changes) on a bad value."""
-        block = self._spec.blocks[index]
-        after = self._spec.with_params(index, params)
+        block = self._spec.block_at(_path(index))
+        after = self._spec.with_params_at(_path(index), params)
         if after == self._spec:
             return
         text = f"Set {block.id} {commands.describe_params(params)}"
@@ -256,8 +281,8 @@ class ModelDocument(QObject):
     def _push(self, command: commands.SpecCommand) -> None:
         self.undo_stack.push(command)
 
-    def _names(self, indices: list[int]) -> str:
-        ids = [self._spec.blocks[i].id for i in sorted(set(indices))]
+    def _names(self, indices: list[int] | list[BlockPath]) -> str:
+        ids = [self._spec.block_at(p).id for p in sorted({_path(i) for i in indices})]
         return ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} blocks"
 
     # ------------------------------------------------------------ weights
@@ -266,7 +291,11 @@ class ModelDocument(QObject):
     def _architecture(spec: ModelSpec) -> tuple:
         return (
             spec.input,
-            tuple((b.id, b.type, tuple(sorted(b.params.items()))) for b in spec.blocks),
+            tuple(
+                (b.id, b.type, tuple(sorted(b.params.items())), len(b.blocks))
+                for top in spec.blocks
+                for b in top.walk()
+            ),
         )
 
     def set_weights(self, weights: dict[str, np.ndarray] | None, saved: bool = False) -> None:
@@ -356,3 +385,7 @@ class ModelDocument(QObject):
         self.undo_stack.setClean()
         self.path_changed.emit()
         self._modified_may_have_changed()
+
+
+def _path(index: int | BlockPath) -> BlockPath:
+    return (index,) if isinstance(index, int) else tuple(index)

@@ -89,7 +89,8 @@ class InspectorPanel(QWidget):
         key = selection[0]
         if key == INPUT_ID:
             return ("input",)
-        return ("block", key, self.document.spec.blocks[self.document.spec.index_of(key)].type)
+        spec = self.document.spec
+        return ("block", key, spec.block_at(spec.path_of(key)).type)
 
     def refresh(self) -> None:
         target = self._target()
@@ -165,15 +166,26 @@ class InspectorPanel(QWidget):
             return
         if target[0] != "block":
             return
-        index = spec.index_of(target[1])
-        for name, value in spec.blocks[index].params.items():
+        for name, value in spec.block_at(spec.path_of(target[1])).params.items():
             set_editor_value(self.editors[name], value)
-        info = inference.blocks[index]
-        if info.error:
+        info = inference.find(target[1])
+        if info is None:  # inside a block that is not checked yet
+            return
+        if info.join is not None:
+            self.shapes.setText(
+                f"{format_shape(info.input_shape)} → <b>{format_shape(info.output_shape)}</b>"
+                f" &nbsp;·&nbsp; {info.param_count:,} parameters<br>"
+                f"output = inner blocks + skip; skip: <b>{html.escape(info.join)}</b>"
+            )
+            self.shapes.show()
+        elif info.error:
             self.error.setText(f"⚠ {info.error}")
             self.error.show()
-            if info.fix:
-                self.fix_button.setText(f"Fix: {info.fix.label}")
+            # Inside a residual block the fix offered is the outer block's, aimed through it,
+            # which inference has checked against the whole model.
+            fix = inference.blocks[spec.path_of(target[1])[0]].fix
+            if fix:
+                self.fix_button.setText(f"Fix: {fix.label}")
                 self.fix_button.show()
         elif info.output_shape is not None:
             self.shapes.setText(
@@ -227,9 +239,9 @@ class InspectorPanel(QWidget):
     def _commit_param(self, name: str, value: Any) -> None:
         if self._shown is None or self._shown[0] != "block":
             return
-        index = self.document.spec.index_of(self._shown[1])
+        path = self.document.spec.path_of(self._shown[1])
         try:
-            self.document.set_params(index, {name: value})
+            self.document.set_params(path, {name: value})
         except ParamError as err:  # the widgets' ranges should make this unreachable
             self.error.setText(f"⚠ {name}: {err}")
             self.error.show()
@@ -246,4 +258,6 @@ class InspectorPanel(QWidget):
 
     def _apply_fix(self) -> None:
         if self._shown and self._shown[0] == "block":
-            self.document.apply_fix(self.document.spec.index_of(self._shown[1]))
+            # A fix inside a residual block is aimed through it: apply the outermost block's.
+            path = self.document.spec.path_of(self._shown[1])
+            self.document.apply_fix(path[0])

@@ -57,7 +57,9 @@ CASES = [
 
 
 def test_every_block_has_a_case():
-    assert {c[0] for c in CASES} == set(CATALOGUE.ids())
+    # Containers hold other blocks; their cases are in test_residual.py.
+    plain = {b.id for b in CATALOGUE if b.container is None}
+    assert {c[0] for c in CASES} == plain
 
 
 @pytest.mark.parametrize(("type_id", "params", "kind", "in_shape", "out_shape"), CASES)
@@ -86,7 +88,8 @@ def test_block_declares_help_and_valid_defaults(block: BlockType):
 
 @pytest.mark.parametrize("block", list(CATALOGUE), ids=lambda b: b.id)
 def test_block_declares_its_code_summary_and_known_probes(block: BlockType):
-    assert block.code is not None  # the Python export can write every block
+    # the Python export can write every block; a container's code is its inner blocks'
+    assert block.code is not None or block.container is not None
     assert block.summarise(block.defaults())
     assert set(block.probes) <= set(PROBES.kinds())
 

@@ -56,8 +56,58 @@ SPECS = {
         ("rnn2", "rnn", {"hidden_size": 3, "return_sequence": True}), ("dense2", "dense", {"units": 2}),
     ]),
 }  # fmt: skip
+
+
+def _residual(block_id: str, inner: list[tuple[str, str, dict]]) -> dict:
+    blocks = [{"id": i, "type": t, "params": p} for i, t, p in inner]
+    return {"id": block_id, "type": "residual", "params": {}, "blocks": blocks}
+
+
+# Residual blocks with every kind of skip: the identity, a Linear projection, a strided 1×1
+# convolution, one residual block inside another, and a recurrent block inside one.
+SPECS["residual_cnn"] = ModelSpec.from_dict(
+    {
+        "format": "layerlab-model",
+        "version": 2,
+        "name": "test residual cnn",
+        "input": {"kind": "image", "shape": [2, 8, 8]},
+        "blocks": [
+            _residual(
+                "residual1", [("conv1", "conv2d", {"out_channels": 2}), ("relu1", "relu", {})]
+            ),
+            _residual(
+                "residual2",
+                [("conv2", "conv2d", {"out_channels": 4, "stride": 2}), ("tanh2", "tanh", {})],
+            ),
+            {"id": "maxpool1", "type": "maxpool2d", "params": {}},
+            {"id": "flatten1", "type": "flatten", "params": {}},
+            {
+                "id": "residual3",
+                "type": "residual",
+                "params": {},
+                "blocks": [
+                    _residual(
+                        "residual4", [("dense1", "dense", {"units": 16}), ("tanh3", "tanh", {})]
+                    ),
+                    {"id": "tanh1", "type": "tanh", "params": {}},
+                ],
+            },
+            _residual("residual5", [("dense2", "dense", {"units": 3})]),
+        ],
+    }
+)
+SPECS["residual_rnn"] = ModelSpec.from_dict({
+    "format": "layerlab-model", "version": 2, "name": "test residual rnn",
+    "input": {"kind": "sequence", "shape": [6, 3]},
+    "blocks": [
+        _residual("residual1", [("gru1", "gru", {"hidden_size": 4, "return_sequence": True})]),
+        {"id": "lstm1", "type": "lstm", "params": {"hidden_size": 4}},
+        _residual("residual2", [("dense1", "dense", {"units": 4}), ("sigmoid1", "sigmoid", {})]),
+        {"id": "dense2", "type": "dense", "params": {"units": 2}},
+    ],
+})  # fmt: skip
 KINDS = list(SPECS)
-ONNX_RECURRENT_OPS = {"lstm": {"LSTM"}, "gru": {"GRU"}, "rnn": {"RNN"}}
+ONNX_RECURRENT_OPS = {"lstm": {"LSTM"}, "gru": {"GRU"}, "rnn": {"RNN"}, "residual_rnn": {"GRU"}}
 
 
 def _train(spec: ModelSpec) -> torch.nn.Module:
@@ -91,7 +141,7 @@ def _reference(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 def test_the_test_models_use_every_block_type():
-    used = {b.type for spec in SPECS.values() for b in spec.blocks}
+    used = {b.type for spec in SPECS.values() for top in spec.blocks for b in top.walk()}
     assert used == set(CATALOGUE.ids())
 
 
@@ -245,6 +295,23 @@ def test_generated_module_is_plain_readable_torch(generated):
     for block in SPECS["lstm"].blocks:
         assert f"self.{block.id} = " in source
     assert "x = h_n[-1]" in source
+
+
+def test_generated_residual_module_adds_the_skip_in_forward(generated):
+    folder, _ = generated
+    source = (folder / "residual_cnn.py").read_text()
+    assert "self.residual2.skip = nn.Conv2d(2, 4, kernel_size=1, stride=2)" in source
+    assert "self.residual3.inner.residual4.inner.dense1 = nn.Linear(16, 16)" in source
+    assert "skip_residual1 = x" in source and "x = x + skip_residual1" in source
+    assert "skip_residual2 = self.residual2.skip(x)" in source
+
+
+def test_residual_weights_have_readable_names(trained):
+    names = list(trained["residual_cnn"].state_dict())
+    assert "residual1.inner.conv1.weight" in names
+    assert {"residual2.skip.weight", "residual2.skip.bias"} <= set(names)
+    assert "residual3.inner.residual4.inner.dense1.weight" in names
+    assert not any(n.startswith("residual1.skip") for n in names)  # identity: no weights
 
 
 # ---------------------------------------------------------------- messages and failures

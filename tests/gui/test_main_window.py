@@ -58,6 +58,8 @@ def test_every_template_loads_valid(main_window):
         "memory_rnn",
         "memory_lstm",
         "moons_mlp",
+        "deep_plain",
+        "deep_residual",
     } <= ids
     actions = w.files.examples_menu.actions()
     assert [a.data() for a in actions] == [e.id for e in examples]
@@ -66,8 +68,9 @@ def test_every_template_loads_valid(main_window):
         spec = w.document.spec
         assert w.document.inference.valid, (action.data(), w.document.inference.problem)
         assert w.train_action.isEnabled()
-        assert w.scene.ordered_keys() == ["<input>", *(b.id for b in spec.blocks)]
-        assert all(w.scene.card(b.id).content.state == "ok" for b in spec.blocks)
+        walked = [b.id for top in spec.blocks for b in top.walk()]  # residual blocks' inner ones
+        assert w.scene.ordered_keys() == ["<input>", *walked]
+        assert all(w.scene.card(k).content.state == "ok" for k in walked)
         assert w.document.path is None and not w.isWindowModified()
 
 

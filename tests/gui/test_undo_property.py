@@ -3,13 +3,15 @@ the way, it gives back the final one. The canvas scene follows every step."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.model.catalogue import CATALOGUE
 from engine.model.examples import list_examples
-from engine.model.spec import INPUT_BOUNDS, INPUT_KINDS, ModelSpec
+from engine.model.spec import INPUT_BOUNDS, INPUT_KINDS, ModelSpec, SpecError
 from gui.editor.canvas.scene import ModelScene
 from gui.editor.document import INPUT_ID, ModelDocument
 
@@ -17,7 +19,29 @@ from gui.editor.document import INPUT_ID, ModelDocument
 pytestmark = pytest.mark.usefixtures("leak_check")
 
 EXAMPLES = {e.id: e.load() for e in list_examples()}
-EDITS = ("insert", "remove", "move", "duplicate", "set_params", "set_input", "fix")
+EDITS = (
+    "insert", "remove", "move", "duplicate", "set_params", "set_input", "fix",
+    "insert_inner", "move_to", "remove_inner",
+)  # fmt: skip
+
+
+def _paths(blocks, prefix=()) -> list[tuple[int, ...]]:
+    """Every block's path, nested ones included."""
+    out = []
+    for index, block in enumerate(blocks):
+        out.append((*prefix, index))
+        out += _paths(block.blocks, (*prefix, index))
+    return out
+
+
+def _gaps(blocks, prefix=()) -> list[tuple[int, ...]]:
+    """Every place a block can go: before each block, and at the end of every stack."""
+    out = [(*prefix, len(blocks))]
+    for index, block in enumerate(blocks):
+        out.append((*prefix, index))
+        if block.is_container:
+            out += _gaps(block.blocks, (*prefix, index))
+    return out
 
 
 def _value(data, param):
@@ -60,6 +84,18 @@ def _edit(document: ModelDocument, data) -> None:
             data.draw(st.integers(lo, min(hi, 40))) for lo, hi in INPUT_BOUNDS[input_kind]
         )
         document.set_input(input_kind, shape)
+    elif kind == "insert_inner":
+        # A residual block's inner stack is a stack like the top one: any gap in any of them.
+        gap = data.draw(st.sampled_from(_gaps(spec.blocks)))
+        with contextlib.suppress(SpecError):  # deeper than MAX_NESTING: refused, nothing changes
+            document.insert_block(gap, data.draw(st.sampled_from(CATALOGUE.ids())))
+    elif kind == "move_to":
+        src = data.draw(st.sampled_from(_paths(spec.blocks)))
+        document.move_block_to(src, data.draw(st.sampled_from(_gaps(spec.blocks))))
+    elif kind == "remove_inner":
+        document.remove_blocks(
+            data.draw(st.lists(st.sampled_from(_paths(spec.blocks)), max_size=2))
+        )
     else:
         fixable = [b.index for b in document.inference.blocks if b.fix]
         if fixable:
@@ -76,7 +112,8 @@ def test_undo_all_returns_the_original_spec(qapp, start, data):
     scene = ModelScene(document)
     for _ in range(data.draw(st.integers(1, 12))):
         _edit(document, data)
-        assert scene.ordered_keys() == [INPUT_ID, *(b.id for b in document.spec.blocks)]
+        walked = [b.id for top in document.spec.blocks for b in top.walk()]
+        assert scene.ordered_keys() == [INPUT_ID, *walked]
         for block, info in zip(document.spec.blocks, document.inference.blocks, strict=True):
             assert (scene.card(block.id).content.state == "error") == (info.error is not None)
     final = document.spec

@@ -7,7 +7,7 @@ imports torch: the window draws and checks models before torch has loaded.
 """
 
 # Registered in this order, which is the palette's and the catalogue's order.
-from engine.model.catalogue import cnn, core, recurrent  # noqa: F401
+from engine.model.catalogue import cnn, core, recurrent, residual  # noqa: F401
 from engine.model.catalogue.registry import CATALOGUE, GROUPS, BlockRegistry, BlockType
 from engine.model.params import ParamError
 from engine.model.shapes import Fix, ShapeError, format_shape

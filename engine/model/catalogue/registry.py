@@ -28,6 +28,24 @@ Summary = Callable[[dict[str, Any]], str]
 GROUPS = ("CNN", "RNN", "Core")
 
 
+@dataclass(frozen=True)
+class ContainerRule:
+    """What makes a block a container of its own stack of blocks (the residual block).
+
+    Inference runs the inner stack like a model of its own, then ``join`` says what the block
+    makes of its input and the inner stack's output; ``build`` wraps the built inner stack.
+    """
+
+    # join(input shape, inner output shape) -> (output shape, parameters of the join, what the
+    # join does in words: "identity" or "1×1 Conv2d 16→32, stride 2"); raises ShapeError.
+    join: Callable[[Shape, Shape], tuple[Shape, int, str]]
+    # build(inner nn.Sequential, input shape, inner output shape) -> torch.nn.Module
+    build: Callable[[Any, Shape, Shape], Any]
+    # forward(block id, inner forward lines, the join's module or None, shape comment) -> the
+    # lines of the generated Python module's forward() for the whole container
+    forward_code: Callable[[str, list[str], Any, str], list[str]]
+
+
 def plain_forward(block_id: str, _module: Any, shape: str) -> list[str]:
     """The forward line of a block that maps x to x."""
     return [f"x = self.{block_id}(x)  {shape}".rstrip()]
@@ -48,6 +66,7 @@ class BlockType:
     # Probe kinds (engine.probes.registry) that look inside this block; their views are
     # brought forward in this order when a model gains the block, so the last one is on top.
     probes: tuple[str, ...] = ()
+    container: ContainerRule | None = None  # None: a plain block
 
     def param(self, name: str) -> Param:
         for p in self.params:

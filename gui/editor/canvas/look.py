@@ -10,10 +10,9 @@ from typing import Any
 from PySide6.QtGui import QColor, QFont
 
 from engine.model.catalogue import CATALOGUE
+from gui.editor.canvas.layout import BLOCK_HEIGHT, LINK_LENGTH  # noqa: F401 - read from here too
 
 BLOCK_WIDTH = 340.0
-BLOCK_HEIGHT = 56.0
-LINK_LENGTH = 36.0  # vertical gap between two blocks; the link and its shape label live here
 CORNER = 8.0
 BAND = 7.0  # width of the colour band on a block's left edge
 # The activation thumbnail at a card's right end; the text keeps the rest of the card.
@@ -39,6 +38,8 @@ SHAPE_PILL = QColor("#f8fafc")
 BACKGROUND = QColor("#e9edf2")
 GRID = QColor("#dde2e9")
 DROP = QColor("#f97316")
+GROUP_FILL = QColor(13, 148, 136, 22)  # a residual block's frame: the Core colour, faint
+SKIP = QColor("#0d9488")  # its skip arrow and the ⊕ where the skip is added back
 
 
 def group_colour(type_id: str) -> QColor:

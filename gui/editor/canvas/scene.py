@@ -17,20 +17,17 @@ from PySide6.QtWidgets import QGraphicsScene
 from engine.model.catalogue import CATALOGUE, INPUT_HELP
 from engine.model.inference import BlockInfo
 from engine.model.shapes import format_shape
-from engine.model.spec import BlockSpec
+from engine.model.spec import BlockPath, BlockSpec
 from engine.probes.snapshots import BlockOutput
 from gui.editor.canvas import look
+from gui.editor.canvas.group import GroupFrame
 from gui.editor.canvas.items import BlockCard, CardContent, DropIndicator, LinkItem, OutputTerminal
+from gui.editor.canvas.layout import card_top, lay_out
 from gui.editor.canvas.thumbnails import Thumbnail, make_thumbnail
 from gui.editor.document import INPUT_ID, ModelDocument
 
 SCENE_MARGIN = 30.0  # the view fits the model with this margin, so the scene must not be taller
-_PITCH = look.BLOCK_HEIGHT + look.LINK_LENGTH  # distance from one card's top to the next one's
-
-
-def card_top(position: int) -> float:
-    """Scene y of the top of the card at ``position`` (-1 is the Input, 0 the first block)."""
-    return (position + 1) * _PITCH
+__all__ = ["SCENE_MARGIN", "ModelScene", "card_top"]
 
 
 class ModelScene(QGraphicsScene):
@@ -39,6 +36,8 @@ class ModelScene(QGraphicsScene):
         self.document = document
         self._cards: dict[str, BlockCard] = {}
         self._links: list[LinkItem] = []
+        self._frames: dict[str, GroupFrame] = {}
+        self.layout = lay_out(document.spec, document.inference, INPUT_ID)
         self._output = OutputTerminal()
         self.addItem(self._output)
         self.drop_indicator = DropIndicator()
@@ -58,28 +57,35 @@ class ModelScene(QGraphicsScene):
         return self._cards[key]
 
     def ordered_keys(self) -> list[str]:
-        """Card keys top to bottom: the Input, then the block ids in spec order."""
-        return [INPUT_ID, *(b.id for b in self.document.spec.blocks)]
+        """Card keys top to bottom: the Input, then the block ids in spec order, the blocks
+        inside a residual block right after its own card."""
+        return [r.key for r in self.layout.rows if not r.closing]
+
+    def frame(self, block_id: str) -> GroupFrame:
+        """The frame drawn around residual block ``block_id`` and its inner cards."""
+        return self._frames[block_id]
 
     def model_rect(self) -> QRectF:
         """The area the model occupies, for fitting the view to it."""
         rect = QRectF()
-        for item in [*self._cards.values(), *self._links, self._output]:
+        for item in [*self._cards.values(), *self._links, *self._frames.values(), self._output]:
             rect = rect.united(item.sceneBoundingRect())
         return rect
 
     # ------------------------------------------------------------ redraw from the document
 
     def sync(self) -> None:
-        spec, inference = self.document.spec, self.document.inference
-        wanted = {INPUT_ID, *(b.id for b in spec.blocks)}
+        self.layout = lay_out(self.document.spec, self.document.inference, INPUT_ID)
+        wanted = set(self.ordered_keys())
         self._syncing_selection = True
         try:
             for key in [k for k in self._cards if k not in wanted]:
                 self.removeItem(self._cards.pop(key))
             self._update_card(INPUT_ID, self._input_content(), movable=False)
-            for block, info in zip(spec.blocks, inference.blocks, strict=True):
-                self._update_card(block.id, _block_content(block, info), movable=True)
+            for row in self.layout.rows[1:]:
+                if not row.closing:
+                    self._update_card(row.key, _block_content(row.block, row.info), movable=True)
+            self._update_frames()
             self._layout()
             self._apply_selection()
             self._place_thumbnails()
@@ -108,33 +114,39 @@ class ModelScene(QGraphicsScene):
             tooltip=tooltip,
         )
 
+    def _update_frames(self) -> None:
+        groups = {g.block_id: g for g in self.layout.groups}
+        for key in [k for k in self._frames if k not in groups]:
+            self.removeItem(self._frames.pop(key))
+        for key, group in groups.items():
+            if key in self._frames:
+                self._frames[key].set_group(group)
+            else:
+                self._frames[key] = GroupFrame(group)
+                self.addItem(self._frames[key])
+
     def _layout(self) -> None:
-        blocks = self.document.spec.blocks
-        inference = self.document.inference
-        for position, key in enumerate(self.ordered_keys(), start=-1):
-            card = self._cards[key]
-            if not card.dragging:
-                card.setPos(0, card_top(position))
-        # One link below every card: to the next card, and from the last one to the Output.
-        shapes = [(inference.input_shape, True)] + [
-            (info.output_shape, info.ok) for info in inference.blocks
-        ]
-        while len(self._links) < len(shapes):
+        inference, rows = self.document.inference, self.layout.rows
+        for row in rows:
+            card = self._cards.get(row.key)
+            if card is not None and not card.dragging:
+                card.setPos(0, row.top)
+        # One link below every row: to the next row, and from the last one to the Output.
+        while len(self._links) < len(rows):
             link = LinkItem(0, 1, "", True)
             self.addItem(link)
             self._links.append(link)
-        while len(self._links) > len(shapes):
+        while len(self._links) > len(rows):
             self.removeItem(self._links.pop())
-        for position, (link, (shape, ok)) in enumerate(
-            zip(self._links, shapes, strict=True), start=-1
-        ):
-            top = card_top(position) + look.BLOCK_HEIGHT
-            known = shape is not None and ok
-            link.set_link(top, top + look.LINK_LENGTH, format_shape(shape) if known else "?", known)
+        for index, (link, row) in enumerate(zip(self._links, rows, strict=True)):
+            below = rows[index + 1].top if index + 1 < len(rows) else self.layout.bottom
+            known = row.shape_below is not None and row.known_below
+            label = format_shape(row.shape_below) if known else "?"
+            link.set_link(row.bottom, below, label, known)
         self._output.known = inference.output_shape is not None and all(
             i.ok for i in inference.blocks
         )
-        self._output.setPos(0, card_top(len(blocks)))
+        self._output.setPos(0, self.layout.bottom)
         self._output.update()
         rect = self.model_rect().adjusted(-220, -SCENE_MARGIN, 220, SCENE_MARGIN)
         self.setSceneRect(rect)
@@ -157,10 +169,10 @@ class ModelScene(QGraphicsScene):
 
     def _place_thumbnails(self) -> None:
         shapes = {
-            block.id: info.output_shape
-            for block, info in zip(self.document.spec.blocks, self.document.inference.blocks,
-                                   strict=True)
-        }  # fmt: skip
+            row.key: row.info.output_shape
+            for row in self.layout.rows[1:]
+            if row.info is not None and not row.closing
+        }
         for key, card in self._cards.items():
             found = self._thumbnails.get(key) if self._thumbnails_shown else None
             # An edit since the probe ran (another shape) makes the picture stale: none is shown.
@@ -200,18 +212,17 @@ class ModelScene(QGraphicsScene):
 
     # ------------------------------------------------------------ where a drop lands
 
-    def insertion_index_at(self, y: float) -> int:
-        """The index a block dropped at scene height ``y`` is inserted at (0 = right after Input)."""
-        centres = [
-            card_top(i) + look.BLOCK_HEIGHT / 2 for i in range(len(self.document.spec.blocks))
-        ]
-        return sum(1 for c in centres if c < y)
+    def insertion_index_at(self, y: float) -> BlockPath:
+        """Where a block dropped at scene height ``y`` goes: a path, (0,) right after the Input,
+        (2, 0) first inside the residual block at index 2."""
+        return self.layout.gap_at(y)
 
-    def gap_y(self, index: int) -> float:
-        """Scene height of the gap above block ``index`` (``len(blocks)``: below the last one)."""
-        return card_top(index) - look.LINK_LENGTH / 2
+    def gap_y(self, index: int | BlockPath) -> float:
+        """Scene height of the gap above block ``index`` (``len(blocks)``: below the last one);
+        a path names a gap inside a residual block."""
+        return self.layout.gap_y((index,) if isinstance(index, int) else tuple(index))
 
-    def show_drop_indicator(self, index: int) -> None:
+    def show_drop_indicator(self, index: int | BlockPath) -> None:
         self.drop_indicator.setPos(0, self.gap_y(index))
         self.drop_indicator.show()
 
@@ -220,43 +231,44 @@ class ModelScene(QGraphicsScene):
 
     # ------------------------------------------------------------ reorder by drag
 
-    def _reorder_target(self, card: BlockCard) -> tuple[int, int]:
-        """(source index, destination index as ModelSpec.move takes it) for a card being dragged."""
-        source = self.document.spec.index_of(card.key)
-        centre = card.y() + look.BLOCK_HEIGHT / 2
-        others = [i for i in range(len(self.document.spec.blocks)) if i != source]
-        return source, sum(1 for i in others if card_top(i) + look.BLOCK_HEIGHT / 2 < centre)
+    def _reorder_target(self, card: BlockCard) -> tuple[BlockPath, BlockPath | None]:
+        """(the dragged block's path, the gap it would go to; None where it stays put)."""
+        source = self.layout.row(card.key).path
+        target = self.layout.gap_at(card.y() + look.BLOCK_HEIGHT / 2, exclude=source)
+        # The gaps right above and right below a block both leave it where it is.
+        stays = target in (source, (*source[:-1], source[-1] + 1))
+        return source, None if stays else target
 
     def reorder_moved(self, card: BlockCard, dy: float) -> None:
-        source = self.document.spec.index_of(card.key)
-        card.setPos(0, card_top(source) + dy)
+        card.setPos(0, self.layout.row(card.key).top + dy)
         _, target = self._reorder_target(card)
-        if target == source:
+        if target is None:
             self.hide_drop_indicator()
         else:
-            self.show_drop_indicator(target if target < source else target + 1)
+            self.show_drop_indicator(target)
 
     def reorder_finished(self, card: BlockCard) -> None:
         source, target = self._reorder_target(card)
         self.hide_drop_indicator()
-        if target != source:
-            self.document.move_block(source, target)  # redraws through spec_changed
-        else:
+        # Into, out of or within a residual block alike; redraws through spec_changed.
+        if target is None or not self.document.move_block_to(source, target):
             self._layout()
 
 
-def _block_content(block: BlockSpec, info: BlockInfo) -> CardContent:
+def _block_content(block: BlockSpec, info: BlockInfo | None) -> CardContent:
     block_type = CATALOGUE[block.type]
     colour = look.group_colour(block.type)
     summary = look.param_summary(block.type, block.params)
+    if info is not None and info.join:
+        summary = f"{summary} · skip: {info.join}"
     head = f"<p><b>{html.escape(block_type.title)}</b> ({html.escape(block.id)})</p>"
-    if info.error:
+    if info is not None and info.error:
         fix = f"<p><i>Fix: {html.escape(info.fix.label)}</i></p>" if info.fix else ""
         tooltip = f"{head}<p style='color:#b91c1c'>{html.escape(info.error)}</p>{fix}"
         return CardContent(
             block_type.title, block.id, summary, "invalid", "", colour, "error", info.error, tooltip
         )
-    if info.output_shape is None:
+    if info is None or info.output_shape is None:
         tooltip = f"{head}<p>Not checked: a block above it has a problem.</p>"
         return CardContent(
             block_type.title, block.id, summary, "?", "", colour, "unchecked", tooltip=tooltip

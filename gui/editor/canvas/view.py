@@ -26,8 +26,9 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
+from PySide6.QtWidgets import QGraphicsView, QMenu, QToolTip, QWidget
 
+from engine.model.spec import BlockPath, SpecError
 from gui.editor.canvas import look
 from gui.editor.canvas.palette import block_type_from_mime
 from gui.editor.canvas.scene import SCENE_MARGIN, ModelScene
@@ -176,7 +177,7 @@ class ModelView(QGraphicsView):
 
     # ------------------------------------------------------------ drops from the palette
 
-    def _drop_index(self, position: QPointF) -> int:
+    def _drop_index(self, position: QPointF) -> BlockPath:
         return self.model_scene.insertion_index_at(self.mapToScene(position.toPoint()).y())
 
     def _follow_drag(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
@@ -207,7 +208,11 @@ class ModelView(QGraphicsView):
         index = self._drop_index(event.position())
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
-        block_id = self.model_scene.document.insert_block(index, type_id)
+        try:
+            block_id = self.model_scene.document.insert_block(index, type_id)
+        except SpecError as err:  # nested deeper than the limit, too many blocks: say why
+            QToolTip.showText(self.mapToGlobal(event.position().toPoint()), str(err), self)
+            return
         self.model_scene.document.set_selection([block_id])
 
     # ------------------------------------------------------------ background
