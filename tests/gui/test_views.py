@@ -433,6 +433,36 @@ def test_gradient_flow_legends_sit_outside_their_plots(qtbot):
         assert not any(legend.sceneBoundingRect().intersects(p) for p in plots)
 
 
+def test_gradient_flow_of_a_deep_network_plots_the_norm_by_depth(qtbot):
+    """26 layers: a legend of every layer would fill the plot; the norm by depth (the newest
+    step, first layer to last) takes its place, and the caption gives their ratio."""
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, GradientFlowView())
+    view.resize(480, 320)  # a cell of the Train grid at 1280×800
+    view.new_run("run 1")
+    norms = {f"dense{i}": 10.0 ** (-0.25 * (25 - i)) for i in range(26)}  # vanishing backwards
+    for step in range(1, 6):
+        view.add_layer_gradients(step, norms)
+    view.repaint_now()
+    QApplication.processEvents()
+    assert view.deep and view.depth_plot.scene() is not None
+    assert view.layer_legend.scene() is None  # not drawn over (or above) the curves
+    x, y = view.depth_curve.getData()
+    assert list(x) == list(range(1, 27)) and y[0] < y[-1]  # log mode: y holds log10 values
+    assert view.depth_ratio() == pytest.approx(10.0**-6.25)
+    assert "first layer / last layer ‖∂L/∂θ‖ = 5.62e-07" in view.caption.text()
+    # A plot of its own, of a readable height, not a strip.
+    assert view.layer_plot.vb.sceneBoundingRect().height() > 60
+
+    view.new_run("run 2")  # a shallow model again: the legend comes back
+    for step in range(1, 6):
+        view.add_layer_gradients(step, {"conv1": 0.5, "dense1": 0.2})
+    view.repaint_now()
+    assert not view.deep and view.layer_legend.scene() is not None
+    assert view.depth_plot.scene() is None and "first layer" not in view.caption.text()
+
+
 def log_labels(plot, low, high):
     """The non-empty tick labels a log-mode left axis draws for the range 10^low .. 10^high."""
     from PySide6.QtWidgets import QApplication

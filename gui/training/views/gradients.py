@@ -66,6 +66,10 @@ class GradientFlowView(LiveView):
     )
 
     focus_missing = "no gradient norm (it has no parameters)"
+    # Above this many layers a legend of every layer filled the plot (a 26-layer network left
+    # its curves a thin strip): the legend gives way to a plot of the norm by depth, and the
+    # curves are coloured from the first layer (dark) to the last (light).
+    DEEP_LAYERS = 8
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gradient flow", parent)
@@ -95,6 +99,16 @@ class GradientFlowView(LiveView):
             plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis misleads
             plot.setLogMode(y=True)
             show_grid(plot, 0.25)
+        self.depth_plot = pg.PlotItem(title="gradient norm by depth, newest step")
+        self.depth_plot.setLabel("bottom", "layer, input → output")
+        self.depth_plot.setLabel("left", "‖∂L/∂θ‖")
+        self.depth_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.depth_plot.setLogMode(y=True)
+        show_grid(self.depth_plot, 0.25)
+        self.depth_curve = self.depth_plot.plot(
+            pen=pg.mkPen(PALETTE[0], width=2), symbol="o", symbolSize=6
+        )
+        self.deep = False  # the depth plot is shown in the legend's place
         self._time_plot_shown = True
         self._show_time_plot(False)  # until a recurrent block reports: a CNN has no time axis
         self.layer_plot.setDownsampling(auto=True, mode="peak")
@@ -135,6 +149,7 @@ class GradientFlowView(LiveView):
         self._time_curves.clear()
         self.layer_curves.clear()
         self.layer_series.clear()
+        self.depth_curve.setData([], [])
         self.time_gradients.clear()
         self._run_label = label
 
@@ -204,11 +219,12 @@ class GradientFlowView(LiveView):
     # ------------------------------------------------------------ painting
 
     def paint(self) -> None:
+        self._show_depth(len(self.layer_series) > self.DEEP_LAYERS)
         for index, (name, series) in enumerate(self.layer_series.items()):
             curve = self.layer_curves.get(name)
             if curve is None:
                 # Width 1: Qt's fast path; a 2-px pen costs ~1.4 ms more per curve and frame.
-                pen = pg.mkPen(PALETTE[index % len(PALETTE)], width=1)
+                pen = pg.mkPen(self._colour(index), width=1)
                 curve = self.layer_plot.plot(pen=pen, name=name, connect="finite")
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
@@ -236,6 +252,8 @@ class GradientFlowView(LiveView):
         self.time_range.update(
             bounds_of(*(np.arange(len(g)) for g in through_time)), bounds_of(*through_time)
         )
+        if self.deep:
+            self._paint_depth()
         self.caption.setText(self._ratio_text())
 
     def show_layer(self, block_id: str | None) -> bool:
@@ -264,9 +282,45 @@ class GradientFlowView(LiveView):
         for index, (name, curve) in enumerate(self._time_curves.items()):
             curve.setPen(self._pen(index + 1, name, focus, 3, 4))
 
-    @staticmethod
-    def _pen(index: int, name: str, focus: str | None, width: int, focus_width: int):
-        colour = pg.mkColor(PALETTE[index % len(PALETTE)])
+    def _colour(self, index: int) -> pg.QtGui.QColor:
+        """A layer's colour: the palette's, or, in a deep network, by depth (viridis)."""
+        count = len(self.layer_series)
+        if count > self.DEEP_LAYERS:
+            return pg.colormap.get("viridis").map(index / max(1, count - 1), mode="qcolor")
+        return pg.mkColor(PALETTE[index % len(PALETTE)])
+
+    def _show_depth(self, deep: bool) -> None:
+        if deep == self.deep:
+            return
+        self.deep = deep
+        self._highlight_drawn = None  # colours change with the mode
+        if deep:
+            self.graphics.removeItem(self.layer_legend)
+            self.graphics.addItem(self.depth_plot, row=0, col=0)
+        else:
+            self.graphics.removeItem(self.depth_plot)
+            self.graphics.addItem(self.layer_legend, row=0, col=0)
+
+    def _paint_depth(self) -> None:
+        names = list(self.layer_series)
+        newest = np.array([s.y[-1] if len(s.y) else np.nan for s in self.layer_series.values()])
+        x = np.arange(1, len(names) + 1)
+        self.depth_curve.setData(x, positive(newest))
+        every = max(1, int(np.ceil(len(names) / 6)))  # a few names, not a crowd
+        ticks = [(i + 1, names[i]) for i in range(0, len(names), every)]
+        self.depth_plot.getAxis("bottom").setTicks([ticks, []])
+
+    def depth_ratio(self) -> float | None:
+        """The first layer's newest gradient norm over the last layer's (the vanishing gradient
+        through depth in one number), or None without both."""
+        series = list(self.layer_series.values())
+        if len(series) < 2 or not len(series[0].y) or not len(series[-1].y):
+            return None
+        first, last = float(series[0].y[-1]), float(series[-1].y[-1])
+        return first / last if last > 0 and np.isfinite(first) else None
+
+    def _pen(self, index: int, name: str, focus: str | None, width: int, focus_width: int):
+        colour = self._colour(index)
         if focus is None:
             return pg.mkPen(colour, width=width)
         if name == focus:
@@ -291,8 +345,12 @@ class GradientFlowView(LiveView):
             self.graphics.removeItem(self.time_plot)
 
     def _ratio_text(self) -> str:
-        """The vanishing gradient in one number: how much smaller dL/dh_0 is than dL/dh_T."""
+        """The vanishing gradient in one number: how much smaller dL/dh_0 is than dL/dh_T (and,
+        in a deep network, the first layer's gradient than the last's)."""
         parts = []
+        ratio = self.depth_ratio() if self.deep else None
+        if ratio is not None:
+            parts.append(f"first layer / last layer ‖∂L/∂θ‖ = {ratio:.2e}")
         for block_id, tg in self.time_gradients.items():
             g = np.asarray(tg.grad_norm, np.float64)
             if len(g) > 1 and g[-1] > 0 and g[0] > 0:
