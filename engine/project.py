@@ -40,7 +40,9 @@ PROJECT_FILE = "project.json"
 WEIGHTS_FILE = "weights.safetensors"
 RUNS_FOLDER = "runs"
 # The panel's settings a project keeps (TrainSettings field names).
-TRAINING_KEYS = ("optimizer", "lr", "batch_size", "epochs", "device", "probe_sample_index")
+TRAINING_KEYS = (
+    "optimizer", "lr", "grad_clip", "batch_size", "epochs", "device", "probe_sample_index",
+)  # fmt: skip
 
 
 class ProjectError(ValueError):

@@ -53,7 +53,21 @@ class GRUBlock(SequenceOrLastStep, nn.GRU):
 
 
 class RNNBlock(SequenceOrLastStep, nn.RNN):
-    """nn.RNN (batch first) that returns the whole output sequence or the last step only."""
+    """nn.RNN (batch first) that returns the whole output sequence or the last step only.
+
+    ``recurrent_gain`` > 0 starts every recurrent matrix U as ``gain`` times a random orthogonal
+    matrix: all its singular values are ``gain``, so going back one step multiplies the gradient
+    by up to ``gain`` (times the non-linearity's slope). Above 1 it grows exponentially back
+    through time (the exploding gradient); 0 keeps torch's own initialisation.
+    """
+
+    def __init__(self, *args, recurrent_gain: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if recurrent_gain > 0:
+            with torch.no_grad():
+                for name, param in self.named_parameters():
+                    if name.startswith("weight_hh"):
+                        nn.init.orthogonal_(param, gain=recurrent_gain)
 
 
 class ResidualBlock(nn.Module):

@@ -334,8 +334,18 @@ class TrainingLoop:
         typical = TYPICAL_LR[self.setup.settings.optimizer]
         if lr > typical:
             advice = f"the learning rate {lr:g} is probably too high; try {min(lr / 10, typical):g}"
+        elif self.grad_clip is None:
+            # An exploding gradient (a recurrent network on long sequences, README "The exploding
+            # gradient, and clipping"): clipping bounds the step where a lower rate only delays it.
+            advice = (
+                f"clip the gradient norm at 1 (Gradient clip in the Training panel, --grad-clip 1 "
+                f"on the command line) or try a lower learning rate ({lr / 10:g})"
+            )
         else:
-            advice = f"try a lower learning rate ({lr / 10:g}) or gradient clipping"
+            advice = (
+                f"try a lower learning rate ({lr / 10:g}) or a smaller gradient clip than "
+                f"{self.grad_clip:g}"
+            )
         weights = self.setup.weights()
         if weights and all(np.isfinite(w).all() for w in weights.values() if w.dtype.kind == "f"):
             kept = (

@@ -43,6 +43,7 @@ from gui.training.views import (
     LossCurvesView,
     PredictionGridView,
 )
+from gui.training.views.curves import setting_label, setting_value
 
 
 class TrainingDashboard(QObject):
@@ -103,6 +104,7 @@ class TrainingDashboard(QObject):
         self.panel.resume_requested.connect(lambda: self.controller.resume())
         self.panel.stop_requested.connect(self.stop)
         self.panel.lr_edited.connect(self._lr_edited)
+        self.panel.grad_clip_edited.connect(self._grad_clip_edited)
         document.spec_changed.connect(self._spec_changed)
         self._spec_changed()
 
@@ -238,6 +240,14 @@ class TrainingDashboard(QObject):
         except SettingsError as error:
             self.panel.show_status(str(error), error=True)
 
+    def _grad_clip_edited(self, grad_clip: float | None) -> None:
+        from engine.training.settings import SettingsError
+
+        try:
+            self.controller.update_settings(grad_clip=grad_clip)
+        except SettingsError as error:
+            self.panel.show_status(str(error), error=True)
+
     def _fail(self, message: str) -> None:
         self._pending_settings = None
         self.panel.run_failed(message)
@@ -302,9 +312,7 @@ class TrainingDashboard(QObject):
         self.curves.add_settings_change(event)
         changes = dict(event.changes)
         sample = changes.pop("probe_sample_index", None)
-        parts = [
-            f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in changes.items()
-        ]
+        parts = [f"{setting_label(k)} {setting_value(v)}" for k, v in changes.items()]
         if sample is not None:
             parts.append(f"the views now show validation sample {sample}")
         self.panel.show_status(f"Step {event.step}: {', '.join(parts)}.")

@@ -83,6 +83,7 @@ class TrainingPanel(QWidget):
     resume_requested = Signal()
     stop_requested = Signal()
     lr_edited = Signal(float)  # the user changed the learning rate while a run is live
+    grad_clip_edited = Signal(object)  # max gradient norm (float), or None for off, while live
     probe_sample_changed = Signal(int)  # the probe sample changed while a run is live
 
     def __init__(self, parent: QWidget | None = None):
@@ -112,6 +113,18 @@ class TrainingPanel(QWidget):
         self.lr_spin.setToolTip("Learning rate; editable during training (press Enter to apply)")
         self.lr_spin.setKeyboardTracking(False)  # one change per edit, not one per keystroke
         self.lr_spin.valueChanged.connect(self._lr_changed)
+        # 0 shows as "off": no clipping, TrainSettings' default; one field, no checkbox beside
+        # it, so the row is no wider than the learning rate's.
+        self.clip_spin = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=1000.0, value=0.0)
+        self.clip_spin.setSpecialValueText("off")
+        self.clip_spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        self.clip_spin.setToolTip(
+            "Gradient clipping: the largest norm of the whole gradient; a larger one is scaled "
+            "down to it, keeping its direction. Tames an exploding gradient. 0 is off. "
+            "Editable during training (press Enter to apply)"
+        )
+        self.clip_spin.setKeyboardTracking(False)  # one change per edit, not one per keystroke
+        self.clip_spin.valueChanged.connect(self._clip_changed)
         self.batch_spin = QSpinBox(minimum=1, maximum=65536, value=TrainSettings.batch_size)
         self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=TrainSettings.epochs)
         # A run to watch as long as it is interesting: it ends with Stop, like a stopped run.
@@ -140,6 +153,7 @@ class TrainingPanel(QWidget):
         form.addRow("Dataset", self.dataset_label)
         form.addRow("Optimiser", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Gradient clip", self.clip_spin)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Epochs", self.epochs_spin)
         # Its own row: beside the count it widened the form past the left column.
@@ -227,11 +241,18 @@ class TrainingPanel(QWidget):
         return {
             "optimizer": self.optimizer_combo.currentData(),
             "lr": float(self.lr_spin.value()),
+            "grad_clip": self.grad_clip,
             "batch_size": int(self.batch_spin.value()),
             "epochs": None if self.until_stopped_check.isChecked() else self.epochs_spin.value(),
             "device": self.device_combo.currentData(),
             "probe_sample_index": int(self.sample_spin.value()),
         }
+
+    @property
+    def grad_clip(self) -> float | None:
+        """The gradient clip shown: the max gradient norm, or None when off."""
+        value = float(self.clip_spin.value())
+        return value if value > 0 else None
 
     def set_settings(self, values: dict[str, Any]) -> None:
         """Show saved settings (a project's): the keys ``settings()`` returns; others, and a
@@ -242,6 +263,8 @@ class TrainingPanel(QWidget):
                 self.optimizer_combo.setCurrentIndex(index)  # before lr: it may reset lr
         if "epochs" in values:
             self.until_stopped_check.setChecked(values["epochs"] is None)
+        if "grad_clip" in values:
+            self.clip_spin.setValue(values["grad_clip"] or 0.0)  # None: off
         for key, spin in (
             ("lr", self.lr_spin),
             ("batch_size", self.batch_spin),
@@ -407,6 +430,10 @@ class TrainingPanel(QWidget):
         if self.state in ("running", "paused"):
             self.lr_edited.emit(float(value))
 
+    def _clip_changed(self, _value: float) -> None:
+        if self.state in ("running", "paused"):
+            self.grad_clip_edited.emit(self.grad_clip)
+
     def _sample_changed(self, value: int) -> None:
         if self.state in ("running", "paused"):
             self.probe_sample_changed.emit(int(value))
@@ -422,7 +449,8 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(live)
         self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
         self.stop_button.setEnabled(live)
-        # The learning rate and the probe sample stay editable: they apply to the live run.
+        # The learning rate, gradient clip and probe sample stay editable: they apply to the
+        # live run.
         for widget in (self.optimizer_combo, self.batch_spin, self.epochs_spin,
                        self.until_stopped_check, self.device_combo):  # fmt: skip
             widget.setEnabled(self.state == "idle")

@@ -190,6 +190,18 @@ _recurrent(
             "Activation of the hidden state.",
             choices=("tanh", "relu"),
         ),
+        Param(
+            "recurrent_gain",
+            "float",
+            0.0,
+            "Recurrent init gain",
+            "0: PyTorch's initial weights. Above 0: the recurrent matrix U starts as this gain "
+            "times a random orthogonal matrix, so each step back in time multiplies the "
+            "gradient by up to this much. Above 1 (with ReLU) the gradient explodes back "
+            "through time; below 1 it vanishes. Only the starting weights change.",
+            0.0,
+            10.0,
+        ),
     ),
     in_code=("nonlinearity",),
 )

@@ -174,7 +174,7 @@ class LossCurvesView(LiveView):
         if not changes:
             return
         run = self._run_for(event.run_id)
-        text = ", ".join(f"{k} {_short(v)}" for k, v in changes.items())
+        text = ", ".join(f"{setting_label(k)} {setting_value(v)}" for k, v in changes.items())
         # Horizontal, hanging right of the line from near the top of the view: rotated at the
         # top edge it was clipped to "lr=0.00". The x range's headroom leaves room on the right.
         line = pg.InfiniteLine(
@@ -352,6 +352,18 @@ def _clip(text: str, length: int = 28) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def _short(value) -> str:
-    """A setting's value for a marker: 3 significant digits, so lr 0.0005 is not "0.00"."""
+# Short names for a marker's label: "clip 1" reads at a glance where "grad_clip=1.0" did not.
+_SETTING_LABELS = {"grad_clip": "clip", "weight_decay": "weight decay"}
+
+
+def setting_label(key: str) -> str:
+    """A live setting's name on a marker and in the panel's message."""
+    return _SETTING_LABELS.get(key, key)
+
+
+def setting_value(value) -> str:
+    """A setting's value for a marker: 3 significant digits, so lr 0.0005 is not "0.00";
+    None (a clip switched off) reads "off"."""
+    if value is None:
+        return "off"
     return f"{value:.3g}" if isinstance(value, float) else str(value)

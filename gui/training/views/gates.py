@@ -57,6 +57,23 @@ def gate_levels(name: str, mode: str, values: np.ndarray) -> tuple[tuple[float, 
     return (-peak, peak), True
 
 
+# Far below float32's limit, so that (value - level) and the colour scale stay finite too.
+_DRAWABLE_PEAK = 1e30
+
+
+def drawable(values: np.ndarray) -> np.ndarray:
+    """Values the painter can draw: the states of an exploding ReLU RNN overflow to inf and
+    NaN (at the first step of README's exploding_rnn without clipping), which crashed the whole
+    window in pyqtgraph's image painting. Overflowed values are drawn at the largest finite
+    magnitude, in their sign; NaN as 0."""
+    if np.isfinite(values).all() and (values.size == 0 or np.abs(values).max() <= _DRAWABLE_PEAK):
+        return values
+    finite = np.isfinite(values)
+    peak = float(np.abs(values[finite]).max()) if finite.any() else 1.0
+    peak = min(peak, _DRAWABLE_PEAK)
+    return np.clip(np.nan_to_num(values, nan=0.0, posinf=peak, neginf=-peak), -peak, peak)
+
+
 def _label_ends(bar: pg.ColorBarItem, levels: tuple[float, float]) -> None:
     lo, hi = levels
     bar.getAxis("right").setTicks([[(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")], []])
@@ -208,7 +225,7 @@ class GateHeatmapView(LiveView):
             self._rebuild(trace.mode, names)
         self.heatmaps = {}
         for name, values in layer.gates.items():
-            values = np.asarray(values, np.float32)
+            values = drawable(np.asarray(values, np.float32))
             self.heatmaps[name] = values
             plot, item = self.gate_plots[name]
             levels, _ = gate_levels(name, trace.mode, values)

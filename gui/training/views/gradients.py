@@ -63,6 +63,13 @@ class GradientFlowView(LiveView):
         "range signal mainly along the cell state c_t (through the forget gate), so read its "
         "curve together with the Gates view: a forget gate held near 1 is the path the gradient"
         " takes, even where ‖∂L/∂h_t‖ itself is small."
+        " The opposite is the exploding gradient: a curve that rises towards t = 0 (the "
+        "exploding_rnn example, a ReLU RNN whose recurrent matrix stretches its state) means "
+        "each step back multiplies the gradient by more than 1, and one update can throw the "
+        "weights so far that the loss jumps or becomes NaN. Gradient clipping (in the Training "
+        "panel) scales a gradient whose norm is above the limit down to it, keeping its "
+        "direction: every step stays bounded while the network learns weights that no longer "
+        "explode, and the curve flattens."
     )
 
     focus_missing = "no gradient norm (it has no parameters)"
