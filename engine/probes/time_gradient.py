@@ -27,9 +27,12 @@ from engine.probes.common import (
 from engine.probes.recurrent import check_recurrent, unroll
 from engine.probes.snapshots import TimeGradient
 
-# The replay and torch's fused kernels agree to ~1e-6; a larger gap means the block does
-# something the replay does not, and its gradients would describe a different network.
+# The replay and torch's fused kernels agree to ~1e-6 of the states' size; a larger gap means
+# the block does something the replay does not, and its gradients would describe a different
+# network. Relative too: states of an exploding RNN reach 1e6 and more, where float32 rounding
+# alone is larger than any absolute bound.
 _MATCH_ATOL = 1e-4
+_MATCH_RTOL = 1e-4
 
 
 def _block_output(module: nn.RNNBase, hidden: list[list[torch.Tensor]], original):
@@ -46,7 +49,14 @@ def _block_output(module: nn.RNNBase, hidden: list[list[torch.Tensor]], original
 def _check_same(block_id: str, replayed, original) -> None:
     a = replayed[0] if isinstance(replayed, tuple) else replayed
     b = original[0] if isinstance(original, tuple) else original
-    if a.shape != b.shape or not torch.allclose(a.detach(), b.detach(), atol=_MATCH_ATOL, rtol=0):
+    if a.shape == b.shape and not torch.isfinite(b).all():
+        raise ProbeError(
+            f"Block '{block_id}' overflowed: its hidden states are no longer finite numbers (the "
+            "exploding gradient, or a learning rate far too high), so no gradient can be traced "
+            "through it at this step."
+        )
+    same = torch.allclose(a.detach(), b.detach(), atol=_MATCH_ATOL, rtol=_MATCH_RTOL)
+    if a.shape != b.shape or not same:
         raise ProbeError(
             f"Block '{block_id}' returns something other than its recurrent output sequence "
             "or last step; the gradient-through-time probe cannot follow it."

@@ -118,3 +118,20 @@ def test_non_scalar_loss_is_refused():
         recurrent_gradient_flow(
             model, "rec1", torch.randn(5, 1), nn.MSELoss(reduction="none"), torch.zeros(1, 3)
         )
+
+
+def test_an_exploding_rnn_is_followed_while_its_states_are_finite_and_named_when_not():
+    """States of an exploding ReLU RNN grow huge and then overflow: huge ones are still traced;
+    overflowed ones are a sentence saying so, not "returns something other than its output"
+    (which it said before, turning the view off as if the block were unsupported)."""
+    torch.manual_seed(0)
+    model = sequence_model("rnn_relu", hidden=32)
+    with torch.no_grad():
+        nn.init.orthogonal_(model.rec1.weight_hh_l0, gain=1.5)  # every singular value 1.5
+    x = 1e8 * torch.ones(1, STEPS, 1)
+    with torch.no_grad():
+        assert model.rec1(x)[0].abs().max() > 1e6  # states this large differ by > 1e-4 in float32
+    result = recurrent_gradient_flow(model, "rec1", x, nn.MSELoss(), torch.ones(1, 1))
+    assert result.grad_norm.shape == (STEPS,) and np.isfinite(result.grad_norm).all()
+    with pytest.raises(ProbeError, match="overflowed"):
+        recurrent_gradient_flow(model, "rec1", 1e32 * x, nn.MSELoss(), torch.ones(1, 1))
