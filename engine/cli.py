@@ -15,151 +15,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from engine.cli_options import (  # noqa: F401 - EXIT_*, MAX_SEED: part of this module's API
+    EXIT_BAD_INPUT,
+    EXIT_TRAINING_FAILED,
+    MAX_SEED,
+    UsageError,
+    make_parser,
+)
 from engine.console import ProgressPrinter, ctrl_c_stops, summary
 from engine.launch import LAUNCHED_HERE, LaunchError, join_run, launched_by_torchrun
 from engine.training.events import Failed
 from engine.training.settings import (
-    CLI_TORCH_THREADS,
     DEFAULT_LR,
-    LR_SCHEDULES,
-    OPTIMIZER_TITLES,
-    OPTIMIZERS,
     TrainSettings,
 )
-
-EXIT_BAD_INPUT = 2  # anything wrong found before the first step (README: Command line)
-EXIT_TRAINING_FAILED = 1  # a run that started and then failed
-MAX_SEED = 2**32 - 1  # what every random generator the run seeds (torch, numpy) accepts
-
-
-class _UsageError(Exception):
-    """A bad command line, reported as one line (in a distributed run by rank 0 alone: every
-    rank finds the same)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print usage and exit(2); we want one line
-        raise _UsageError(message)
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text[:40]!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number from 0 to {MAX_SEED:,}, not {text[:40]}"
-        )
-    return value
-
-
-def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python main.py train", description="Train a LayerLab model without a window.")
-    p.add_argument("model", metavar="MODEL_FILE", nargs="?", help="a LayerLab model file (.json)")
-    p.add_argument(
-        "--dataset",
-        metavar="NAME_OR_PATH",
-        help="a built-in dataset id or a data file/folder (default: the model file's dataset, "
-        "a relative path read from the model file's folder)",
-    )
-    defaults = TrainSettings()
-    p.add_argument("--epochs", type=int, default=defaults.epochs, metavar="N")
-    p.add_argument(
-        "--nproc",
-        type=int,
-        metavar="N",
-        help="train with N processes on this machine (DistributedDataParallel through "
-        "torch.distributed.run, as torchrun --nproc-per-node N does); --batch-size stays the "
-        "global batch",
-    )
-    p.add_argument(
-        "--nnodes",
-        type=int,
-        default=1,
-        metavar="M",
-        help="with --nproc: machines taking part; run the same command on each",
-    )
-    p.add_argument(
-        "--rdzv-endpoint",
-        metavar="HOST:PORT",
-        help="with --nproc on several machines: where they meet (the first machine's address "
-        "and a free port)",
-    )
-    p.add_argument(
-        "--until-stopped",
-        action="store_true",
-        help="train until Ctrl+C instead of for --epochs (the run then stops cleanly: last "
-        "checkpoint, status 'stopped', exports written)",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda:N or mps (default auto)")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="B")
-    p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        metavar="LR",
-        help="learning rate (default: "
-        + ", ".join(f"{OPTIMIZER_TITLES[n]} {DEFAULT_LR[n]:g}" for n in OPTIMIZERS)
-        + ")",
-    )
-    p.add_argument("--optimizer", default=defaults.optimizer, choices=OPTIMIZERS)
-    p.add_argument("--momentum", type=float, default=defaults.momentum)
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--grad-clip", type=float, default=defaults.grad_clip, metavar="MAX_NORM")
-    p.add_argument("--lr-schedule", default=defaults.lr_schedule, choices=LR_SCHEDULES)
-    p.add_argument("--seed", type=_seed, default=defaults.seed)
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=CLI_TORCH_THREADS,
-        help="torch threads (default: torch's own, one per core)",
-    )
-    p.add_argument(
-        "--export",
-        action="append",
-        default=[],
-        metavar="OUT",
-        help="write the trained model here; repeatable; format from the extension "
-        "(.safetensors, .pt, .onnx, .torchscript, .py, .json)",
-    )
-    p.add_argument("--quiet", action="store_true", help="print only the summary line")
-    _add_run_options(p)
-    return p
-
-
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--run-dir",
-        metavar="DIR",
-        help="write this run's folder here (default: a new folder in 'runs' beside the model "
-        "file, named after the model and the start time)",
-    )
-    p.add_argument(
-        "--resume",
-        metavar="RUN_FOLDER",
-        help="continue the run in RUN_FOLDER for --epochs more epochs (no MODEL_FILE then)",
-    )
-    p.add_argument(
-        "--from",
-        dest="resume_from",
-        choices=("last", "best"),
-        default="last",
-        help="the checkpoint --resume goes on from (default last)",
-    )
-    p.add_argument(
-        "--probes",
-        action="store_true",
-        help="run the probes and keep their newest snapshots in the run folder, so File > "
-        "Open Run shows the views too (off by default: they cost time)",
-    )
-    p.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=TrainSettings().checkpoint_every,
-        metavar="N",
-        help="epochs between checkpoints (the best epoch and the end are always kept)",
-    )
 
 
 def train_main(
@@ -169,7 +38,7 @@ def train_main(
     out, err = stdout or sys.stdout, stderr or sys.stderr
     try:
         return _train(argv, out, err)
-    except (_UsageError, LaunchError) as exc:
+    except (UsageError, LaunchError) as exc:
         mine = isinstance(exc, LaunchError) and exc.every_rank  # this rank's own problem
         if mine or os.environ.get("RANK", "0") == "0" or not launched_by_torchrun():
             err.write(f"layerlab: {exc}\n")
@@ -191,29 +60,28 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
     if args.resume is not None:
         return _resume(args, out, err)
     if args.model is None:
-        raise _UsageError(
+        raise UsageError(
             "the following arguments are required: MODEL_FILE (or --resume RUN_FOLDER)"
         )
     path = Path(args.model)
     if path.is_dir():
-        raise _UsageError(f"'{path}' is a folder, not a model file; give the path of a .json model")
+        raise UsageError(f"'{path}' is a folder, not a model file; give the path of a .json model")
     if not path.exists():
-        raise _UsageError(f"the model file '{path}' does not exist")
+        raise UsageError(f"the model file '{path}' does not exist")
     try:
         spec = ModelSpec.load(path)  # its message names the file
     except SpecError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     problem = infer(spec).problem  # no torch yet: a model that cannot be built stops here
     if problem:
-        raise _UsageError(f"'{path.name}' cannot be trained: {problem}")
+        raise UsageError(f"'{path.name}' cannot be trained: {problem}")
     # A relative path in the model file is read next to it; one on the command line, from here.
     source = DataSource.for_model(spec, path, name=args.dataset)
     if source is None:
-        raise _UsageError(f"'{path.name}' names no dataset; pass --dataset NAME_OR_PATH")
+        raise UsageError(f"'{path.name}' names no dataset; pass --dataset NAME_OR_PATH")
     exports = [Path(p) for p in args.export]
     _check_exports(exports)
 
-    from engine.training.settings import TrainSettings
     from engine.training.trainer import Trainer
 
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
@@ -234,7 +102,7 @@ def _train(argv: list[str], out: TextIO, err: TextIO) -> int:
             checkpoint_every=args.checkpoint_every,
         ).checked()
     except SettingsError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     group = join_run(settings)
     if group is not None:
         if settings.probes and group.is_main:
@@ -265,7 +133,7 @@ def _launch(args: argparse.Namespace, argv: list[str], err: TextIO) -> int:
     from engine.launch import check_endpoint, launch, without_nproc
 
     if args.nproc < 1:
-        raise _UsageError(f"--nproc must be 1 or more, not {args.nproc}")
+        raise UsageError(f"--nproc must be 1 or more, not {args.nproc}")
     if args.rdzv_endpoint is not None:
         check_endpoint(args.rdzv_endpoint)  # before a run folder is made for nothing
     rest, folder, made = without_nproc(argv), None, False
@@ -363,20 +231,18 @@ def _new_run_folder(run_dir: str | None, default_parent: Path, model_name: str) 
             return new_run_folder(default_parent, model_name)
         folder = Path(run_dir)
         if (folder / RUN_FILE).exists():
-            raise _UsageError(
+            raise UsageError(
                 f"'{folder}' already holds a run; continue it with --resume {folder}, "
                 "or choose another --run-dir"
             )
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):
-            raise _UsageError(f"cannot write the run folder '{folder}': it is read-only")
+            raise UsageError(f"cannot write the run folder '{folder}': it is read-only")
         return folder
     except RunFolderError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise _UsageError(
-            f"cannot make the run folder '{run_dir}': {exc.strerror or exc}"
-        ) from None
+        raise UsageError(f"cannot make the run folder '{run_dir}': {exc.strerror or exc}") from None
 
 
 def _resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -385,12 +251,12 @@ def _resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.training.trainer import Trainer
 
     if args.model is not None or args.run_dir is not None:
-        raise _UsageError(
+        raise UsageError(
             "--resume continues the run in its own folder with its own model; "
             "leave out MODEL_FILE and --run-dir"
         )
     if args.epochs < 1:
-        raise _UsageError(f"--epochs must be 1 or more, not {args.epochs}")
+        raise UsageError(f"--epochs must be 1 or more, not {args.epochs}")
     exports = [Path(p) for p in args.export]
     _check_exports(exports)
     device = args.device if args.device != "auto" else None
@@ -404,7 +270,7 @@ def _resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             torch_threads=args.threads,
         )
     except RunFolderError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     settings = plan.settings
     group = join_run(settings)
     if group is not None:
@@ -424,9 +290,9 @@ def _check_exports(paths: list[Path]) -> None:
         try:
             format_for_path(target)
         except ExportError as exc:
-            raise _UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
         if not target.parent.exists():
-            raise _UsageError(
+            raise UsageError(
                 f"cannot export to '{target}': the folder '{target.parent}' does not exist"
             )
 
@@ -438,4 +304,4 @@ def _export(model, spec, target: Path) -> str:
     try:
         return export_model(model, spec, target, trained=True).message
     except ExportError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
