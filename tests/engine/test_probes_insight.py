@@ -136,3 +136,19 @@ def test_saliency_survives_an_in_place_activation_after_the_last_conv():
 def test_saliency_needs_a_conv_image_classifier():
     with pytest.raises(ProbeError, match="Conv2d"):
         saliency_map(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), torch.zeros(1, 1, 4, 4))
+
+
+def test_both_snapshots_are_kept_with_the_run_and_read_back(tmp_path, cnn):
+    from engine.runs.probe_files import read_probes, write_probe
+
+    regions = decision_regions(_mlp(2), torch.randn(20, 2), torch.randint(0, 2, (20,)), 2, 10)
+    saliency = saliency_map(cnn, torch.randn(1, 8, 8), torch.tensor([4]))
+    write_probe(tmp_path, "decision_regions", 3, regions, None)
+    write_probe(tmp_path, "saliency", 3, saliency, None)
+    found, problems = read_probes(tmp_path)
+    assert problems == []
+    back = found["decision_regions"][1]
+    assert np.array_equal(back.predicted, regions.predicted) and back.num_classes == 2
+    back = found["saliency"][1]
+    assert np.array_equal(back.grad_cam, saliency.grad_cam)
+    assert (back.cam_layer, back.predicted, back.label) == ("conv2", saliency.predicted, 4)
