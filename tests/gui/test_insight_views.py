@@ -74,9 +74,18 @@ def test_saliency_shows_sample_maps_and_the_verdict(qtbot, tmp_path):
     view.take_snapshot(ProbeSnapshot(1, 5, "saliency", _saliency(label=5), None))
     view.repaint_now()
     assert view.caption.text() == "val sample 7: predicted digit 3 (90%), true digit 5 ✗"
-    assert view.saliency_item.image.shape == view.cam_item.image.shape == (4, 4)
+    assert view.saliency_item.image.shape == (4, 4) and view.cam_item.image.shape == (4, 4, 3)
+    # Where Grad-CAM is 0 the overlay is the sample's grey; where it is 1 mostly heat colour.
+    grey, cam = view.sample_item.image, view.result.grad_cam
+    assert np.allclose(view.cam_item.image[cam == 0], grey[cam == 0][:, None])
+    assert not np.allclose(view.cam_item.image[cam == 1], grey[cam == 1][:, None], atol=0.1)
     assert view.sample_item.image.max() == 1.0 and view.sample_item.image.min() == 0.0
     assert "conv2" in view.plots["Grad-CAM"].titleLabel.text
+    view.resize(900, 380)
+    view.show()
+    qtbot.waitUntil(lambda: view.plots["sample"].width() > 100)
+    widths = {round(p.width()) for p in view.plots.values()}
+    assert max(widths) - min(widths) <= 1  # three pictures of one size side by side
     view.export_csv(tmp_path / "saliency.csv")
     assert len((tmp_path / "saliency.csv").read_text().splitlines()) == 17
 

@@ -14,13 +14,25 @@ from engine.probes.snapshots import SaliencyMap
 from gui.training.views.base import SAMPLE_KIND, LiveView, write_csv
 from gui.training.views.plots import PlotCanvas, configure_image_item
 
-CAM_OPACITY = 0.55  # enough colour to see the heat, enough image under it to see the digit
+# The heat's opacity where Grad-CAM is 1; it fades with the map, so places without evidence
+# show the sample itself rather than the colour map's black.
+CAM_OPACITY = 0.7
 PANELS = ("sample", "saliency", "Grad-CAM")
 
 
 def heat_colormap() -> pg.ColorMap:
     """Dark to bright (inferno): perceptually uniform and readable without colour vision."""
     return pg.colormap.get("inferno")
+
+
+def cam_overlay(grey: np.ndarray, cam: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float 0..1: the sample (grey or RGB) with the heat colour of ``cam`` laid over
+    it, more opaque where the map is larger."""
+    heat = heat_colormap().map(np.asarray(cam, np.float32).ravel(), mode="float")[:, :3]
+    heat = heat.reshape(*cam.shape, 3)
+    alpha = (CAM_OPACITY * np.clip(cam, 0.0, 1.0))[..., None]
+    base = grey if grey.ndim == 3 else np.repeat(grey[..., None], 3, axis=2)
+    return ((1.0 - alpha) * base + alpha * heat).astype(np.float32)
 
 
 def display_image(image: np.ndarray) -> np.ndarray:
@@ -61,7 +73,7 @@ class SaliencyView(LiveView):
         self.sample_text = "the probe sample"
         self.graphics = PlotCanvas()
         self.plots: dict[str, pg.PlotItem] = {}
-        for col, name in zip((0, 1, 3), PANELS, strict=True):
+        for col, name in enumerate(PANELS):
             plot = self.graphics.addPlot(row=0, col=col, title=name)
             plot.invertY(True)
             plot.setAspectLocked(True)
@@ -69,16 +81,18 @@ class SaliencyView(LiveView):
             plot.hideAxis("bottom")
             plot.setMenuEnabled(False)
             self.plots[name] = plot
+            # The three pictures the same size (left to their titles' widths, "Grad-CAM
+            # (conv2)" took a third more); the colour bar only as wide as it needs.
+            self.graphics.ci.layout.setColumnStretchFactor(col, 1)
+            plot.setPreferredWidth(100)
         self.sample_item = self._image("sample")
         self.saliency_item = self._image("saliency", heat_colormap())
-        self.cam_background = self._image("Grad-CAM")
-        self.cam_item = self._image("Grad-CAM", heat_colormap())
-        self.cam_item.setOpacity(CAM_OPACITY)
-        for col in (2, 4):  # both maps run from 0 to 1: the bars never change
-            bar = pg.ColorBarItem(
-                values=(0.0, 1.0), colorMap=heat_colormap(), interactive=False, width=10
-            )
-            self.graphics.addItem(bar, row=0, col=col)
+        self.cam_item = self._image("Grad-CAM")
+        # Both maps run from 0 to 1 in the same colours: one bar, which never changes.
+        self.colour_bar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=heat_colormap(), interactive=False, width=10
+        )
+        self.graphics.addItem(self.colour_bar, row=0, col=len(PANELS))
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)
@@ -127,12 +141,11 @@ class SaliencyView(LiveView):
             return
         shown = display_image(r.image)
         self.sample_item.setImage(shown, levels=(0.0, 1.0), autoLevels=False)
-        self.cam_background.setImage(shown, levels=(0.0, 1.0), autoLevels=False)
         self.saliency_item.setImage(
             np.asarray(r.saliency, np.float32), levels=(0.0, 1.0), autoLevels=False
         )
         self.cam_item.setImage(
-            np.asarray(r.grad_cam, np.float32), levels=(0.0, 1.0), autoLevels=False
+            cam_overlay(shown, np.asarray(r.grad_cam)), levels=(0.0, 1.0), autoLevels=False
         )
         self.plots["Grad-CAM"].setTitle(f"Grad-CAM ({r.cam_layer})")
         self.caption.setText(f"{self.sample_text}: {self.verdict()}")
