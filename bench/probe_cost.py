@@ -4,7 +4,8 @@ Run: python -m bench.probe_cost   (about 15 s). Prints a table; not a test. The 
 probes at a rate bounded by time, so a probe at 50 % of a step taken twice a second costs
 little, while the same probe every step would halve training speed. Each table ends with the
 share of training time all probes take at their default intervals (cost / interval, summed),
-with and without the cards' block_outputs probe.
+with and without the cards' block_outputs probe; the last column is each probe's own share at
+its default interval (the target: 2 % or less each).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def median_ms(fn: Callable[[], object], budget_s: float = 0.4, max_runs: int = 2
 def digits_cnn() -> nn.Sequential:
     """The digits CNN example exactly as the app builds it."""
     return build_model(ModelSpec.load(example_path("digits_cnn")), seed=0)
+
+
+def moons_mlp() -> nn.Sequential:
+    """The two-moons MLP example exactly as the app builds it (2 inputs, 2 classes)."""
+    return build_model(ModelSpec.load(example_path("moons_mlp")), seed=0)
 
 
 def lstm_forecaster() -> nn.Sequential:
@@ -105,6 +111,46 @@ def cnn_rows() -> list[Row]:
             "classification_report (512)",
             "classification_report",
             median_ms(lambda: probes.classification_report(model, x_val, y_val, 10)),
+        ),
+        (
+            "saliency_map (1 image)",
+            "saliency",
+            median_ms(lambda: probes.saliency_map(model, x[:1], y[:1])),
+        ),
+    ]
+
+
+def mlp_rows() -> list[Row]:
+    model = moons_mlp()
+    x, y = torch.randn(BATCH, 2), torch.randint(0, 2, (BATCH,))
+    x_val, y_val = torch.randn(512, 2), torch.randint(0, 2, (512,))
+    step = train_step_fn(model, nn.CrossEntropyLoss(), x, y)
+    return [
+        ("training step (fwd+bwd+Adam)", None, median_ms(step)),
+        (
+            "decision_regions (100x100)",
+            "decision_regions",
+            median_ms(lambda: probes.decision_regions(model, x_val, y_val, 2)),
+        ),
+        (
+            "classification_report (512)",
+            "classification_report",
+            median_ms(lambda: probes.classification_report(model, x_val, y_val, 2)),
+        ),
+        (
+            "layer_gradient_norms",
+            "layer_gradients",
+            median_ms(lambda: probes.layer_gradient_norms(model)),
+        ),
+        (
+            "weight_histograms",
+            "weight_histograms",
+            median_ms(lambda: probes.weight_histograms(model)),
+        ),
+        (
+            f"activation_histograms ({BATCH})",
+            "activation_histograms",
+            median_ms(lambda: probes.activation_histograms(model, x)),
         ),
     ]
 
@@ -174,9 +220,10 @@ def time_share(rows: list[Row], leave_out: tuple[str, ...] = ()) -> float:
 def print_table(title: str, rows: list[Row]) -> None:
     step_ms = rows[0][2]
     print(f"\n{title}")
-    print(f"{'':32}{'median ms':>11}{'x step':>9}")
-    for name, _kind, ms in rows:
-        print(f"{name:32}{ms:11.3f}{ms / step_ms:9.2f}")
+    print(f"{'':32}{'median ms':>11}{'x step':>9}{'% of time':>11}")
+    for name, kind, ms in rows:
+        share = f"{ms / 1e3 / DEFAULT_INTERVALS[kind]:11.2%}" if kind is not None else ""
+        print(f"{name:32}{ms:11.3f}{ms / step_ms:9.2f}{share}")
     before = time_share(rows, leave_out=("block_outputs",))
     print(
         f"probes at their default intervals: {time_share(rows):.2%} of training time "
@@ -189,6 +236,7 @@ def main() -> None:
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, 1 thread, batch {BATCH}")
     print_table("digits CNN (resources/examples/digits_cnn.json)", cnn_rows())
+    print_table("moons MLP (resources/examples/moons_mlp.json)", mlp_rows())
     print_table("LSTM forecaster (T=50, F=1, hidden 64 -> dense1)", lstm_rows())
 
 

@@ -18,6 +18,7 @@ from engine.probes.snapshots import (
     GATE_NAMES,
     BlockOutput,
     ClassificationReport,
+    DecisionRegions,
     FeatureMap,
     FilterSet,
     ForecastReport,
@@ -26,6 +27,7 @@ from engine.probes.snapshots import (
     ProbeError,
     ProbeInput,
     RecurrentTrace,
+    SaliencyMap,
     TimeGradient,
 )
 
@@ -35,6 +37,7 @@ _FUNCTIONS = {
     "block_outputs": "engine.probes.outputs",
     "classification_report": "engine.probes.layers",
     "conv_filters": "engine.probes.layers",
+    "decision_regions": "engine.probes.regions",
     "feature_maps": "engine.probes.layers",
     "forecast_report": "engine.probes.layers",
     "layer_gradient_norms": "engine.probes.layers",
@@ -42,6 +45,7 @@ _FUNCTIONS = {
     "recurrent_trace": "engine.probes.recurrent",
     "trace_recurrent_module": "engine.probes.recurrent",
     "recurrent_gradient_flow": "engine.probes.time_gradient",
+    "saliency_map": "engine.probes.saliency",
 }
 
 
@@ -55,6 +59,7 @@ __all__ = [
     "GATE_NAMES",
     "BlockOutput",
     "ClassificationReport",
+    "DecisionRegions",
     "FeatureMap",
     "FilterSet",
     "ForecastReport",
@@ -63,6 +68,7 @@ __all__ = [
     "ProbeError",
     "ProbeInput",
     "RecurrentTrace",
+    "SaliencyMap",
     "TimeGradient",
     *sorted(_FUNCTIONS),
 ]

@@ -23,11 +23,12 @@ DEFAULT_BUDGET = 0.05
 @dataclass(frozen=True)
 class ModelTraits:
     """What decides which probes apply: conv layers over an image input, the ids of the
-    recurrent blocks (in model order) and the task."""
+    recurrent blocks (in model order), the task and the shape of one input sample."""
 
     has_conv: bool
     recurrent: tuple[str, ...]
     task: str  # "classification" or "regression"
+    input_shape: tuple[int, ...] = ()  # one sample's, without the batch axis
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,15 @@ def _conv(traits: ModelTraits) -> bool:
 
 def _recurrent(traits: ModelTraits) -> bool:
     return bool(traits.recurrent)
+
+
+def _plane_classifier(traits: ModelTraits) -> bool:
+    """A classifier of points in the plane: its decision regions can be drawn."""
+    return traits.task == "classification" and traits.input_shape == (2,)
+
+
+def _image_classifier(traits: ModelTraits) -> bool:
+    return traits.task == "classification" and traits.has_conv
 
 
 # The compute functions import the probe modules (and so torch) when they first run, in the
@@ -165,6 +175,18 @@ def _forecast_report(ctx):
     return forecast_report(ctx.model, ctx.x_val, ctx.y_val)
 
 
+def _decision_regions(ctx):
+    from engine.probes.regions import decision_regions
+
+    return decision_regions(ctx.model, ctx.x_val, ctx.y_val, ctx.num_classes)
+
+
+def _saliency(ctx):
+    from engine.probes.saliency import saliency_map
+
+    return saliency_map(ctx.model, ctx.x_one, ctx.y_one)
+
+
 # "Cheap" probes read weights or gradients already there; heavy ones run extra passes.
 for _entry in (
     ProbeKind("layer_gradients", 0.5, "backward", False, _always, ("Gradient flow",),
@@ -185,6 +207,11 @@ for _entry in (
               _classification_report),
     ProbeKind("forecast_report", 2.0, "epoch", False,
               lambda t: t.task != "classification", ("Forecast",), _forecast_report),
+    # One batched pass over a 100×100 grid of the input plane (and the validation points).
+    ProbeKind("decision_regions", 1.0, "step", False, _plane_classifier, ("Decision regions",),
+              _decision_regions),
+    # One forward and one backward pass of the one sample, off the optimiser's gradients.
+    ProbeKind("saliency", 1.0, "step", True, _image_classifier, ("Saliency",), _saliency),
 ):  # fmt: skip
     PROBES.register(_entry)
 

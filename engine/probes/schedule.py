@@ -100,7 +100,7 @@ def model_traits(model: nn.Module, sample, task: str) -> ModelTraits:
     input batch: conv probes need an image, N×C×H×W)."""
     has_conv = sample.dim() == 4 and any(isinstance(m, nn.Conv2d) for m in model.modules())
     recurrent = tuple(n for n, m in model.named_children() if isinstance(m, nn.RNNBase))
-    return ModelTraits(has_conv, recurrent, task)
+    return ModelTraits(has_conv, recurrent, task, tuple(sample.shape[1:]))
 
 
 class ProbeRunner:

@@ -141,3 +141,43 @@ class ProbeInput:
     split: str  # "val" or "train"
     x: object  # numpy (*input_shape), read-only
     y: object  # numpy label or targets, read-only
+
+
+@dataclass(frozen=True)
+class DecisionRegions:
+    """A 2-input classifier over a grid of the input plane, and the validation points on it.
+
+    xs (W,) and ys (H,) are the grid's coordinates in the data's units; predicted (H, W) int64
+    is the class the model picks at (ys[i], xs[j]) and probability (H, W) float32 its softmax
+    probability. points (N, 2) float32 are validation inputs with their true labels (N,) int64
+    and the model's predictions (N,) int64 for them.
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    predicted: np.ndarray
+    probability: np.ndarray
+    points: np.ndarray
+    labels: np.ndarray
+    point_predicted: np.ndarray
+    num_classes: int
+
+
+@dataclass(frozen=True)
+class SaliencyMap:
+    """Where an image classifier looks, for the probe sample image (C, H, W).
+
+    saliency (H, W): |d score / d input| of the predicted class, the largest over channels,
+    scaled to 0..1. grad_cam (H, W): Grad-CAM on the last Conv2d (cam_layer), upsampled to the
+    input's size and scaled to 0..1 (all zero when no evidence for the class is found there).
+    predicted is the model's class, probability its softmax probability, label the true class
+    (-1 when the sample has none).
+    """
+
+    image: np.ndarray
+    saliency: np.ndarray
+    grad_cam: np.ndarray
+    cam_layer: str
+    predicted: int
+    probability: float
+    label: int

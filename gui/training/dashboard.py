@@ -33,6 +33,7 @@ from gui.training.panel import TrainingPanel
 from gui.training.routing import ProbeRouter
 from gui.training.views import (
     ConfusionMatrixView,
+    DecisionRegionView,
     FeatureMapView,
     FilterGridView,
     ForecastView,
@@ -42,6 +43,7 @@ from gui.training.views import (
     LiveView,
     LossCurvesView,
     PredictionGridView,
+    SaliencyView,
 )
 from gui.training.views.curves import setting_label, setting_value
 
@@ -72,9 +74,12 @@ class TrainingDashboard(QObject):
         self.confusion = ConfusionMatrixView()
         self.predictions = PredictionGridView()
         self.forecast = ForecastView()
+        self.regions = DecisionRegionView()
+        self.saliency = SaliencyView()
         self.views: dict[str, LiveView] = {v.title: v for v in (
             self.curves, self.filters, self.feature_maps, self.gates, self.gradients,
-            self.histograms, self.confusion, self.predictions, self.forecast,
+            self.histograms, self.confusion, self.predictions, self.forecast, self.regions,
+            self.saliency,
         )}  # fmt: skip
         self.dock_layout = DockLayout(self.panel, self.views, self)
         self.painter = ViewPainter(self.views.values(), self)
@@ -218,7 +223,8 @@ class TrainingDashboard(QObject):
             return
         self.dataset = dataset
         self.predictions.set_samples(dataset.x_val, dataset.y_val, dataset.class_names)
-        self.confusion.set_class_names(dataset.class_names)
+        for view in (self.confusion, self.regions, self.saliency):
+            view.set_class_names(dataset.class_names)
         try:
             settings = TrainSettings(**self._pending_settings).checked()
         except SettingsError as error:
@@ -272,7 +278,8 @@ class TrainingDashboard(QObject):
         """Empty the views for a run read from its folder, as a run's start does (without the
         panel's running state)."""
         for view in (self.filters, self.feature_maps, self.gates, self.histograms,
-                     self.confusion, self.predictions, self.forecast):  # fmt: skip
+                     self.confusion, self.predictions, self.forecast, self.regions,
+                     self.saliency):  # fmt: skip
             view.clear()
         self.curves.start_run(started, label)
         self.gradients.new_run(label)
@@ -287,7 +294,8 @@ class TrainingDashboard(QObject):
     def on_run_started(self, event: RunStarted) -> None:
         self.follower.stop()  # whatever started it, the views now show this window's run
         for view in (self.filters, self.feature_maps, self.gates, self.histograms,
-                     self.confusion, self.predictions, self.forecast):  # fmt: skip
+                     self.confusion, self.predictions, self.forecast, self.regions,
+                     self.saliency):  # fmt: skip
             view.clear()
         self.link.clear()
         self.curves.start_run(event)

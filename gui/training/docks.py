@@ -19,8 +19,9 @@ from engine.probes.registry import PROBES
 from gui.training.model_strip import ModelStrip
 
 # Every view, in the order the ones outside the grid are dealt out as tabs behind its cells.
-VIEW_ORDER = ("Loss curves", "Filters", "Feature maps", "Gates", "Gradient flow", "Histograms",
-              "Predictions", "Confusion matrix", "Forecast")  # fmt: skip
+VIEW_ORDER = ("Loss curves", "Decision regions", "Filters", "Feature maps", "Saliency", "Gates",
+              "Gradient flow", "Histograms", "Predictions", "Confusion matrix",
+              "Forecast")  # fmt: skip
 # What fills the grid after the views the model's blocks name (catalogue probes): the gradient
 # flow (through layers, and through time for a recurrent model), then what the model predicts
 # (see _prediction_view), then the histograms.
@@ -54,11 +55,13 @@ def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
 
 def _prediction_view(spec: ModelSpec) -> str:
     """The view that shows what the model predicts on its dataset: Forecast for a forecast or
-    regression set; for classes, the Predictions grid for images and 2-D points and the
-    Confusion matrix for sequences (the grid cannot draw those)."""
+    regression set; for classes, the Decision regions for 2-D points, the Predictions grid for
+    images and the Confusion matrix for sequences (the grid cannot draw those)."""
     info = BUILTIN.get(spec.dataset or "")
     if info is not None and info.task != "classification":
         return "Forecast"
+    if spec.input.kind == "vector" and tuple(spec.input.shape) == (2,):
+        return "Decision regions"
     return "Confusion matrix" if spec.input.kind == "sequence" else "Predictions"
 
 

@@ -19,7 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ("Loss curves", "Filters", "Feature maps", "Gates", "Histograms", "Gradient flow",
-         "Confusion matrix", "Predictions", "Forecast")  # fmt: skip
+         "Confusion matrix", "Predictions", "Forecast", "Decision regions",
+         "Saliency")  # fmt: skip
 # Each grid view's share of the whole window's area (the view itself, without its dock's title
 # and tab bars). Four views share what the left column (the training form, 320 px) and the
 # bars (menu, toolbar, model strip, status bar, and each cell's title and tab bar: ~180 px of

@@ -99,7 +99,7 @@ def test_the_runner_takes_kinds_timing_and_computation_from_the_registry():
         x_val=x, y_val=y, x_train=x, y_train=y, budget=1.0, clock=clock,
         registry=fake_registry(), emit=lambda kind, data, error: emitted.append((kind, error)),
     )  # fmt: skip
-    assert runner.traits == ModelTraits(False, (), "classification")
+    assert runner.traits == ModelTraits(False, (), "classification", (2,))
     assert runner.scheduler.kinds == ("mean_weight", "broken")  # conv_only does not apply
     runner.after_backward()  # no kind runs at backward time
     assert emitted == []

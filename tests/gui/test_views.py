@@ -22,6 +22,7 @@ from engine.probes import (
 from engine.training.events import EpochMetrics, RunStarted, SettingsChanged, StepMetrics
 from gui.training.views import (
     ConfusionMatrixView,
+    DecisionRegionView,
     FeatureMapView,
     FilterGridView,
     ForecastView,
@@ -31,6 +32,7 @@ from gui.training.views import (
     HistogramView,
     LossCurvesView,
     PredictionGridView,
+    SaliencyView,
 )
 from gui.training.views.filters import filter_mosaic
 from gui.training.views.series import MAX_SERIES_POINTS
@@ -358,7 +360,8 @@ def test_views_do_not_paint_while_hidden(qtbot):
 
 ALL_VIEWS = (
     LossCurvesView, FilterGridView, FeatureMapView, GateHeatmapView, GradientFlowView,
-    HistogramView, ConfusionMatrixView, PredictionGridView, ForecastView,
+    HistogramView, ConfusionMatrixView, PredictionGridView, ForecastView, DecisionRegionView,
+    SaliencyView,
 )  # fmt: skip
 
 

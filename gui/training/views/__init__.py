@@ -15,10 +15,13 @@ from gui.training.views.plots import (
 )
 from gui.training.views.prediction_grid import PredictionGridView
 from gui.training.views.predictions import ConfusionMatrixView, ForecastView
+from gui.training.views.regions import DecisionRegionView
+from gui.training.views.saliency import SaliencyView
 
 __all__ = [
     "SAMPLE_KIND",
     "ConfusionMatrixView",
+    "DecisionRegionView",
     "FeatureMapView",
     "FilterGridView",
     "ForecastView",
@@ -30,4 +33,5 @@ __all__ = [
     "LossCurvesView",
     "PlotCanvas",
     "PredictionGridView",
+    "SaliencyView",
 ]
