@@ -360,3 +360,25 @@ def test_fit_follows_resizes_until_the_user_scrolls(main_window, qtbot):
     w.resize(w.width(), w.height() + 50)
     qtbot.waitUntil(lambda: w.view.viewport().height() > 0)
     assert not w.view.fitted and not _input_card_in_view(w) and bar.value() >= value - 60
+
+
+def test_a_tall_model_in_a_narrow_canvas_fits_once_not_forever(qtbot, monkeypatch):
+    """A fit that shows or hides the vertical scroll bar changes the canvas's width; measured
+    with the bar one way and without it the other, the next fit undid the last, forever (the
+    50-block deep_plain example froze the window at first show, when the canvas is squeezed)."""
+    from engine.model.examples import example_path
+    from engine.model.spec import ModelSpec
+    from gui.editor.canvas import ModelScene, ModelView
+    from gui.editor.document import ModelDocument
+
+    fits = []
+    original = ModelView.fit_to_model
+    monkeypatch.setattr(ModelView, "fit_to_model", lambda self: (fits.append(1), original(self)))
+    document = ModelDocument(ModelSpec.load(example_path("deep_plain")))
+    view = ModelView(ModelScene(document))
+    qtbot.addWidget(view)
+    view.resize(70, 720)  # a canvas squeezed by docks stacked before the first layout
+    view.show()
+    view.fit_to_model()
+    qtbot.wait(300)  # events for a while: an oscillation would fit hundreds of times by now
+    assert len(fits) < 10

@@ -95,8 +95,13 @@ class ModelView(QGraphicsView):
         try:
             self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
             # A canvas too narrow for a card at the readable zoom fits the cards' width: a
-            # card cut off at the side hides its text anyway.
-            across = self.viewport().width() / rect.width()
+            # card cut off at the side hides its text anyway. The width is taken as if the
+            # vertical scroll bar were shown: measured with and without it, a fit that shows
+            # or hides the bar changed the width, which fitted again, forever (a tall model
+            # in a canvas squeezed at first show: 54 px with the bar, 68 without).
+            bar = self.verticalScrollBar()
+            width = self.viewport().width() - (0 if bar.isVisible() else bar.sizeHint().width())
+            across = max(1, width) / rect.width()
             zoom = min(1.0, max(self.zoom, min(self.readable_zoom(), across)))
             self.scale(zoom / self.zoom, zoom / self.zoom)
             visible_height = self.viewport().height() / zoom
