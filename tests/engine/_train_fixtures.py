@@ -125,3 +125,23 @@ def model_beside_its_data(folder: Path) -> Path:
     spec = type(spec)(spec.input, spec.blocks, "beside", "data.npz", {"seed": 1})
     spec.save(folder / "model.json")
     return folder / "model.json"
+
+
+def wait_for_epochs(proc, folder: Path, epochs: int, timeout: float = 180.0) -> None:
+    """Wait until the run that ``proc`` (a `main.py train` subprocess) records in ``folder``
+    has finished ``epochs`` epochs, by its run.json (renamed into place whole); fail if the
+    process ends first or the time runs out."""
+    import json
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done = json.loads((folder / "run.json").read_text())["epochs_done"]
+        except (OSError, ValueError, KeyError):
+            done = 0  # not written yet
+        if done >= epochs:
+            return
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, f"the run did not finish {epochs} epochs in time"
+        time.sleep(0.02)  # polling the folder, not waiting for a time to pass

@@ -4,7 +4,6 @@ torchrun and with --nproc, two gloo processes on the CPU. Each test starts real 
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from safetensors.numpy import load_file
 from engine.model.examples import example_path
 from engine.runs.checkpoint import read_checkpoint
 from engine.runs.folder import read_metrics, read_run
+from tests.engine._train_fixtures import wait_for_epochs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,11 +99,7 @@ def test_a_killed_rank_stops_the_run_which_resumes_with_one_process(tmp_path):
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while _epochs_done(folder) < 1:
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the run did not finish an epoch in time"
-            time.sleep(0.05)  # polling the folder, not waiting for a time to pass
+        wait_for_epochs(proc, folder, 1)
         victim = _rank_pid(proc.pid, 1)
         assert victim is not None
         os.kill(victim, signal.SIGKILL)
@@ -128,13 +124,6 @@ def test_a_killed_rank_stops_the_run_which_resumes_with_one_process(tmp_path):
     info = read_run(folder)
     assert info.status == "finished" and info.get("processes") == 1
     assert info.get("epochs_done") == checkpoint.progress.epochs_done + 1
-
-
-def _epochs_done(folder: Path) -> int:
-    try:
-        return json.loads((folder / "run.json").read_text())["epochs_done"]
-    except (OSError, ValueError, KeyError):
-        return 0  # not written yet
 
 
 @pytest.mark.parametrize(
@@ -195,11 +184,7 @@ def test_ctrl_c_stops_every_process_cleanly(tmp_path):
         start_new_session=True,  # its own group, as a terminal's foreground job has
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while _epochs_done(folder) < 1:
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the run did not finish an epoch in time"
-            time.sleep(0.05)  # polling the folder, not waiting for a time to pass
+        wait_for_epochs(proc, folder, 1)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -4,12 +4,10 @@ finished epoch (or the one before), and that `--resume` continues."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from engine.model.examples import example_path
 from engine.runs.checkpoint import read_checkpoint
 from engine.runs.folder import read_metrics, read_run
+from tests.engine._train_fixtures import wait_for_epochs
 
 ROOT = Path(__file__).resolve().parents[2]
 # The digits CNN at batch 8 on one thread: epochs of ~0.3-1 s, so the kill lands mid-run.
@@ -33,23 +32,12 @@ def _train(*argv) -> subprocess.Popen:
     )
 
 
-def _epochs_done(folder: Path) -> int:
-    try:
-        return json.loads((folder / "run.json").read_text())["epochs_done"]
-    except (OSError, ValueError, KeyError):
-        return 0  # not written yet (run.json is renamed into place whole)
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_killed_run_reads_as_interrupted_and_resumes_from_its_last_epoch(tmp_path):
     folder = tmp_path / "run"
     proc = _train(example_path("digits_cnn"), "--epochs", "50", "--run-dir", folder)
     try:
-        deadline = time.monotonic() + 120
-        while _epochs_done(folder) < 2:
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the run did not finish 2 epochs in 120 s"
-            time.sleep(0.02)  # polling the folder, not waiting for a time to pass
+        wait_for_epochs(proc, folder, 2)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -87,11 +75,7 @@ def test_ctrl_c_stops_a_run_until_stopped_cleanly(tmp_path):
         example_path("digits_cnn"), "--until-stopped", "--run-dir", folder, "--export", export
     )
     try:
-        deadline = time.monotonic() + 120
-        while _epochs_done(folder) < 2:
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the run did not finish 2 epochs in 120 s"
-            time.sleep(0.02)  # polling the folder, not waiting for a time to pass
+        wait_for_epochs(proc, folder, 2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
