@@ -118,3 +118,27 @@ def export_weights(parent: QWidget, run: RunInfo, which: str | None = None) -> t
     if result is None:
         return False, ""
     return True, f"Exported the {which} weights of {run.name} to '{result.path}'."
+
+
+def continue_run(
+    parent: QWidget, run: RunInfo, start, more_epochs: int | None, which: str | None
+) -> tuple[bool, str]:
+    """Ask how many more epochs (when None) and from which checkpoint (when the run has a last
+    and a different best), then ``start(folder, more_epochs, which)``: the window's Continue."""
+    if more_epochs is None:
+        more_epochs, ok = QInputDialog.getInt(
+            parent, "Continue the run", f"Train {run.name} for how many more epochs?",
+            10, 1, 100000,
+        )  # fmt: skip
+        if not ok:
+            return False, ""
+    which = which or choose_checkpoint(parent, run, "Continue the run")
+    if which is None:
+        if not list_checkpoints(run.path):
+            return False, f"The run {run.name} has no checkpoint to continue from ('{run.path}')."
+        return False, ""
+    try:
+        start(run.path, more_epochs, which)
+    except RunFolderError as err:
+        return False, str(err)
+    return True, f"Continuing {run.name} for {more_epochs} more epochs from its {which} checkpoint."

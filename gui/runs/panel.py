@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
-    QInputDialog,
     QLabel,
     QPushButton,
     QTreeWidget,
@@ -360,25 +359,9 @@ class RunsPanel(QWidget):
         run = self.runs.get(path) if path else None
         if run is None or self.continue_handler is None:
             return False
-        if more_epochs is None:
-            more_epochs, ok = QInputDialog.getInt(
-                self, "Continue the run", f"Train {run.name} for how many more epochs?",
-                10, 1, 100000,
-            )  # fmt: skip
-            if not ok:
-                return False
-        which = which or actions.choose_checkpoint(self, run, "Continue the run")
-        if which is None:
-            self._say(f"{run.name} has no checkpoint to continue from.")
-            return False
-        try:
-            self.continue_handler(run.path, more_epochs, which)
-        except RunFolderError as err:
-            self._say(str(err))
-            return False
-        self._say(f"Continuing {run.name} for {more_epochs} more epochs from its {which} "
-                  "checkpoint.")  # fmt: skip
-        return True
+        done, message = actions.continue_run(self, run, self.continue_handler, more_epochs, which)
+        self._say(message)
+        return done
 
     def compare(self, first: RunInfo | None = None, second: RunInfo | None = None):
         """Show two runs' settings side by side (a dialog that stays open beside the panel)."""
