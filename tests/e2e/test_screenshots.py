@@ -44,16 +44,25 @@ def test_every_example_screenshot(tmp_path):
         )
         for e in examples
     }
-    for example_id, proc in runs.items():
-        _out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, f"{example_id}: {err}"
-        png = tmp_path / f"{example_id}.png"
-        assert png.stat().st_size > 10_000
-        image = QImage(str(png))
-        assert (image.width(), image.height()) == (1440, 900)
-        assert _distinct_colours(image) > 20, (
-            f"{example_id}: the screenshot is (nearly) one flat colour"
-        )
+    try:
+        for example_id, proc in runs.items():
+            try:
+                _out, err = proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"{example_id}: no screenshot within 120 s (a hang)") from None
+            assert proc.returncode == 0, f"{example_id}: {err}"
+            png = tmp_path / f"{example_id}.png"
+            assert png.stat().st_size > 10_000
+            image = QImage(str(png))
+            assert (image.width(), image.height()) == (1440, 900)
+            assert _distinct_colours(image) > 20, (
+                f"{example_id}: the screenshot is (nearly) one flat colour"
+            )
+    finally:  # a hung one must not outlive the test, burning a core (one ran for 40 min)
+        for proc in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
 
 def test_screenshot_of_a_model_file(tmp_path):
