@@ -74,28 +74,13 @@ def train_step_fn(model, loss_fn, x, y) -> Callable[[], None]:
 Row = tuple[str, str | None, float]
 
 
-def cnn_rows() -> list[Row]:
-    model = digits_cnn()
-    x, y = torch.randn(BATCH, 1, 8, 8), torch.randint(0, 10, (BATCH,))
-    x_val, y_val = torch.randn(512, 1, 8, 8), torch.randint(0, 10, (512,))
-    step = train_step_fn(model, nn.CrossEntropyLoss(), x, y)
+def every_model_rows(model: nn.Module, x: torch.Tensor) -> list[Row]:
+    """The probes that apply to every model: gradients and histograms."""
     return [
-        ("training step (fwd+bwd+Adam)", None, median_ms(step)),
         (
             "layer_gradient_norms",
             "layer_gradients",
             median_ms(lambda: probes.layer_gradient_norms(model)),
-        ),
-        ("conv_filters", "filters", median_ms(lambda: probes.conv_filters(model))),
-        (
-            "feature_maps (1 image)",
-            "feature_maps",
-            median_ms(lambda: probes.feature_maps(model, x[:1])),
-        ),
-        (
-            "block_outputs (1 image)",
-            "block_outputs",
-            median_ms(lambda: probes.block_outputs(model, x[:1])),
         ),
         (
             "weight_histograms",
@@ -106,6 +91,28 @@ def cnn_rows() -> list[Row]:
             f"activation_histograms ({BATCH})",
             "activation_histograms",
             median_ms(lambda: probes.activation_histograms(model, x)),
+        ),
+    ]
+
+
+def cnn_rows() -> list[Row]:
+    model = digits_cnn()
+    x, y = torch.randn(BATCH, 1, 8, 8), torch.randint(0, 10, (BATCH,))
+    x_val, y_val = torch.randn(512, 1, 8, 8), torch.randint(0, 10, (512,))
+    step = train_step_fn(model, nn.CrossEntropyLoss(), x, y)
+    return [
+        ("training step (fwd+bwd+Adam)", None, median_ms(step)),
+        *every_model_rows(model, x),
+        ("conv_filters", "filters", median_ms(lambda: probes.conv_filters(model))),
+        (
+            "feature_maps (1 image)",
+            "feature_maps",
+            median_ms(lambda: probes.feature_maps(model, x[:1])),
+        ),
+        (
+            "block_outputs (1 image)",
+            "block_outputs",
+            median_ms(lambda: probes.block_outputs(model, x[:1])),
         ),
         (
             "classification_report (512)",
@@ -127,6 +134,7 @@ def mlp_rows() -> list[Row]:
     step = train_step_fn(model, nn.CrossEntropyLoss(), x, y)
     return [
         ("training step (fwd+bwd+Adam)", None, median_ms(step)),
+        *every_model_rows(model, x),
         (
             "decision_regions (100x100)",
             "decision_regions",
@@ -136,21 +144,6 @@ def mlp_rows() -> list[Row]:
             "classification_report (512)",
             "classification_report",
             median_ms(lambda: probes.classification_report(model, x_val, y_val, 2)),
-        ),
-        (
-            "layer_gradient_norms",
-            "layer_gradients",
-            median_ms(lambda: probes.layer_gradient_norms(model)),
-        ),
-        (
-            "weight_histograms",
-            "weight_histograms",
-            median_ms(lambda: probes.weight_histograms(model)),
-        ),
-        (
-            f"activation_histograms ({BATCH})",
-            "activation_histograms",
-            median_ms(lambda: probes.activation_histograms(model, x)),
         ),
     ]
 
@@ -163,6 +156,7 @@ def lstm_rows() -> list[Row]:
     seq = x[:1]
     return [
         ("training step (fwd+bwd+Adam)", None, median_ms(step)),
+        *every_model_rows(model, x),
         (
             "recurrent_trace numpy",
             "gates",
@@ -184,21 +178,6 @@ def lstm_rows() -> list[Row]:
             "block_outputs (1 sequence)",
             "block_outputs",
             median_ms(lambda: probes.block_outputs(model, seq)),
-        ),
-        (
-            "layer_gradient_norms",
-            "layer_gradients",
-            median_ms(lambda: probes.layer_gradient_norms(model)),
-        ),
-        (
-            "weight_histograms",
-            "weight_histograms",
-            median_ms(lambda: probes.weight_histograms(model)),
-        ),
-        (
-            f"activation_histograms ({BATCH})",
-            "activation_histograms",
-            median_ms(lambda: probes.activation_histograms(model, x)),
         ),
         (
             "forecast_report (512)",
