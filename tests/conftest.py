@@ -90,6 +90,20 @@ def answers(monkeypatch):
 
 
 @pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """The user's data directory of this test only (LAYERLAB_DATA_DIR): its runs and recovery
+    folders are the only ones the code under test finds."""
+    monkeypatch.setenv("LAYERLAB_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def runs_dir(data_dir):
+    """Where an untitled model's runs are kept (and the Runs panel lists them from)."""
+    return data_dir / "runs"
+
+
+@pytest.fixture
 def window_settings(tmp_path):
     """Settings of this test only, so dock layouts and recent files never leak between tests."""
     from PySide6.QtCore import QSettings

@@ -26,12 +26,6 @@ from engine.recovery import (
 from engine.runs.folder import RUN_FILE, write_json_atomic
 
 
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERLAB_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 def dead_pid() -> int:
     """The id of a process that has ended (and been reaped)."""
     out = subprocess.run(

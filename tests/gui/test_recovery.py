@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from engine.project import PROJECT_FILE, RUNS_FOLDER, read_project
 from engine.recovery import PROJECT_DIR, RECOVERY_FILE, recovery_root, write_recovery
@@ -22,13 +21,6 @@ from tests.gui.test_project_files import (
     save_dialog_answers,
     trained_weights,
 )
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    """A data directory of this test only: its recovery folders are the only ones found."""
-    monkeypatch.setenv("LAYERLAB_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def recovery_meta(autosave) -> dict:

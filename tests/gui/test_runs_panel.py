@@ -5,7 +5,6 @@ run folders are rows with a sentence. Runs are made by really training tiny mode
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.model.examples import example_path
@@ -35,19 +34,12 @@ def train_run(parent, lr, epochs=2, example="moons_mlp"):
     return folder
 
 
-@pytest.fixture
-def data_dir(monkeypatch, tmp_path):
-    """An untitled model's runs are listed from the user's data directory: this test's own."""
-    monkeypatch.setenv("LAYERLAB_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data" / "runs"
-
-
 def legend_names(curves) -> list[str]:
     return [label.text for _sample, label in curves.legend.items]
 
 
-def test_lists_runs_with_what_differs_and_overlays_ticked_ones(make_app_window, qtbot, data_dir):
-    slow, fast = train_run(data_dir, 0.001), train_run(data_dir, 0.05)
+def test_lists_runs_with_what_differs_and_overlays_ticked_ones(make_app_window, qtbot, runs_dir):
+    slow, fast = train_run(runs_dir, 0.001), train_run(runs_dir, 0.05)
     w = make_app_window("moons_mlp")
     w.workspaces.show("train")  # where the Loss curves the overlays go on are on screen
     panel, curves = w.runs_panel, w.dashboard.curves
@@ -75,23 +67,23 @@ def test_lists_runs_with_what_differs_and_overlays_ticked_ones(make_app_window, 
     assert "lr 0.001" not in legend_names(curves) and "lr 0.05" in legend_names(curves)
 
 
-def test_a_new_run_of_another_model_renames_the_legend(make_app_window, data_dir):
-    first = train_run(data_dir, 0.01)
+def test_a_new_run_of_another_model_renames_the_legend(make_app_window, runs_dir):
+    first = train_run(runs_dir, 0.01)
     w = make_app_window("moons_mlp")
     panel = w.runs_panel
     panel.refresh()
     panel.set_ticked(first, True)
     assert panel.overlay_labels()[0].startswith("MLP for 2-D points")  # nothing differs yet
-    train_run(data_dir, 0.02)
+    train_run(runs_dir, 0.02)
     panel.refresh()
     assert panel.overlay_labels() == ["lr 0.01"]
     assert legend_names(w.dashboard.curves) == ["lr 0.01"]
 
 
-def test_delete_asks_and_load_weights_uses_the_last_checkpoint(make_app_window, answers, data_dir):
+def test_delete_asks_and_load_weights_uses_the_last_checkpoint(make_app_window, answers, runs_dir):
     from engine.runs.checkpoint import read_checkpoint
 
-    keep, gone = train_run(data_dir, 0.01), train_run(data_dir, 0.02)
+    keep, gone = train_run(runs_dir, 0.01), train_run(runs_dir, 0.02)
     w = make_app_window("moons_mlp")
     panel, doc = w.runs_panel, w.document
     panel.refresh()
@@ -116,8 +108,8 @@ def test_delete_asks_and_load_weights_uses_the_last_checkpoint(make_app_window, 
     assert "Loaded the weights" in panel.message.text()
 
 
-def test_weights_of_another_architecture_are_refused_with_a_sentence(make_app_window, data_dir):
-    other = train_run(data_dir, 0.01)
+def test_weights_of_another_architecture_are_refused_with_a_sentence(make_app_window, runs_dir):
+    other = train_run(runs_dir, 0.01)
     w = make_app_window("digits_cnn")  # the run is the moons MLP's
     panel = w.runs_panel
     panel.refresh()
@@ -126,9 +118,9 @@ def test_weights_of_another_architecture_are_refused_with_a_sentence(make_app_wi
     assert "do not fit the model" in panel.message.text()
 
 
-def test_a_corrupt_run_json_is_a_row_with_its_sentence(make_app_window, data_dir):
-    good = train_run(data_dir, 0.01)
-    bad = data_dir / "broken-run"
+def test_a_corrupt_run_json_is_a_row_with_its_sentence(make_app_window, runs_dir):
+    good = train_run(runs_dir, 0.01)
+    bad = runs_dir / "broken-run"
     bad.mkdir()
     (bad / RUN_FILE).write_text('{"format": "layerlab.run", "vers', encoding="utf-8")
     w = make_app_window("moons_mlp")
@@ -141,9 +133,9 @@ def test_a_corrupt_run_json_is_a_row_with_its_sentence(make_app_window, data_dir
 
 
 def test_the_list_follows_a_project_and_its_runs_as_they_end(
-    make_app_window, qtbot, monkeypatch, tmp_path, data_dir
+    make_app_window, qtbot, monkeypatch, tmp_path, runs_dir
 ):
-    train_run(data_dir, 0.01)  # the data directory's: not the project's
+    train_run(runs_dir, 0.01)  # the data directory's: not the project's
     w = make_app_window("moons_mlp")
     board, panel = w.dashboard, w.runs_panel
     target = tmp_path / "proj"
@@ -174,10 +166,10 @@ def test_peak_downsampling_keeps_spikes_and_bounds_the_points():
     assert np.array_equal(same[0], x[:10])
 
 
-def test_double_clicking_a_run_shows_it_in_the_views(make_app_window, qtbot, data_dir):
+def test_double_clicking_a_run_shows_it_in_the_views(make_app_window, qtbot, runs_dir):
     from PySide6.QtCore import QPoint, Qt
 
-    folder = train_run(data_dir, 0.01)
+    folder = train_run(runs_dir, 0.01)
     w = make_app_window("moons_mlp")
     w.runs_panel.refresh()
     w.runs_dock.show()
@@ -199,7 +191,7 @@ def test_double_clicking_a_run_shows_it_in_the_views(make_app_window, qtbot, dat
     assert shown.size == len(read_metrics(folder).steps)
 
 
-def test_continue_trains_a_window_run_on_in_its_own_folder(make_app_window, qtbot, data_dir):
+def test_continue_trains_a_window_run_on_in_its_own_folder(make_app_window, qtbot, runs_dir):
     """Continue… goes on from the run's last checkpoint in its own folder, the steps and the
     epochs going on from where it stopped, as `main.py train --resume` does."""
     from engine.runs.folder import read_run
@@ -225,8 +217,8 @@ def test_continue_trains_a_window_run_on_in_its_own_folder(make_app_window, qtbo
     assert live.x[0] == steps_before + 1  # the live curve goes on from the same step
 
 
-def test_continue_says_why_a_run_cannot_go_on(make_app_window, data_dir):
-    folder = train_run(data_dir, 0.01)  # data handed over in memory: nowhere to read it again
+def test_continue_says_why_a_run_cannot_go_on(make_app_window, runs_dir):
+    folder = train_run(runs_dir, 0.01)  # data handed over in memory: nowhere to read it again
     w = make_app_window("moons_mlp")
     w.runs_panel.refresh()
     assert not w.runs_panel.continue_run(folder, 1, "last")

@@ -16,13 +16,6 @@ from engine.runs.probe_files import read_probes
 from tests.gui.test_runs_panel import train_run
 
 
-@pytest.fixture
-def data_dir(monkeypatch, tmp_path):
-    """An untitled model's runs are listed from the user's data directory: this test's own."""
-    monkeypatch.setenv("LAYERLAB_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data" / "runs"
-
-
 def train_recurrent(parent, block, lr=0.01):
     """A real run of a tiny recurrent model with the gradient-through-time probe on."""
     from engine.runs.recorder import RunRecorder
@@ -42,8 +35,8 @@ def train_recurrent(parent, block, lr=0.01):
     return folder
 
 
-def test_rename_keeps_the_folder_and_refuses_bad_names_and_running_runs(make_app_window, data_dir):
-    first, second = train_run(data_dir, 0.001), train_run(data_dir, 0.05)
+def test_rename_keeps_the_folder_and_refuses_bad_names_and_running_runs(make_app_window, runs_dir):
+    first, second = train_run(runs_dir, 0.001), train_run(runs_dir, 0.05)
     w = make_app_window("moons_mlp")
     panel = w.runs_panel
     panel.refresh()
@@ -73,11 +66,11 @@ def test_rename_keeps_the_folder_and_refuses_bad_names_and_running_runs(make_app
 
 @pytest.mark.parametrize("which", ["last", "best"])
 def test_export_writes_the_chosen_checkpoints_weights(
-    make_app_window, answers, monkeypatch, tmp_path, data_dir, which
+    make_app_window, answers, monkeypatch, tmp_path, runs_dir, which
 ):
     from safetensors.numpy import load_file
 
-    run = train_run(data_dir, 0.05, epochs=3)
+    run = train_run(runs_dir, 0.05, epochs=3)
     last, best = read_checkpoint(run, "last"), read_checkpoint(run, "best")
     target = tmp_path / "exported.safetensors"
     monkeypatch.setattr(
@@ -113,8 +106,8 @@ def test_export_writes_the_chosen_checkpoints_weights(
     assert f"Exported the {which} weights" in panel.message.text() and answers.infos
 
 
-def test_compare_shows_two_runs_side_by_side_with_the_differences_marked(make_app_window, data_dir):
-    slow, fast = train_run(data_dir, 0.001), train_run(data_dir, 0.05, epochs=3)
+def test_compare_shows_two_runs_side_by_side_with_the_differences_marked(make_app_window, runs_dir):
+    slow, fast = train_run(runs_dir, 0.001), train_run(runs_dir, 0.05, epochs=3)
     w = make_app_window("moons_mlp")
     panel = w.runs_panel
     panel.refresh()
@@ -139,9 +132,9 @@ def test_compare_shows_two_runs_side_by_side_with_the_differences_marked(make_ap
     dialog.close()
 
 
-def test_ticked_recurrent_runs_draw_their_gradient_through_time(make_app_window, data_dir):
-    rnn, lstm = train_recurrent(data_dir, "rnn", 0.01), train_recurrent(data_dir, "lstm", 0.02)
-    mlp = train_run(data_dir, 0.01)  # no recurrent block: nothing through time
+def test_ticked_recurrent_runs_draw_their_gradient_through_time(make_app_window, runs_dir):
+    rnn, lstm = train_recurrent(runs_dir, "rnn", 0.01), train_recurrent(runs_dir, "lstm", 0.02)
+    mlp = train_run(runs_dir, 0.01)  # no recurrent block: nothing through time
     w = make_app_window("moons_mlp")
     panel, view = w.runs_panel, w.dashboard.gradients
     panel.set_gradient_view(view)
@@ -165,11 +158,11 @@ def test_ticked_recurrent_runs_draw_their_gradient_through_time(make_app_window,
     assert names[0] not in [c.name() for c in view.time_plot.listDataItems()]
 
 
-def test_ticking_reads_the_cache_and_a_torn_cache_draws_the_same_curves(make_app_window, data_dir):
+def test_ticking_reads_the_cache_and_a_torn_cache_draws_the_same_curves(make_app_window, runs_dir):
     from engine.runs.columns import METRICS_CACHE
     from engine.runs.folder import read_metrics
 
-    good, torn = train_run(data_dir, 0.001), train_run(data_dir, 0.05)
+    good, torn = train_run(runs_dir, 0.001), train_run(runs_dir, 0.05)
     (torn / METRICS_CACHE).write_bytes(b"not a zip")
     w = make_app_window("moons_mlp")
     panel = w.runs_panel
@@ -186,8 +179,8 @@ def test_ticking_reads_the_cache_and_a_torn_cache_draws_the_same_curves(make_app
     assert panel.overlay_labels() == []
 
 
-def test_runs_without_a_recurrent_block_leave_the_gradient_view_empty(make_app_window, data_dir):
-    mlp = train_run(data_dir, 0.01)
+def test_runs_without_a_recurrent_block_leave_the_gradient_view_empty(make_app_window, runs_dir):
+    mlp = train_run(runs_dir, 0.01)
     w = make_app_window("moons_mlp")
     panel, view = w.runs_panel, w.dashboard.gradients
     panel.set_gradient_view(view)
