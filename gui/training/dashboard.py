@@ -183,8 +183,7 @@ class TrainingDashboard(QObject):
         # The sample views need the data in this process: at hand when it is the window's own.
         data = self.session.dataset if source.same_data(self.session.source) else None
         if data is not None:
-            self.predictions.set_samples(data.x_val, data.y_val, data.class_names)
-            self.confusion.set_class_names(data.class_names)
+            self._show_dataset(data)
         self.panel.run_requested()
         self.run_requested.emit()
         self.controller.start(
@@ -216,15 +215,19 @@ class TrainingDashboard(QObject):
         if self._controller is not None:
             self._controller.shutdown()
 
+    def _show_dataset(self, dataset: Dataset) -> None:
+        """The run's data for the views that show samples or name classes."""
+        self.dataset = dataset
+        self.predictions.set_samples(dataset.x_val, dataset.y_val, dataset.class_names)
+        for view in (self.confusion, self.regions, self.saliency):
+            view.set_class_names(dataset.class_names)
+
     def _dataset_loaded(self, source, dataset: Dataset, _preview) -> None:
         from engine.training.settings import SettingsError, TrainSettings
 
         if self._pending_settings is None:  # no Train waiting for it
             return
-        self.dataset = dataset
-        self.predictions.set_samples(dataset.x_val, dataset.y_val, dataset.class_names)
-        for view in (self.confusion, self.regions, self.saliency):
-            view.set_class_names(dataset.class_names)
+        self._show_dataset(dataset)
         try:
             settings = TrainSettings(**self._pending_settings).checked()
         except SettingsError as error:
