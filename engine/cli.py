@@ -216,8 +216,17 @@ def _replicas_agree(trainer, result) -> bool:
     group = trainer.group
     if group is None:
         return True
+    from engine.training.distributed import lost_peer
+
     try:
         return isinstance(result, Failed) or group.weights_agree(trainer.model)
+    except Exception as exc:
+        if not lost_peer(exc):
+            raise
+        # A rank was lost after the last step: the run's weights are all on disk, and the
+        # launcher says which rank went; there is nothing left to compare them with.
+        trainer.lost_peer = True
+        return True
     finally:
         group.close()
 

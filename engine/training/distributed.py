@@ -15,6 +15,7 @@ What a distributed run means in LayerLab (README "Training on several processes"
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import zlib
@@ -102,9 +103,17 @@ class ProcessGroup:
 
     def close(self) -> None:
         """Leave the group together: a rank that tears its connections down while another
-        still uses them aborts ("terminate called without an active exception")."""
-        if dist.is_initialized():
+        still uses them aborts ("terminate called without an active exception"). Where
+        another rank is already gone there is nobody to wait for, and nothing to say: the
+        run's own end (or the launcher) has said why."""
+        if not dist.is_initialized():
+            return
+        try:
             dist.barrier()
+        except Exception as exc:
+            if not lost_peer(exc):
+                raise
+        with contextlib.suppress(Exception):
             dist.destroy_process_group()
 
 
