@@ -29,14 +29,29 @@ def read_contract(
         raise error(f"Cannot read '{file}': {err.strerror or err}.") from None
     except (ValueError, RecursionError) as err:  # RecursionError: nested past Python's limit
         raise error(f"'{file}' is not valid JSON ({err}); the {what} cannot be opened.") from None
+    return check_contract(data, f"'{file}'", format=format, version=version, what=what,
+                          error=error)  # fmt: skip
+
+
+def check_contract(
+    data: Any,
+    source: str,
+    *,
+    format: str,  # noqa: A002 - the files' own key
+    version: int,
+    what: str,
+    error: type[Exception],
+) -> dict[str, Any]:
+    """``data`` (read from ``source``, named so in the sentences) when it is a JSON object of
+    ``format`` at a version up to ``version``; else ``error`` with the sentence."""
     if not isinstance(data, dict) or data.get("format") != format:
-        raise error(f"'{file}' is not a LayerLab {what} (format {format}).")
+        raise error(f"{source} is not a LayerLab {what} (format {format}).")
     found = data.get("version")
     if not isinstance(found, int) or isinstance(found, bool) or found < 1:
-        raise error(f"'{file}' has no valid {what} format version; it cannot be opened.")
+        raise error(f"{source} has no valid {what} format version; it cannot be opened.")
     if found > version:
         raise error(
-            f"'{file}' was written by a newer LayerLab ({what} format version {found}; this one "
+            f"{source} was written by a newer LayerLab ({what} format version {found}; this one "
             f"reads up to {version}). Update LayerLab to open it."
         )
     return data

@@ -51,7 +51,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
     so a reader (or a crash) sees the old file or the new one, never half of one."""
     # No indent: json's C encoder only runs without one (an indent made a checkpoint's JSON,
     # with its RNG states, cost 4 ms instead of 0.3).
-    write_text_atomic(path, json.dumps(data, allow_nan=False, default=_plain) + "\n")
+    write_text_atomic(path, json_text(data) + "\n")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as the JSON LayerLab's files hold: numpy scalars as numbers, no NaN."""
+    return json.dumps(data, allow_nan=False, default=_plain)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -215,16 +215,54 @@ def test_a_truncated_or_corrupt_metrics_line_is_named_and_skipped(finished_run):
     assert str(file) in problem and "line 4" in problem
 
 
+def _edit(path, **changes):
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def _without_embedded_description(folder):
+    """The last checkpoint as LayerLab wrote it before its safetensors file held the JSON."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    file = folder / "checkpoints" / "last.safetensors"
+    with safe_open(str(file), framework="pt") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+        metadata = {k: v for k, v in fh.metadata().items() if k != "layerlab_checkpoint_info"}
+    save_file(tensors, str(file), metadata=metadata)
+
+
+def _edit_embedded(folder, **changes):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    file = folder / "checkpoints" / "last.safetensors"
+    with safe_open(str(file), framework="pt") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+        metadata = fh.metadata()
+    info = {**json.loads(metadata["layerlab_checkpoint_info"]), **changes}
+    save_file(tensors, str(file), metadata={**metadata, "layerlab_checkpoint_info": json.dumps(info)})
+
+
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
         (lambda f: (f / "checkpoints" / "last.safetensors").unlink(), "has no last checkpoint"),
         (lambda f: (f / "checkpoints" / "last.safetensors").write_bytes(b"\x10\0\0\0\0\0\0\0{bad"),
          "last.safetensors' is corrupt"),
-        (lambda f: (f / "checkpoints" / "last.json").write_text("{"),
+        (lambda f: _edit_embedded(f, version=99), "newer LayerLab"),
+        (lambda f: _edit_embedded(f, format="other"), "is not a LayerLab checkpoint"),
+        # Written before the safetensors file held the description: the JSON file is needed.
+        (lambda f: (_without_embedded_description(f),
+                    (f / "checkpoints" / "last.json").write_text("{")),
          "last.json' is not valid JSON"),
-        (lambda f: _edit(f / "checkpoints" / "last.json", version=99), "newer LayerLab"),
-        (lambda f: _edit(f / "checkpoints" / "last.json", token="other"), "does not match"),
+        (lambda f: (_without_embedded_description(f),
+                    _edit(f / "checkpoints" / "last.json", version=99)), "newer LayerLab"),
+        (lambda f: (_without_embedded_description(f),
+                    _edit(f / "checkpoints" / "last.json", token="other")), "does not match"),
+        (lambda f: (_without_embedded_description(f),
+                    (f / "checkpoints" / "last.json").unlink()), "has no description"),
     ],
 )  # fmt: skip
 def test_a_missing_or_corrupt_checkpoint_is_a_sentence_naming_it(finished_run, damage, match):
@@ -234,10 +272,17 @@ def test_a_missing_or_corrupt_checkpoint_is_a_sentence_naming_it(finished_run, d
     assert str(finished_run) in str(caught.value)
 
 
-def _edit(path, **changes):
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data))
+def test_a_crash_between_the_two_renames_leaves_a_whole_checkpoint(finished_run):
+    """The safetensors file holds its own description: a last.json left from the checkpoint
+    before (the crash came after the tensors' rename) or lost altogether changes nothing."""
+    whole = read_checkpoint(finished_run)
+    meta = finished_run / "checkpoints" / "last.json"
+    _edit(meta, token="an older checkpoint's", progress={**whole.info["progress"], "step": 1})
+    torn = read_checkpoint(finished_run)
+    assert torn.info == whole.info and torn.progress == whole.progress
+    meta.unlink()
+    assert read_checkpoint(finished_run).info == whole.info
+    assert set(torn.tensors) == set(whole.tensors)
 
 
 def test_a_checkpoint_of_another_architecture_fails_the_resumed_run_readably(finished_run):

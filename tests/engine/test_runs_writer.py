@@ -122,3 +122,88 @@ def test_a_bug_in_a_write_is_the_recorders_problem_and_the_run_goes_on(tmp_path,
     assert "internal error (ValueError: a bug)" in recorder.problem
     assert str(folder) in recorder.problem
     assert read_run(folder).get("status") == "running"  # nothing written after the failure
+
+
+def test_a_checkpoint_file_reads_back_in_safetensors_with_every_dtype_and_shape(tmp_path):
+    from safetensors import safe_open
+
+    from engine.runs.checkpoint import _pack, write_safetensors
+
+    tensors = {
+        "f64": torch.randn(3, dtype=torch.float64), "f32": torch.randn(2, 3, 4),
+        "bf16": torch.randn(5).to(torch.bfloat16), "f16": torch.randn(3).half(),
+        "i64": torch.arange(7), "i32": torch.arange(3, dtype=torch.int32),
+        "u8": torch.get_rng_state(), "flag": torch.tensor([True, False, True]),
+        "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 4),
+        "strided": torch.randn(4, 6).t(),  # not contiguous: packed as its values
+    }  # fmt: skip
+    data, layout = _pack(tensors)
+    for name, entry in layout.items():  # every tensor starts on a multiple of its size
+        assert entry["data_offsets"][0] % tensors[name].element_size() == 0, name
+    write_safetensors(tmp_path / "x.safetensors", layout, data, {"format": "pt", "k": "v"})
+    with safe_open(str(tmp_path / "x.safetensors"), framework="pt") as fh:
+        assert fh.metadata() == {"format": "pt", "k": "v"}
+        assert set(fh.keys()) == set(tensors)
+        for name, original in tensors.items():
+            back = fh.get_tensor(name)
+            assert back.dtype == original.dtype and back.shape == original.shape, name
+            assert torch.equal(back, original), name
+
+
+def test_step_records_are_the_json_and_csv_a_reader_expects():
+    import csv
+    import io
+    import json
+    import math
+
+    from engine.runs.logs import CSV_COLUMNS, _step_texts
+    from engine.training.events import StepMetrics
+
+    cases = [
+        StepMetrics(1, 12, 2, 0.1 + 0.2, 1e-3, 1234.56, None, 0.75),
+        StepMetrics(1, 13, 2, 3e-9, 2.5e-07, 99999.95, None, None),  # regression: no accuracy
+        StepMetrics(1, 14, 2, float("nan"), 1e-3, 10.0, None, float("inf")),
+    ]
+    for e in cases:
+        line, row = _step_texts(e, 1764590000.123456)
+        assert line.endswith("\n") and row.endswith("\n")
+        record = json.loads(line)
+        assert record == {**record, "type": "step", "step": e.step, "epoch": e.epoch,
+                          "time": 1764590000.123, "lr": e.lr,
+                          "samples_per_second": round(e.samples_per_second, 1)}  # fmt: skip
+        assert record["loss"] == e.loss or (math.isnan(record["loss"]) and math.isnan(e.loss))
+        assert record["accuracy"] == e.accuracy
+        cells = next(csv.reader(io.StringIO(row)))
+        assert len(cells) == len(CSV_COLUMNS)
+        assert cells[:3] == ["step", str(e.step), str(e.epoch)]
+        assert cells[5] == ("" if e.accuracy is None else str(e.accuracy))
+        assert float(cells[4]) == e.loss or math.isnan(e.loss)
+
+
+def test_short_epochs_rewrite_run_json_at_most_once_a_flush_and_the_end_is_complete(
+    tmp_path, monkeypatch
+):
+    written = []
+    real = recorder_module.write_json_atomic
+
+    def counting(path, data):
+        if path.name == "run.json":
+            written.append(data["epochs_done"])
+        return real(path, data)
+
+    monkeypatch.setattr(recorder_module, "write_json_atomic", counting)
+    folder = new_run_folder(tmp_path, "m")
+    trainer = Trainer(mlp_spec(), vector_data(n=64), TrainSettings(epochs=6, **FAST))
+    trainer.callbacks.append(RunRecorder(folder, trainer, flush_seconds=60.0))
+    trainer.run()
+    assert written == [0, 6]  # the start, and the end with everything in it
+    info = read_run(folder)
+    assert info.status == "finished" and info.get("epochs_done") == 6
+    assert info.get("checkpoint")["epochs_done"] == 6 and info.get("best")["epoch"] >= 1
+
+    written.clear()
+    folder = new_run_folder(tmp_path, "m")
+    trainer = Trainer(mlp_spec(), vector_data(n=64), TrainSettings(epochs=3, **FAST))
+    trainer.callbacks.append(RunRecorder(folder, trainer, flush_seconds=0.0))
+    trainer.run()
+    assert written == [0, 1, 2, 3, 3]  # slow epochs (here: any) rewrite it at each end
