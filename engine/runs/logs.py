@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ CSV_COLUMNS = (
 # one event costs ~0.1 ms to serialise, as much as a whole step of a small model. The full
 # per-step history is in metrics.jsonl and metrics.csv.
 TENSORBOARD_STEP_SECONDS = 0.05
+TENSORBOARD_FLUSH_SECONDS = 1.0
 EPOCH_SCALARS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_mae")
 
 
@@ -40,6 +42,7 @@ class RunLogs:
             self._csv.write(",".join(CSV_COLUMNS) + "\n")
         self._tb = None
         self._tb_next = 0.0  # wall time of the next step TensorBoard gets
+        self._tb_flushed = 0.0  # monotonic time of the event file's last flush
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -56,6 +59,7 @@ class RunLogs:
         self._csv.flush()
         if self._tb is not None:
             self._tb_next = _tensorboard_steps(self._tb, steps, self._tb_next)
+            self._flush_tensorboard()
 
     def epoch(self, record: dict[str, Any]) -> None:
         """Append an epoch record to both tables and TensorBoard, and flush them all."""
@@ -67,7 +71,7 @@ class RunLogs:
             values = [Summary.Value(tag=f"epoch/{name}", simple_value=record[name])
                       for name in EPOCH_SCALARS if record[name] is not None]  # fmt: skip
             self._tb.file_writer.add_summary(Summary(value=values), record["step"], record["time"])
-            self._tb.flush()
+            self._flush_tensorboard()
         self._jsonl.flush()
         self._csv.flush()
 
@@ -78,6 +82,15 @@ class RunLogs:
     def histograms(self, snapshot: ProbeSnapshot) -> None:
         if self._tb is not None and snapshot.kind == "weight_histograms" and snapshot.data:
             _tensorboard_histograms(self._tb, snapshot)
+
+    def _flush_tensorboard(self) -> None:
+        """Flush the event file at most every TENSORBOARD_FLUSH_SECONDS (SummaryWriter's own
+        default is every 120 s): TensorBoard shows a long epoch's steps as they come, and ten
+        short epochs a second do not wait on ten flushes."""
+        now = time.monotonic()
+        if now - self._tb_flushed >= TENSORBOARD_FLUSH_SECONDS:
+            self._tb.flush()
+            self._tb_flushed = now
 
     def close(self) -> None:
         for handle in (self._jsonl, self._csv, self._tb):
