@@ -200,6 +200,14 @@ def take_screenshots(app, folder: str) -> None:
             board.repaint_all()
             _settle(app)
             _shoot(window, folder, f"train_{name}_{width}x{height}.png")
+        if name == "cnn":  # View › Views Only at the laptop size
+            window.resize(*SHOT_SIZES[0])
+            board.dock_layout.views_only_action.trigger()
+            _settle(app)
+            board.repaint_all()
+            _settle(app)
+            _shoot(window, folder, f"train_{name}_views_only_{SHOT_SIZES[0][0]}x{SHOT_SIZES[0][1]}.png")
+            board.dock_layout.views_only_action.trigger()
         board.shutdown()
         # Not close(): the trained weights are unsaved work, and close() would ask about them.
         window.hide()

@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.workspaces.arrangers["train"].append(self._arrange_train)
 
         self._dock_toggles_end: QAction | None = None
+        self._run_live = False  # set_run_live
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -175,6 +176,13 @@ class MainWindow(QMainWindow):
         self.fit_action = self._action("&Fit Model", self.view.fit_to_model, "Ctrl+0")
         self.reset_layout_action = self._action("&Reset Layout", self.reset_layout)
         self.train_action = self._action("&Train", lambda: None, "Ctrl+T")
+        # Pause and Stop beside Train in the toolbar and the Train menu (the training panel's
+        # buttons too): with the left column hidden (View › Views Only) they stay reachable.
+        # Disabled until a run is live; the training dashboard wires them.
+        self.pause_action = self._action("&Pause", lambda: None, "Ctrl+Shift+P")
+        self.stop_action = self._action("&Stop", lambda: None, "Ctrl+.")
+        for action in (self.pause_action, self.stop_action):
+            action.setEnabled(False)
 
     def _action(self, text: str, slot, *shortcuts: str) -> QAction:
         action = QAction(text, self)
@@ -209,7 +217,8 @@ class MainWindow(QMainWindow):
         self._dock_toggles_end = self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
         self.train_menu = bar.addMenu("&Train")
-        self.train_menu.addAction(self.train_action)
+        for action in (self.train_action, self.pause_action, self.stop_action):
+            self.train_menu.addAction(action)
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main", self)
@@ -227,6 +236,8 @@ class MainWindow(QMainWindow):
             self.fit_action,
             None,
             self.train_action,
+            self.pause_action,
+            self.stop_action,
         ):
             toolbar.addAction(action) if action else toolbar.addSeparator()
         # "Build | Train" at the far end, apart from the Train action that starts a run.
@@ -249,6 +260,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ following the document
 
+    def set_run_live(self, live: bool) -> None:
+        """A run is training or paused (the dashboard says): Train waits for its end, as the
+        training panel's button does."""
+        if live != self._run_live:
+            self._run_live = live
+            self._model_changed()
+
     def _model_changed(self) -> None:
         inference = self.document.inference
         self.params_label.setText(f"Parameters: {inference.total_params:,}")
@@ -263,7 +281,7 @@ class MainWindow(QMainWindow):
             self.validity_label.setText(f"✗ {_first_words(reason)}")
             self.train_action.setToolTip(f"Cannot train: {reason}")
         self.validity_label.setProperty("valid", reason is None)
-        self.train_action.setEnabled(reason is None)
+        self.train_action.setEnabled(reason is None and not self._run_live)
         self.validity_label.setToolTip(reason or "")
         # Re-polish so the style sheet sees the new "valid" property (green or red).
         self.validity_label.style().unpolish(self.validity_label)

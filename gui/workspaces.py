@@ -28,6 +28,9 @@ class Workspaces(QObject):
     """Which workspace is shown, each one's remembered arrangement, and the actions that switch."""
 
     changed = Signal(str)  # the workspace now shown
+    # The shown workspace's arrangement is about to be kept (a switch, the window closing): a
+    # passing arrangement (View › Views Only) is undone first, so it is not what is remembered.
+    about_to_keep = Signal()
 
     def __init__(self, window: QMainWindow, settings: QSettings):
         super().__init__(window)
@@ -69,6 +72,7 @@ class Workspaces(QObject):
             raise ValueError(f"There is no workspace called {name!r}; choose one of {WORKSPACES}.")
         if name == self.current:
             return
+        self.about_to_keep.emit()
         self._states[self.current] = self.window.saveState()
         self.current = name
         self.actions[name].setChecked(True)
@@ -113,6 +117,7 @@ class Workspaces(QObject):
 
     def save(self) -> None:
         """Remember the shown workspace's arrangement (the window closes)."""
+        self.about_to_keep.emit()
         self.settings.setValue(state_key(self.current), self.window.saveState())
         for name, state in self._states.items():
             if name != self.current:

@@ -383,6 +383,11 @@ class TrainingDashboard(QObject):
         self.link.attach(window)
         self.run_requested.connect(self.dock_layout.training_started)  # the Train workspace
         window.train_action.triggered.connect(self._train_from_action)
+        # The window's Pause and Stop act as the panel's buttons and follow their state.
+        window.pause_action.triggered.connect(lambda: self.panel.pause_button.click())
+        window.stop_action.triggered.connect(lambda: self.panel.stop_button.click())
+        self.panel.controls_changed.connect(self._mirror_controls)
+        self._mirror_controls()
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -395,6 +400,13 @@ class TrainingDashboard(QObject):
         if self.panel.state == "idle":
             self.panel.set_dataset(self.document.spec.dataset)
         self.dock_layout.model_changed(self.document.spec)
+
+    def _mirror_controls(self) -> None:
+        pause, stop = self.window.pause_action, self.window.stop_action
+        pause.setEnabled(self.panel.pause_button.isEnabled())
+        pause.setText("&Resume" if self.panel.pause_button.text() == "Resume" else "&Pause")
+        stop.setEnabled(self.panel.stop_button.isEnabled())
+        self.window.set_run_live(self.panel.stop_button.isEnabled())
 
     def _train_from_action(self) -> None:
         self.dock_layout.show_panel()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 from engine.data import BUILTIN
@@ -92,6 +93,9 @@ class DockLayout(QObject):
         # whose width it would set).
         self.extra_tabs: list[QDockWidget] = []
         self._relevant: tuple[str, ...] | None = None
+        # View › Views Only: whether it is on, and the docks it hid.
+        self._views_only = False
+        self._hidden_for_views: list[QDockWidget] = []
 
     def add_to(self, window: QMainWindow) -> None:
         self.window = window
@@ -118,11 +122,63 @@ class DockLayout(QObject):
         window.workspaces.arrangers["train"].append(self.arrange_train)
         window.layout_reset.connect(self._sizes_after_reset)
         window.workspaces.changed.connect(self._cap_left_column)
+        window.workspaces.changed.connect(self._workspace_changed)
+        window.workspaces.about_to_keep.connect(lambda: self.set_views_only(False))
+        self._add_views_only_action(window)
         if self.grid:
             self._check_remembered_grid()
         # Hidden at once, not at first show: shown at first, the nine views would stack up in
         # one column and make the window taller than the screen before they could be hidden.
         self._hide_for_build()
+
+    def _add_views_only_action(self, window: QMainWindow) -> None:
+        """View › Views Only (and the toolbar's "Views only"): in Train, the left column and
+        the model strip step aside so the grid has the whole window; Train, Pause and Stop stay
+        in the toolbar. Checked again, or on leaving Train, they come back."""
+        action = QAction("Views &Only", window)
+        action.setCheckable(True)
+        action.setShortcut(QKeySequence("Ctrl+Shift+F"))
+        action.setToolTip(
+            "Give the views the whole window: hide the left column and the model strip "
+            "(Ctrl+Shift+F; Train, Pause and Stop stay in the toolbar)"
+        )
+        action.setEnabled(window.workspaces.current == "train")
+        action.toggled.connect(self.set_views_only)
+        window.addAction(action)  # the shortcut works while the menu bar is hidden, too
+        window.view_menu.insertAction(window.reset_layout_action, action)
+        window.toolbar.addAction(action)
+        self.views_only_action = action
+
+    def set_views_only(self, on: bool) -> None:
+        """Hide (``on``, in Train) or bring back the left column and the model strip."""
+        window = self.window
+        if on and not self._views_only and window.workspaces.current == "train":
+            left = Qt.DockWidgetArea.LeftDockWidgetArea
+            self._hidden_for_views = [
+                d for d in window.findChildren(QDockWidget)
+                if d.isVisible() and not d.isFloating() and window.dockWidgetArea(d) == left
+            ]  # fmt: skip
+            for dock in self._hidden_for_views:
+                dock.hide()
+            self.strip_bar.hide()
+            self._views_only = True
+            QTimer.singleShot(0, self, self.default_sizes)
+        elif not on and self._views_only:
+            for dock in self._hidden_for_views:
+                dock.show()
+            self._hidden_for_views, self._views_only = [], False
+            if window.workspaces.current == "train":
+                self.strip_bar.show()
+                self.show_panel()
+                QTimer.singleShot(0, self, self.default_sizes)
+        action = self.views_only_action
+        if action.isChecked() != self._views_only:
+            action.blockSignals(True)
+            action.setChecked(self._views_only)
+            action.blockSignals(False)
+
+    def _workspace_changed(self, workspace: str) -> None:
+        self.views_only_action.setEnabled(workspace == "train")
 
     def _cap_left_column(self, workspace: str) -> None:
         cap = LEFT_COLUMN_MAX if workspace == "train" else QWIDGETSIZE_MAX
@@ -139,6 +195,7 @@ class DockLayout(QObject):
         (the canvas is hidden, so they share the window beside the left column), every other
         view a tab behind one of them, the model strip on top, the training panel in front."""
         window, d = self.window, self.docks
+        self.set_views_only(False)  # the default shows the left column and the strip
         for title in VIEW_ORDER:
             d[title].setFloating(False)
             d[title].show()
@@ -177,8 +234,11 @@ class DockLayout(QObject):
         if window is None or window.workspaces.current != "train":
             return
         a, b, c, e = (d[t] for t in self.grid)
-        window.resizeDocks([d["Training"]], [LEFT_COLUMN_WIDTH], Qt.Orientation.Horizontal)
-        half_w = max(1, (window.width() - LEFT_COLUMN_WIDTH) // 2)
+        left = 0
+        if d["Training"].isVisible():
+            window.resizeDocks([d["Training"]], [LEFT_COLUMN_WIDTH], Qt.Orientation.Horizontal)
+            left = LEFT_COLUMN_WIDTH
+        half_w = max(1, (window.width() - left) // 2)
         half_h = max(1, window.height() // 2)
         window.resizeDocks([a, b], [half_w, half_w], Qt.Orientation.Horizontal)
         window.resizeDocks([a, c], [half_h, half_h], Qt.Orientation.Vertical)

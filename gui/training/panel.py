@@ -46,6 +46,7 @@ class TrainingPanel(QWidget):
     lr_edited = Signal(float)  # the user changed the learning rate while a run is live
     grad_clip_edited = Signal(object)  # max gradient norm (float), or None for off, while live
     probe_sample_changed = Signal(int)  # the probe sample changed while a run is live
+    controls_changed = Signal()  # Pause/Resume and Stop changed (enabled, label): mirror them
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -410,6 +411,7 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(live)
         self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
         self.stop_button.setEnabled(live)
+        self.controls_changed.emit()
         # The learning rate, gradient clip and probe sample stay editable: they apply to the
         # live run.
         for widget in (self.optimizer_combo, self.batch_spin, self.epochs_spin,

@@ -30,6 +30,10 @@ VIEWS = ("Loss curves", "Filters", "Feature maps", "Gates", "Histograms", "Gradi
 # and fails the old layout (views in the lower 28 %, ~0.03 each) or a grid squeezed by the
 # canvas beside it.
 GRID_SHARE = 0.12
+# With View › Views Only (no left column, no model strip): measured 633×296 px, 0.19 of the
+# window at 1280×800, 0.19 at 1366×768, 0.20 at 1920×1080; what is left of a quarter is the menu,
+# tool and status bars and each cell's title and tab bar.
+VIEWS_ONLY_SHARE = 0.17
 TRAINING_FIELDS = ("Dataset", "Optimiser", "Learning rate", "Batch size", "Epochs",
                    "Probe sample", "Device")  # fmt: skip
 
@@ -93,6 +97,19 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     for title, where in report["grid"].items():
         w, h = where["rect"][2:]
         assert w * h >= GRID_SHARE * window[2] * window[3], f"{title} is {w}×{h} in {window}"
+    # Views Only: the same four views larger still, the left column gone, and Train, Pause and
+    # Stop whole in the toolbar; turned off, the training panel is back.
+    assert set(report["views_only"]) == set(report["grid"])
+    _all_in_view(report["views_only"], window)
+    for title, where in report["views_only"].items():
+        w, h = where["rect"][2:]
+        before = report["grid"][title]["rect"]
+        assert w > before[2] and h >= before[3], f"{title}: {before} -> {where['rect']}"
+        assert w * h >= VIEWS_ONLY_SHARE * window[2] * window[3], f"{title} is {w}×{h}"
+    assert not report["views_only_panel_shown"]
+    assert set(report["toolbar"]) == {"Train", "Pause", "Stop"}
+    _all_in_view(report["toolbar"], window)
+    assert report["views_only_off_panel_shown"]
 
 
 def _all_in_view(widgets: dict, window) -> None:

@@ -5,7 +5,8 @@ available area, the window and each key widget lie, in global logical pixels.
 Two moments are measured. Building (the Build workspace): the palette, the Inspector's fields
 and Problems. Then Train is pressed (on a data file that does not exist, so the run fails at
 once without starting a training process): the Train workspace, with the Training tab in front
-with all of its form, its buttons and its message, the grid's views and every view's tab."""
+with all of its form, its buttons and its message, the grid's views and every view's tab; then
+View › Views Only (the grid alone, Train, Pause and Stop in the toolbar), on and off again."""
 
 from __future__ import annotations
 
@@ -136,6 +137,19 @@ def main() -> None:
         bars = [b for b in window.findChildren(QTabBar) if b.parent() is window]
         shown = [b.tabText(i) for b in bars if b.isVisible() for i in range(b.count())]
         report["bars"].append([name, shown])
+    # View › Views Only: the grid gets the whole window; Train, Pause and Stop in the toolbar.
+    layout = window.dashboard.dock_layout
+    layout.views_only_action.trigger()
+    _settle(app)
+    report["views_only"] = _where({t: window.dashboard.docks[t].widget() for t in grid})
+    report["views_only_panel_shown"] = not panel.visibleRegion().isEmpty()
+    report["toolbar"] = _where({
+        a.text().replace("&", ""): window.toolbar.widgetForAction(a)
+        for a in (window.train_action, window.pause_action, window.stop_action)
+    })  # fmt: skip
+    layout.views_only_action.trigger()
+    _settle(app)
+    report["views_only_off_panel_shown"] = not panel.visibleRegion().isEmpty()
     print(json.dumps(report))
     document.undo_stack.undo()  # the model unchanged again: closing asks nothing
     window.dashboard.shutdown()

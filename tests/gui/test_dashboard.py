@@ -323,3 +323,30 @@ def test_a_probe_sample_the_run_refuses_is_shown_in_the_panel(dashboard):
     error = "Sample 900 is not in the validation set (0-299); pick another."
     dashboard.on_probe(ProbeSnapshot(1, 5, "probe_input", None, error))
     assert dashboard.panel.status_label.text() == error
+
+
+def test_the_windows_pause_and_stop_follow_and_drive_the_run(dashboard, qtbot):
+    """Train › Pause / Resume and Stop (also in the toolbar) act as the panel's buttons and
+    follow their state: disabled while idle, "Resume" while paused."""
+    board, window = dashboard, dashboard.window
+    pause, stop = window.pause_action, window.stop_action
+    assert not pause.isEnabled() and not stop.isEnabled()
+    assert {pause, stop} <= set(window.toolbar.actions()) and {pause, stop} <= set(
+        window.train_menu.actions()
+    )
+    board.panel.until_stopped_check.setChecked(True)
+    board.train()
+    qtbot.waitUntil(lambda: bool(board.curves.runs) and board.curves.runs[-1].train_loss.size > 5,
+                    timeout=RUN_TIMEOUT_MS)  # fmt: skip
+    assert pause.isEnabled() and stop.isEnabled() and pause.text() == "&Pause"
+    assert not window.train_action.isEnabled()  # as the panel's Train: one run at a time
+    with qtbot.waitSignal(board.controller.paused_changed, timeout=10_000) as paused:
+        pause.trigger()
+    assert paused.args == [True] and pause.text() == "&Resume"
+    with qtbot.waitSignal(board.controller.paused_changed, timeout=10_000) as resumed:
+        pause.trigger()
+    assert resumed.args == [False] and pause.text() == "&Pause"
+    with qtbot.waitSignal(board.controller.run_finished, timeout=10_000) as finished:
+        stop.trigger()
+    assert finished.args[0].stopped_early
+    assert not pause.isEnabled() and not stop.isEnabled() and window.train_action.isEnabled()

@@ -173,3 +173,38 @@ def test_a_larger_window_gives_its_room_to_the_grid(make_app_window, qtbot):
     assert docks["Training"].width() <= LEFT_COLUMN_MAX
     window.workspaces.show("build")  # Build's column is not capped
     assert docks["Training"].maximumWidth() > LEFT_COLUMN_MAX
+
+
+def test_views_only_gives_the_grid_the_window_and_is_not_remembered(make_app_window, qtbot):
+    window = make_app_window()
+    layout, spaces = window.dashboard.dock_layout, window.workspaces
+    action = layout.views_only_action
+    assert not action.isEnabled()  # Build has no grid to give the room to
+    assert action in window.view_menu.actions() and action in window.toolbar.actions()
+    spaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    loss = window.dashboard.docks["Loss curves"]
+    width = loss.width()
+    assert action.isEnabled()
+    action.trigger()
+    qtbot.waitUntil(lambda: loss.width() > width * 1.2, timeout=5000)
+    assert not window.dashboard.panel.isVisible() and not layout.strip.isVisible()
+    assert _on_screen(window, CNN_GRID)
+    # Leaving Train undoes it, so Train is remembered with its left column.
+    spaces.show("build")
+    assert not action.isChecked() and not action.isEnabled()
+    spaces.show("train")
+    qtbot.waitUntil(lambda: window.dashboard.panel.isVisible(), timeout=5000)
+    assert layout.strip.isVisible()
+    action.trigger()
+    assert action.isChecked()
+    action.trigger()  # and off again
+    qtbot.waitUntil(lambda: window.dashboard.panel.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: loss.width() < width * 1.1, timeout=5000)
+    # On when the window closes: the arrangement kept is the one with the column.
+    action.trigger()
+    assert window.close()
+    second = make_app_window()
+    second.workspaces.show("train")
+    qtbot.waitUntil(lambda: second.dashboard.panel.isVisible(), timeout=5000)
+    assert not second.dashboard.dock_layout.views_only_action.isChecked()
