@@ -36,6 +36,9 @@ _STYLE_SHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss
 _TITLE_GUESS, _FRAME_GUESS = 32, 4
 # The size a window opens at on a large screen; a smaller screen gets its available area.
 DEFAULT_SIZE = (1440, 900)
+# The Build workspace's left column: wide enough for its four tabs' names in full (Blocks,
+# Dataset, Training, Runs), no wider, so the canvas keeps the rest.
+LEFT_WIDTH = 300
 
 
 class MainWindow(QMainWindow):
@@ -88,7 +91,7 @@ class MainWindow(QMainWindow):
             "Problems", self.problems, Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.resizeDocks(
-            [self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal
+            [self.palette_dock, self.inspector_dock], [LEFT_WIDTH, 330], Qt.Orientation.Horizontal
         )
         self.resizeDocks(
             [self.inspector_dock, self.problems_dock], [520, 200], Qt.Orientation.Vertical

@@ -108,15 +108,15 @@ class RunsPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.comparison: RunComparisonDialog | None = None
-        # Two rows: one row of six buttons made the dock, and so its tab group, too wide to fit
-        # a 1280-pixel screen.
+        # Two columns: the widest row sets the dock's minimum width, and so its whole tab group's
+        # (the Build workspace's left column): four buttons a row made it 453 px at 1280×800,
+        # leaving the canvas 480 px; two make it ~270.
         buttons = QGridLayout()
-        for index, button in enumerate((self.refresh_button, self.rename_button,
-                                        self.delete_button, self.continue_button,
+        for index, button in enumerate((self.continue_button, self.refresh_button,
                                         self.export_button, self.load_button,
+                                        self.rename_button, self.delete_button,
                                         self.compare_button)):  # fmt: skip
-            buttons.addWidget(button, index // 4, index % 4)
-        buttons.setColumnStretch(3, 1)
+            buttons.addWidget(button, index // 2, index % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(buttons)

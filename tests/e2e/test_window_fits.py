@@ -72,6 +72,11 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     assert report["workspace_before"] == "build"
     assert report["palette_whole"], "the palette's list of blocks scrolls"
     assert sum(name.startswith("Inspector ") for name in report["building"]) == 4  # a Conv2d
+    # The canvas keeps most of the width: no panel's minimum width widens its column (the Runs
+    # panel's four-button rows made the left column 453 px, the canvas 0.37 of the window).
+    assert report["canvas"][2] >= 0.45 * window[2], f"canvas {report['canvas']} in {window}"
+    assert {"Blocks", "Dataset", "Training", "Runs"} <= set(report["build_tabs"])
+    assert all(report["build_tabs"].values()), f"cut tab names: {report['build_tabs']}"
     _all_in_view(report["building"], window)
     # Training: the Train workspace, every view's tab with its name in full.
     assert report["workspace_after"] == "train"

@@ -82,7 +82,7 @@ def _view_tabs(window) -> dict:
                     "rect": _rect(tab.translated(bar.mapToGlobal(tab.topLeft()) - tab.topLeft())),
                     "whole": shown.contains(tab) and shown.intersected(tab).boundingRect() == tab,
                     # The name in full, not cut to "Gradient fl…".
-                    "named": bar.fontMetrics().horizontalAdvance(title) <= tab.width(),
+                    "named": tab.width() >= bar.tabSizeHint(i).width(),
                 }
     for dock in window.findChildren(QDockWidget):  # views docked alone have no tab
         if dock.windowTitle() in view_titles and dock.windowTitle() not in tabs:
@@ -106,6 +106,14 @@ def main() -> None:
         "palette_whole": not window.palette.visibleRegion().isEmpty()
         and _palette_whole(window.palette),
         "workspace_before": window.workspaces.current,
+        "canvas": _rect(window.view.rect()),
+        # Each dock tab's name and whether it is drawn in full (not cut to "Blo…").
+        "build_tabs": {
+            bar.tabText(i): bar.tabRect(i).width() >= bar.tabSizeHint(i).width()
+            for bar in window.findChildren(QTabBar)
+            if bar.parent() is window and bar.isVisible()
+            for i in range(bar.count())
+        },
     }
 
     panel = window.dashboard.panel
