@@ -228,7 +228,7 @@ def _replicas_agree(trainer, result) -> bool:
         trainer.lost_peer = True
         return True
     finally:
-        group.close()
+        group.close(peer_lost=trainer.lost_peer)
 
 
 def _new_run_folder(run_dir: str | None, default_parent: Path, model_name: str) -> Path:

@@ -101,18 +101,17 @@ class ProcessGroup:
         dist.all_gather(everyone, mine)
         return len({int(t.item()) for t in everyone}) == 1
 
-    def close(self) -> None:
+    def close(self, *, peer_lost: bool = False) -> None:
         """Leave the group together: a rank that tears its connections down while another
-        still uses them aborts ("terminate called without an active exception"). Where
-        another rank is already gone there is nobody to wait for, and nothing to say: the
-        run's own end (or the launcher) has said why."""
+        still uses them aborts ("terminate called without an active exception").
+        ``peer_lost``: another rank is gone, so there is nobody to wait for (the barrier would
+        fail with a traceback) and nothing to say: the run's end or the launcher said why."""
         if not dist.is_initialized():
             return
-        try:
+        if not peer_lost:
             dist.barrier()
-        except Exception as exc:
-            if not lost_peer(exc):
-                raise
+            dist.destroy_process_group()
+            return
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
 
