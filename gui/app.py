@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -197,7 +198,6 @@ def take_screenshot(
 ) -> int:
     """Render the main window with ``model`` (or an example) offscreen to ``out`` and exit,
     showing ``workspace`` ("build" or "train")."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         width, height = (int(v) for v in size.lower().split("x"))
         spec, path = _initial_model(model, example)
@@ -209,6 +209,15 @@ def take_screenshot(
         )
         print(f"layerlab: {msg}", file=sys.stderr)
         return 2
+    if "QT_QPA_PLATFORM" not in os.environ:
+        # An offscreen screen of the asked size: the window lays itself out for the screen it
+        # is on (the offscreen platform's own is 800×800, which would make it a narrow window's).
+        screen = Path(tempfile.mkdtemp()) / "screen.json"
+        screen.write_text(json.dumps({"screens": [{
+            "name": "screenshot", "x": 0, "y": 0, "width": width, "height": height,
+            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1,
+        }]}), encoding="utf-8")  # fmt: skip
+        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen}"
     _quiet_offscreen_plugin()
     app = _application()
     # A screenshot shows the default layout at the asked size: it neither reads the user's

@@ -37,8 +37,11 @@ _TITLE_GUESS, _FRAME_GUESS = 32, 4
 # The size a window opens at on a large screen; a smaller screen gets its available area.
 DEFAULT_SIZE = (1440, 900)
 # The Build workspace's left column: wide enough for its four tabs' names in full (Blocks,
-# Dataset, Training, Runs), no wider, so the canvas keeps the rest.
+# Dataset, Training, Runs), no wider, so the canvas keeps the rest. On a screen narrower than
+# NARROW_SCREEN the canvas needs the room more: the column is as narrow as its panels allow.
 LEFT_WIDTH = 300
+NARROW_LEFT_WIDTH = 230
+NARROW_SCREEN = 1200
 
 
 class MainWindow(QMainWindow):
@@ -91,7 +94,8 @@ class MainWindow(QMainWindow):
             "Problems", self.problems, Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.resizeDocks(
-            [self.palette_dock, self.inspector_dock], [LEFT_WIDTH, 330], Qt.Orientation.Horizontal
+            [self.palette_dock, self.inspector_dock], [_left_width(self), 330],
+            Qt.Orientation.Horizontal,
         )
         self.resizeDocks(
             [self.inspector_dock, self.problems_dock], [520, 200], Qt.Orientation.Vertical
@@ -368,3 +372,9 @@ class MainWindow(QMainWindow):
 
 def _first_words(sentence: str, limit: int = 70) -> str:
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+
+
+def _left_width(window: QMainWindow) -> int:
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    wide = screen is None or screen.availableGeometry().width() >= NARROW_SCREEN
+    return LEFT_WIDTH if wide else NARROW_LEFT_WIDTH
