@@ -166,12 +166,14 @@ class RunRecorder(Callback):
         self._writer.submit(self._open_logs, first_step, event.first_epoch)
         self._next_flush = time.monotonic() + self.flush_seconds
 
-    def _flush(self) -> None:
+    def _flush(self, *, run_json: bool = True) -> None:
+        """Hand the waiting steps and probe snapshots to the writer, and run.json when it waits
+        for its turn (not at an epoch's end: its run.json goes after its checkpoint)."""
         steps, self._steps = self._steps, []
         probes, self._probes = self._probes, {}
         if self._writer is not None:
             self._writer.submit(self._write_steps, steps, probes)
-            if self._run_dirty:
+            if self._run_dirty and run_json:
                 self._submit_run(soon=True)
         self._next_flush = time.monotonic() + self.flush_seconds
 
@@ -197,7 +199,7 @@ class RunRecorder(Callback):
         taken = None
         if improved or event.epoch % self.checkpoint_every == 0:
             taken = self._take_checkpoint("epoch", _metrics(event))
-        self._flush()
+        self._flush(run_json=False)  # this run.json names this checkpoint: it goes after it
         self._writer.submit(self._write_epoch, record)
         if taken is not None:
             self._writer.submit(self._write_checkpoint, taken, improved)
@@ -226,7 +228,7 @@ class RunRecorder(Callback):
         taken = None
         if self.trainer.step != self._checkpoint_step and _weights_finite(self.trainer):
             taken = self._take_checkpoint(status, self._run.get("final"))
-        self._flush()
+        self._flush(run_json=False)  # run.json goes last, with the status
         if taken is not None:
             self._writer.submit(self._write_checkpoint, taken, False)
         self._run.update(

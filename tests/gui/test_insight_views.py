@@ -50,6 +50,12 @@ def test_decision_regions_colour_cells_by_class_and_sureness(qtbot, tmp_path):
     assert view.image[1, 1].min() > view.image[1, 2].min()  # at chance: paler than when sure
     assert view.legend_labels() == ["red", "green", "blue", "predicted wrong"]
     assert "1 wrong" in view.caption.text() and "50.0%" in view.caption.text()
+    # The points: each in its true class's colour, a cross (larger) where the model is wrong.
+    spots = view.scatter.points()
+    assert [s.symbol() for s in spots] == ["o", "x"] and [s.size() for s in spots] == [7, 11]
+    red, blue = (np.array(QColor(PALETTE[c]).getRgb()[:3]) for c in (0, 2))
+    colours = [list(s.brush().color().getRgb()[:3]) for s in spots]
+    assert colours == [red.tolist(), blue.tolist()]
     # The image lies over the grid in the data's units, half a cell past the outer centres.
     rect = view.item.mapRectToParent(view.item.boundingRect())
     assert rect.left() == pytest.approx(-1 - 1 / 3) and rect.bottom() == pytest.approx(3.75)
