@@ -12,7 +12,8 @@ with the mean of the plain windows on either side, so that the speed of this sha
 which drifts by 10-20 % over tens of seconds, cancels out of each ratio. Both stay warm
 between their windows.
 
-    python -m bench.train_throughput [--seconds S] [--rounds N] [--threads N]
+    python -m bench.train_throughput [--seconds S] [--rounds N] [--threads N] [--models W,...]
+        [--no-record] [--no-probes]
 """
 
 from __future__ import annotations
@@ -247,15 +248,18 @@ def load_case(example: str, dataset: str, options: dict):
     return spec, load_builtin(dataset, **options), options
 
 
-def app_turns(spec, data, rounds: int, seconds: float, threads: int):
-    """The controller-only in-app path against the plain loop; and each probe's cost."""
+def app_turns(spec, data, rounds: int, seconds: float, threads: int, **settings_overrides):
+    """The controller-only in-app path against the plain loop; and each probe's cost.
+    ``settings_overrides``: TrainSettings fields (record=False, probes=False) that take a part
+    out, to see what it costs."""
     from gui.training import TrainingController
 
     ctrl = TrainingController()
     finished = []
     ctrl.run_finished.connect(finished.append)
     plain = PlainProcess(spec, data, threads)
-    settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
+    settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads,
+                             **settings_overrides)  # fmt: skip
     ctrl.start(spec, data, settings)
     run_events(WARMUP)
     pid = ctrl.process.pid
@@ -270,19 +274,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per window")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both paths")
     parser.add_argument("--rounds", type=int, default=5, help="in-app windows per model")
+    parser.add_argument("--models", default="", help="comma-separated words picking models by "
+                        "label (e.g. digits,LSTM)")  # fmt: skip
+    parser.add_argument("--no-record", action="store_true", help="in-app runs write no run folder")
+    parser.add_argument("--no-probes", action="store_true", help="in-app runs run no probes")
     args = parser.parse_args(argv)
+    overrides = {"record": False} if args.no_record else {}
+    overrides |= {"probes": False} if args.no_probes else {}
+    picks = [w.lower() for w in args.models.split(",") if w]
     from PySide6.QtWidgets import QApplication
 
     QApplication.instance() or QApplication([])
     rows = []
     for label, example, dataset, options in CASES:
+        if picks and not any(w in label.lower() for w in picks):
+            continue
         spec, data, options = load_case(example, dataset, options)
         label = label.replace("T=160", f"T={options.get('seq_len', 160)}")
-        rows.append((label, *app_turns(spec, data, args.rounds, args.seconds, args.threads)))
+        turns = app_turns(spec, data, args.rounds, args.seconds, args.threads, **overrides)
+        rows.append((label, *turns))
     print(
         f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__}; {args.rounds} in-app windows of "
-        f"{args.seconds:g} s per model, each between two plain windows of {args.seconds:g} s\n"
+        f"{args.seconds:g} s per model, each between two plain windows of {args.seconds:g} s"
+        f"{'; no recording' if args.no_record else ''}{'; no probes' if args.no_probes else ''}\n"
     )
     print(
         "| model | plain samples/s | in-app samples/s | ratio: median (range) "
