@@ -3,7 +3,8 @@
 Build keeps the views out of the way (hidden; the View menu still shows any of them) so the
 canvas and the Inspector have the window. Train hides the canvas and lays the views out as a
 2×2 grid chosen for the model, the other views as tabs behind the grid's cells, the training
-panel in the left column and the model as a compact strip along the top."""
+panel in the left column and the model as a compact strip along the top; View › Views Only
+hides the column and the strip for a while."""
 
 from __future__ import annotations
 
