@@ -75,6 +75,9 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
     # The canvas keeps most of the width: no panel's minimum width widens its column (the Runs
     # panel's four-button rows made the left column 453 px, the canvas 0.37 of the window).
     assert report["canvas"][2] >= 0.45 * window[2], f"canvas {report['canvas']} in {window}"
+    # The model fits across the canvas: no horizontal scroll bar (the scene was 440 px wider
+    # than the model, and showed one under any canvas narrower than 740 px).
+    assert not report["canvas_scrolls_across"]
     assert {"Blocks", "Dataset", "Training", "Runs"} <= set(report["build_tabs"])
     assert all(report["build_tabs"].values()), f"cut tab names: {report['build_tabs']}"
     _all_in_view(report["building"], window)

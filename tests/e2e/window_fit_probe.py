@@ -107,6 +107,7 @@ def main() -> None:
         and _palette_whole(window.palette),
         "workspace_before": window.workspaces.current,
         "canvas": _rect(window.view.rect()),
+        "canvas_scrolls_across": window.view.horizontalScrollBar().isVisible(),
         # Each dock tab's name and whether it is drawn in full (not cut to "Blo…").
         "build_tabs": {
             bar.tabText(i): bar.tabRect(i).width() >= bar.tabSizeHint(i).width()

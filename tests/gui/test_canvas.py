@@ -335,8 +335,11 @@ def _input_card_in_view(window) -> bool:
 
 
 def _readable_or_across(view, scene) -> bool:
-    """The zoom is readable, or as large as lets the cards fit across a narrow canvas."""
-    across = view.viewport().width() / (scene.model_rect().width() + 60)
+    """The zoom is readable, or as large as lets the cards fit across a narrow canvas (its width
+    taken as if the vertical scroll bar were shown, as the fit takes it)."""
+    bar = view.verticalScrollBar()
+    width = view.viewport().width() - (0 if bar.isVisible() else bar.sizeHint().width())
+    across = width / (scene.model_rect().width() + 60)
     return view.zoom >= min(view.readable_zoom(), across) - 1e-9
 
 

@@ -148,7 +148,10 @@ class ModelScene(QGraphicsScene):
         )
         self._output.setPos(0, self.layout.bottom)
         self._output.update()
-        rect = self.model_rect().adjusted(-220, -SCENE_MARGIN, 220, SCENE_MARGIN)
+        # The model and a margin. 220 px each side made a 740 px scene of 300 px cards, and a
+        # horizontal scroll bar under any canvas narrower than that, though the model fitted.
+        m = SCENE_MARGIN
+        rect = self.model_rect().adjusted(-m, -m, m, m)
         self.setSceneRect(rect)
 
     # ------------------------------------------------------------ activation thumbnails
