@@ -208,7 +208,9 @@ def take_screenshots(app, folder: str) -> None:
             _settle(app)
             board.repaint_all()
             _settle(app)
-            _shoot(window, folder, f"train_{name}_views_only_{SHOT_SIZES[0][0]}x{SHOT_SIZES[0][1]}.png")
+            _shoot(
+                window, folder, f"train_{name}_views_only_{SHOT_SIZES[0][0]}x{SHOT_SIZES[0][1]}.png"
+            )
             board.dock_layout.views_only_action.trigger()
         board.shutdown()
         # Not close(): the trained weights are unsaved work, and close() would ask about them.

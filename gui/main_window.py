@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
             "Problems", self.problems, Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.resizeDocks(
-            [self.palette_dock, self.inspector_dock], [_left_width(self), 330],
+            [self.palette_dock, self.inspector_dock],
+            [_left_width(self), 330],
             Qt.Orientation.Horizontal,
         )
         self.resizeDocks(

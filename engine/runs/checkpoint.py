@@ -33,6 +33,7 @@ from engine.runs.folder import (
     RunFolderError,
     json_text,
     now_iso,
+    write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
 )
@@ -234,13 +235,11 @@ def write_checkpoint(run_folder: Path, taken: CheckpointCopy) -> dict[str, Any]:
     metadata = {TOKEN_KEY: taken.info["token"], INFO_KEY: text, "format": "pt"}
     try:
         folder.mkdir(exist_ok=True)
-        tmp = folder / ".last.safetensors.tmp"
-        write_safetensors(tmp, taken.layout, taken.data, metadata)
-        os.replace(tmp, target)
     except OSError as err:
         raise RunFolderError(
             f"Cannot write the checkpoint '{target}': {err.strerror or err}."
         ) from None
+    write_safetensors(target, taken.layout, taken.data, metadata)
     write_text_atomic(folder / "last.json", text + "\n")
     return taken.info
 
@@ -271,16 +270,14 @@ def keep_as_best(run_folder: Path, info: dict[str, Any] | None = None) -> None:
 def write_safetensors(
     path: Path, layout: dict[str, dict[str, Any]], data: torch.Tensor, metadata: dict[str, str]
 ) -> None:
-    """Write a safetensors file: an 8-byte little-endian header length, the JSON header
-    (``layout`` and the metadata, padded with spaces to a multiple of 8 bytes), then ``data``,
-    the bytes ``layout``'s offsets point into (see _pack). Read back by safetensors itself."""
+    """Write a safetensors file (atomically): an 8-byte little-endian header length, the JSON
+    header (``layout`` and the metadata, padded with spaces to a multiple of 8 bytes), then
+    ``data``, the bytes ``layout``'s offsets point into (see _pack). Read back by safetensors
+    itself."""
     header = json.dumps({"__metadata__": metadata, **layout}, separators=(",", ":")).encode()
     header += b" " * (-len(header) % 8)
-    with open(path, "wb") as fh:
-        fh.write(len(header).to_bytes(8, "little"))
-        fh.write(header)
-        if data.numel():
-            fh.write(data.numpy().data)
+    body = data.numpy().data if data.numel() else b""
+    write_bytes_atomic(path, len(header).to_bytes(8, "little"), header, body)
 
 
 _SAFETENSORS_DTYPES = {

@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.runs.folder import METRICS_JSONL, RunFolderError, RunMetrics, read_metrics
+from engine.runs.folder import (
+    METRICS_JSONL,
+    RunFolderError,
+    RunMetrics,
+    read_metrics,
+    write_bytes_atomic,
+)
 
 METRICS_CACHE = "metrics.npz"
 CACHE_VERSION = 1
@@ -85,15 +91,7 @@ def write_metric_cache(folder: Path, columns: MetricColumns) -> None:
     arrays["version"] = np.asarray(CACHE_VERSION, dtype=np.int64)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    target = folder / METRICS_CACHE
-    tmp = folder / f".{METRICS_CACHE}.tmp"
-    try:
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, target)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise RunFolderError(f"Cannot write '{target}': {err.strerror or err}.") from None
+    write_bytes_atomic(folder / METRICS_CACHE, buffer.getbuffer())
 
 
 class MetricColumnLog:

@@ -68,6 +68,23 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise RunFolderError(_cannot_write(path, err)) from None
 
 
+def write_bytes_atomic(path: Path, *chunks: bytes | memoryview) -> None:
+    """Write ``chunks`` one after the other to ``.<name>.tmp`` beside ``path`` and rename it
+    over ``path`` (a reader, or a crash, sees the old file or the new one). No fsync: these
+    are the run's own files, rewritten every epoch or second, and a killed process loses
+    nothing the rename has not finished. A RunFolderError names the file; no temporary file
+    is left behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.writelines(chunks)
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise RunFolderError(_cannot_write(path, err)) from None
+
+
 def _cannot_write(path: Path, err: OSError) -> str:
     why = err.strerror or str(err)
     return (

@@ -52,7 +52,7 @@ class RunLogs:
     def steps(self, steps: list[tuple[StepMetrics, float]]) -> None:
         """Append step records (each with its wall time) and flush them to disk."""
         if steps:
-            lines, rows = zip(*(_step_texts(e, wall) for e, wall in steps))
+            lines, rows = zip(*(_step_texts(e, wall) for e, wall in steps), strict=True)
             self._jsonl.write("".join(lines))
             self._csv.write("".join(rows))
         self._jsonl.flush()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.probes import snapshots
-from engine.runs.folder import PROBES, RunFolderError, write_json_atomic
+from engine.runs.folder import PROBES, RunFolderError, write_bytes_atomic, write_json_atomic
 
 # The npz entry that repeats the JSON's token: a reader that finds them different caught the
 # pair between its two writes (the npz is replaced first) and reads it again later.
@@ -43,13 +43,7 @@ def write_probe(run_folder: Path, kind: str, step: int, data: Any, error: str | 
     token = secrets.token_hex(8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays, **{TOKEN_KEY: np.array(token)})
-    target = folder / f"{kind}.npz"
-    tmp = folder / f".{kind}.npz.tmp"
-    try:
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, target)
-    except OSError as err:
-        raise RunFolderError(f"Cannot write '{target}': {err.strerror or err}.") from None
+    write_bytes_atomic(folder / f"{kind}.npz", buffer.getbuffer())
     write_json_atomic(
         folder / f"{kind}.json",
         {

@@ -205,7 +205,9 @@ class RunRecorder(Callback):
             self._writer.submit(self._write_checkpoint, taken, improved)
         self._submit_run(soon=True)
 
-    def _take_checkpoint(self, reason: str, metrics: dict[str, Any] | None) -> CheckpointCopy | None:
+    def _take_checkpoint(
+        self, reason: str, metrics: dict[str, Any] | None
+    ) -> CheckpointCopy | None:
         """The run's checkpoint as copies, taken while the writer has nothing new to do: the
         writer holds the interpreter lock while it formats records, and each of the copy's
         tensor calls would wait for it (2.1 ms for the digits CNN's copy instead of 0.35)."""

@@ -242,7 +242,9 @@ def _edit_embedded(folder, **changes):
         tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
         metadata = fh.metadata()
     info = {**json.loads(metadata["layerlab_checkpoint_info"]), **changes}
-    save_file(tensors, str(file), metadata={**metadata, "layerlab_checkpoint_info": json.dumps(info)})
+    save_file(
+        tensors, str(file), metadata={**metadata, "layerlab_checkpoint_info": json.dumps(info)}
+    )
 
 
 @pytest.mark.parametrize(
