@@ -99,7 +99,7 @@ def dashboard_turns(spec, data, rounds, seconds, threads, warmup, size=None):
     """The in-app path with the dashboard painting (the Train workspace at ``size``, or every
     view floating when ``size`` is None), against the plain loop."""
     window, board = dashboard_window(spec) if size is None else train_workspace_window(spec, size)
-    board._show_dataset(data)  # what Train gives the views: samples and class names
+    board.show_dataset(data)  # what Train gives the views: samples and class names
     ctrl = board.controller
     plain = PlainProcess(spec, data, threads)
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)

@@ -183,7 +183,7 @@ class TrainingDashboard(QObject):
         # The sample views need the data in this process: at hand when it is the window's own.
         data = self.session.dataset if source.same_data(self.session.source) else None
         if data is not None:
-            self._show_dataset(data)
+            self.show_dataset(data)
         self.panel.run_requested()
         self.run_requested.emit()
         self.controller.start(
@@ -215,7 +215,7 @@ class TrainingDashboard(QObject):
         if self._controller is not None:
             self._controller.shutdown()
 
-    def _show_dataset(self, dataset: Dataset) -> None:
+    def show_dataset(self, dataset: Dataset) -> None:
         """The run's data for the views that show samples or name classes."""
         self.dataset = dataset
         self.predictions.set_samples(dataset.x_val, dataset.y_val, dataset.class_names)
@@ -227,7 +227,7 @@ class TrainingDashboard(QObject):
 
         if self._pending_settings is None:  # no Train waiting for it
             return
-        self._show_dataset(dataset)
+        self.show_dataset(dataset)
         try:
             settings = TrainSettings(**self._pending_settings).checked()
         except SettingsError as error:
