@@ -145,5 +145,6 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=TrainSettings().checkpoint_every,
         metavar="N",
-        help="epochs between checkpoints (the best epoch and the end are always kept)",
+        help="epochs between checkpoints, and at most one a second (the best epoch and the end "
+        "are always kept)",
     )

@@ -49,31 +49,35 @@ class RunLogs:
             purge = first_step + 1 if first_step else None
             self._tb = SummaryWriter(str(folder / TENSORBOARD), purge_step=purge)
 
-    def steps(self, steps: list[tuple[StepMetrics, float]]) -> None:
-        """Append step records (each with its wall time) and flush them to disk."""
-        if steps:
-            lines, rows = zip(*(_step_texts(e, wall) for e, wall in steps), strict=True)
-            self._jsonl.write("".join(lines))
-            self._csv.write("".join(rows))
+    def records(self, records: list[tuple[StepMetrics, float] | dict[str, Any]]) -> None:
+        """Append records in order (a step as its event and wall time, an epoch as its record)
+        to both tables and TensorBoard, and flush the tables to disk."""
+        lines, rows, steps = [], [], []
+        for record in records:
+            if isinstance(record, dict):
+                lines.append(json.dumps(record) + "\n")
+                rows.append(",".join(_cell(record.get(c)) for c in CSV_COLUMNS) + "\n")
+                if self._tb is not None:
+                    self._tensorboard_epoch(record)
+            else:
+                line, row = _step_texts(*record)
+                lines.append(line)
+                rows.append(row)
+                steps.append(record)
+        self._jsonl.write("".join(lines))
+        self._csv.write("".join(rows))
         self._jsonl.flush()
         self._csv.flush()
         if self._tb is not None:
             self._tb_next = _tensorboard_steps(self._tb, steps, self._tb_next)
             self._flush_tensorboard()
 
-    def epoch(self, record: dict[str, Any]) -> None:
-        """Append an epoch record to both tables and TensorBoard, and flush them all."""
-        self._jsonl.write(json.dumps(record) + "\n")
-        self._csv.write(",".join(_cell(record.get(c)) for c in CSV_COLUMNS) + "\n")
-        if self._tb is not None:
-            from tensorboard.compat.proto.summary_pb2 import Summary
+    def _tensorboard_epoch(self, record: dict[str, Any]) -> None:
+        from tensorboard.compat.proto.summary_pb2 import Summary
 
-            values = [Summary.Value(tag=f"epoch/{name}", simple_value=record[name])
-                      for name in EPOCH_SCALARS if record[name] is not None]  # fmt: skip
-            self._tb.file_writer.add_summary(Summary(value=values), record["step"], record["time"])
-            self._flush_tensorboard()
-        self._jsonl.flush()
-        self._csv.flush()
+        values = [Summary.Value(tag=f"epoch/{name}", simple_value=record[name])
+                  for name in EPOCH_SCALARS if record[name] is not None]  # fmt: skip
+        self._tb.file_writer.add_summary(Summary(value=values), record["step"], record["time"])
 
     def marker(self, record: dict[str, Any]) -> None:
         self._jsonl.write(json.dumps(record) + "\n")

@@ -1,11 +1,12 @@
 """The recorder: a Trainer callback that writes the run to its run folder as it goes.
 
-The training thread only collects and copies: a list append per step, and at an epoch end the
-epoch's record and a CPU copy of the checkpoint (engine/runs/checkpoint.py). Every file is
-written by the run's one writer thread (engine/runs/writer.py), in the order things happened:
-step records (metrics.jsonl, metrics.csv, TensorBoard) at most every ``flush_seconds`` and at
-each epoch end, so a SIGKILL loses at most that much of the curves and at most the epoch in
-progress of the weights. At the end (finish, stop, failure) the recorder waits for the writer,
+The training thread only collects and copies: a list append per step and per epoch, and at a
+checkpoint a CPU copy of it (engine/runs/checkpoint.py). Every file is written by the run's one
+writer thread (engine/runs/writer.py), in the order things happened: the step and epoch
+records (metrics.jsonl, metrics.csv, TensorBoard) and the newest probe snapshots at most every
+``flush_seconds``, epoch-end checkpoints at most every ``checkpoint_gap`` seconds (with the
+records before them), so a SIGKILL loses at most that much of the curves and of the weights
+(or the epoch in progress, when epochs are longer). At the end (finish, stop, failure) the recorder waits for the writer,
 so the final checkpoint and run.json are on disk before the callbacks after it (and the caller
 of Trainer.run) hear of the end. A write that fails (disk full, folder gone) stops the
 recording, not the training: ``problem`` then says what happened.
@@ -50,12 +51,18 @@ from engine.training.events import (
 )
 
 FLUSH_SECONDS = 1.0
+# Epoch-end checkpoints are written at most this often. A small model's epochs can last 15 ms
+# (the moons MLP: 800 samples), and a checkpoint and a flush of the records at every one of them
+# took a quarter of the training's time: the writer thread's Python work holds the interpreter
+# lock the training thread needs. The best epoch's copy waits in memory for its turn.
+CHECKPOINT_SECONDS = 1.0
 
 
 class RunRecorder(Callback):
     """Writes ``trainer``'s run into ``folder`` (an existing, empty folder, or the folder of
     the run it resumes). ``checkpoint_every``: epochs between checkpoints (the best epoch and
-    the end are always saved)."""
+    the end are always saved); ``checkpoint_gap``: the fewest seconds between two epoch-end
+    checkpoints (a best epoch's copy waits in memory meanwhile)."""
 
     def __init__(
         self,
@@ -64,24 +71,31 @@ class RunRecorder(Callback):
         *,
         checkpoint_every: int = 1,
         flush_seconds: float = FLUSH_SECONDS,
+        checkpoint_gap: float = CHECKPOINT_SECONDS,
         tensorboard: bool = True,
     ) -> None:
         self.folder, self.trainer = Path(folder), trainer
         self.checkpoint_every, self.flush_seconds = max(1, checkpoint_every), flush_seconds
+        self.checkpoint_gap = checkpoint_gap
         self.use_tensorboard = tensorboard
         self.checkpoint_seconds: list[float] = []  # how long each checkpoint's copy held the loop
         self.checkpoint_write_seconds: list[float] = []  # its write, on the writer thread
         self._writer: RunWriter | None = None  # from the run's start to its end
         self._logs: RunLogs | None = None  # the writer thread's only
         self._columns = MetricColumnLog()  # the writer thread's: metrics.npz at the end
-        # The training thread's: what is waiting for the next flush, and the run's description.
+        # The training thread's: what is waiting for the next flush (step records as the event
+        # and its wall time, epoch records as dicts, in order), and the run's description.
         # Values in _run are replaced, never changed in place: the writer gets shallow copies.
-        self._steps: list[tuple[StepMetrics, float]] = []
+        self._records: list[tuple[StepMetrics, float] | dict[str, Any]] = []
         self._probes: dict[str, ProbeSnapshot] = {}
         self._next_flush = 0.0
         self._run: dict[str, Any] = {}
         self._epochs_done = 0
         self._checkpoint_step = -1
+        self._next_checkpoint = 0.0  # monotonic time an epoch end may write a checkpoint again
+        self._best: dict[str, Any] | None = None  # the best epoch so far, written or waiting
+        # The copy of a best epoch that came before its turn, and its "best" entry for run.json.
+        self._waiting_best: tuple[CheckpointCopy, dict[str, Any]] | None = None
         self._run_queued = -math.inf  # when run.json was last queued (monotonic)
         self._run_dirty = False  # _run changed since: the next flush queues it
 
@@ -101,7 +115,7 @@ class RunRecorder(Callback):
         self._start(event)
 
     def on_step_end(self, event: StepMetrics) -> None:
-        self._steps.append((event, time.time()))
+        self._records.append((event, time.time()))
         if time.monotonic() >= self._next_flush:
             self._flush()
 
@@ -115,6 +129,9 @@ class RunRecorder(Callback):
         self._marker({"type": "paused", "step": event.step, "paused": event.paused})
         if self._run:
             self._run["paused"] = event.paused
+            if event.paused:  # a best epoch waiting for its turn is written now
+                self._flush(run_json=False)
+                self._submit_waiting_best()
             self._submit_run()
 
     def on_probe(self, event: ProbeSnapshot) -> None:
@@ -161,18 +178,19 @@ class RunRecorder(Callback):
             ],
         }
         self._epochs_done = event.first_epoch
+        self._best = self._run.get("best")  # a resumed run's best so far
         self._writer = RunWriter(self.folder, on_problem=self._close_logs)
         self._submit_run()
         self._writer.submit(self._open_logs, first_step, event.first_epoch)
         self._next_flush = time.monotonic() + self.flush_seconds
 
     def _flush(self, *, run_json: bool = True) -> None:
-        """Hand the waiting steps and probe snapshots to the writer, and run.json when it waits
-        for its turn (not at an epoch's end: its run.json goes after its checkpoint)."""
-        steps, self._steps = self._steps, []
+        """Hand the waiting records and probe snapshots to the writer, and run.json when it
+        waits for its turn (not before a checkpoint: its run.json goes after it)."""
+        records, self._records = self._records, []
         probes, self._probes = self._probes, {}
         if self._writer is not None:
-            self._writer.submit(self._write_steps, steps, probes)
+            self._writer.submit(self._write_records, records, probes)
             if self._run_dirty and run_json:
                 self._submit_run(soon=True)
         self._next_flush = time.monotonic() + self.flush_seconds
@@ -181,33 +199,43 @@ class RunRecorder(Callback):
         if self._writer is None:
             return
         self._epochs_done = event.epoch
-        record = {"type": "epoch", "step": event.step, "epoch": event.epoch, "time": time.time(),
-                  "train_loss": event.train_loss, "val_loss": finite_or_none(event.val_loss),
-                  "train_accuracy": event.train_accuracy, "val_accuracy": event.val_accuracy,
-                  "val_mae": event.val_mae, "seconds": event.seconds}  # fmt: skip
+        self._records.append({
+            "type": "epoch", "step": event.step, "epoch": event.epoch, "time": time.time(),
+            "train_loss": event.train_loss, "val_loss": finite_or_none(event.val_loss),
+            "train_accuracy": event.train_accuracy, "val_accuracy": event.val_accuracy,
+            "val_mae": event.val_mae, "seconds": event.seconds,
+        })  # fmt: skip
         metric, value = best_metric(event)
-        best = self._run.get("best")
+        best = self._best
         improved = value is not None and (
             best is None
             or best.get("metric") != metric
             or (value > best["value"] if metric == "val_accuracy" else value < best["value"])
         )
         self._run.update(epochs_done=event.epoch, step=event.step, final=_metrics(event))
+        self._run_dirty = True
         if improved:
-            self._run["best"] = {"metric": metric, "value": value, "epoch": event.epoch,
-                                 "step": event.step}  # fmt: skip
-        taken = None
-        if improved or event.epoch % self.checkpoint_every == 0:
-            taken = self._take_checkpoint("epoch", _metrics(event))
+            self._best = {"metric": metric, "value": value, "epoch": event.epoch,
+                          "step": event.step}  # fmt: skip
+        now = time.monotonic()
+        if now < self._next_checkpoint or not (
+            improved or event.epoch % self.checkpoint_every == 0
+        ):
+            if improved:  # its weights are kept until a checkpoint may be written
+                self._waiting_best = (self._copy("epoch", _metrics(event)), self._best)
+            if now >= self._next_flush:
+                self._flush()
+            return
+        taken = self._copy("epoch", _metrics(event))
         self._flush(run_json=False)  # this run.json names this checkpoint: it goes after it
-        self._writer.submit(self._write_epoch, record)
-        if taken is not None:
-            self._writer.submit(self._write_checkpoint, taken, improved)
+        if improved:
+            self._waiting_best = None  # this one is better
+        self._submit_waiting_best()
+        self._submit_checkpoint(taken, self._best if improved else None)
+        self._next_checkpoint = now + self.checkpoint_gap
         self._submit_run(soon=True)
 
-    def _take_checkpoint(
-        self, reason: str, metrics: dict[str, Any] | None
-    ) -> CheckpointCopy | None:
+    def _copy(self, reason: str, metrics: dict[str, Any] | None) -> CheckpointCopy | None:
         """The run's checkpoint as copies, taken while the writer has nothing new to do: the
         writer holds the interpreter lock while it formats records, and each of the copy's
         tensor calls would wait for it (2.1 ms for the digits CNN's copy instead of 0.35)."""
@@ -220,19 +248,35 @@ class RunRecorder(Callback):
                                 shuffle_rng=setup.shuffle_rng, progress=progress,
                                 metrics=metrics, reason=reason)  # fmt: skip
         self.checkpoint_seconds.append(time.perf_counter() - started)
-        self._checkpoint_step = progress.step
-        self._run["checkpoint"] = {"step": progress.step, "epochs_done": self._epochs_done}
         return taken
+
+    def _submit_checkpoint(self, taken: CheckpointCopy | None, best: dict | None) -> None:
+        """Queue ``taken``'s write (also as the best one when ``best``, its run.json entry)."""
+        if taken is None:
+            return
+        self._writer.submit(self._write_checkpoint, taken, best is not None)
+        progress = taken.info["progress"]
+        self._checkpoint_step = progress["step"]
+        self._run["checkpoint"] = {"step": progress["step"], "epochs_done": progress["epochs_done"]}
+        if best is not None:
+            self._run["best"] = best
+
+    def _submit_waiting_best(self) -> None:
+        if self._waiting_best is not None:
+            self._submit_checkpoint(*self._waiting_best)
+            self._waiting_best = None
 
     def _end(self, status: str, step: int, message: str | None) -> None:
         if self._writer is None:  # the run failed before it started (bad settings, missing data)
             return
+        waiting = self._waiting_best
+        written = waiting[0].info["progress"]["step"] if waiting else self._checkpoint_step
         taken = None
-        if self.trainer.step != self._checkpoint_step and _weights_finite(self.trainer):
-            taken = self._take_checkpoint(status, self._run.get("final"))
+        if self.trainer.step != written and _weights_finite(self.trainer):
+            taken = self._copy(status, self._run.get("final"))
         self._flush(run_json=False)  # run.json goes last, with the status
-        if taken is not None:
-            self._writer.submit(self._write_checkpoint, taken, False)
+        self._submit_waiting_best()
+        self._submit_checkpoint(taken, None)
         self._run.update(
             status=status, ended_at=now_iso(), step=step, message=message, paused=False
         )
@@ -267,17 +311,18 @@ class RunRecorder(Callback):
         if first_step:
             self._logs.marker({"type": "resumed", "step": first_step, "epoch": first_epoch})
 
-    def _write_steps(self, steps, probes: dict[str, ProbeSnapshot]) -> None:
-        self._logs.steps(steps)
-        for e, _wall in steps:
-            self._columns.add_step(e.step, e.epoch, e.loss, e.accuracy, e.lr)
+    def _write_records(self, records, probes: dict[str, ProbeSnapshot]) -> None:
+        self._logs.records(records)
+        columns = self._columns
+        for record in records:
+            if isinstance(record, dict):
+                columns.add_epoch(record)
+            else:
+                e = record[0]
+                columns.add_step(e.step, e.epoch, e.loss, e.accuracy, e.lr)
         for kind, snapshot in probes.items():
             write_probe(self.folder, kind, snapshot.step, snapshot.data, snapshot.error)
             self._logs.histograms(snapshot)
-
-    def _write_epoch(self, record: dict[str, Any]) -> None:
-        self._logs.epoch(record)
-        self._columns.add_epoch(record)
 
     def _write_marker(self, record: dict[str, Any]) -> None:
         self._logs.marker(record)

@@ -3,6 +3,7 @@ and a write that fails (or a bug in one) becomes the recorder's problem, never a
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -91,7 +92,7 @@ def test_the_final_checkpoint_and_status_are_on_disk_when_the_end_is_emitted(
     folder = new_run_folder(tmp_path, "m")
     trainer = Trainer(mlp_spec(), vector_data(n=64), TrainSettings(epochs=3, **FAST))
     end = SeesTheEnd(folder)
-    recorder = RunRecorder(folder, trainer)
+    recorder = RunRecorder(folder, trainer, checkpoint_gap=0.0)  # a checkpoint each epoch end
     trainer.callbacks += [recorder, end] + ([FailsAtStep(10)] if fail else [])  # mid epoch 2
     result = trainer.run()
     assert recorder.problem is None
@@ -207,3 +208,50 @@ def test_short_epochs_rewrite_run_json_at_most_once_a_flush_and_the_end_is_compl
     trainer.callbacks.append(RunRecorder(folder, trainer, flush_seconds=0.0))
     trainer.run()
     assert written == [0, 1, 2, 3, 3]  # slow epochs (here: any) rewrite it at each end
+
+
+def test_short_epochs_write_a_checkpoint_a_gap_and_keep_the_best_epochs_weights(
+    tmp_path, monkeypatch
+):
+    """Epochs of a few ms: a checkpoint at the first epoch's end, then none until the end (the
+    gap is a minute), yet best.* holds the best epoch, written from the copy taken at its end,
+    and the records are all there, in order."""
+    real_write, real_best = recorder_module.write_checkpoint, recorder_module.keep_as_best
+    written, best = [], []
+
+    def write(folder, taken):
+        written.append(taken.info["progress"]["epochs_done"])
+        return real_write(folder, taken)
+
+    def keep(folder, info=None):
+        best.append(written[-1])
+        return real_best(folder, info)
+
+    monkeypatch.setattr(recorder_module, "write_checkpoint", write)
+    monkeypatch.setattr(recorder_module, "keep_as_best", keep)
+    folder = new_run_folder(tmp_path, "m")
+    trainer = Trainer(mlp_spec(), vector_data(n=64), TrainSettings(epochs=12, lr=0.05, **FAST))
+    recorder = RunRecorder(folder, trainer, checkpoint_gap=60.0, flush_seconds=60.0)
+    trainer.callbacks.append(recorder)
+    trainer.run()
+
+    metrics = read_metrics(folder)
+    epochs = metrics.epochs
+    assert [e["epoch"] for e in epochs] == list(range(1, 13))
+    accuracy = [e["val_accuracy"] for e in epochs]
+    best_epoch = 1 + accuracy.index(max(accuracy))  # the first to reach it: later ties are no gain
+    assert best_epoch > 1, "the run should improve after its first epoch"
+    assert written[0] == 1 and written[-1] == 12 and len(written) <= 3
+    assert best[-1] == best_epoch
+    info = read_run(folder)
+    assert info.get("best")["epoch"] == best_epoch
+    assert info.get("checkpoint")["epochs_done"] == 12
+    kept = read_checkpoint(folder, "best")
+    assert kept.progress.epochs_done == best_epoch
+    assert kept.info["metrics"]["val_accuracy"] == max(accuracy)
+    # Every record, in the order it happened: each epoch after its steps.
+    steps = [r["step"] for r in metrics.steps]
+    assert steps == list(range(1, 12 * 6 + 1))
+    lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    order = [(r["type"], r["step"]) for r in map(json.loads, lines)]
+    assert order == sorted(order, key=lambda t: (t[1], t[0] == "epoch"))
