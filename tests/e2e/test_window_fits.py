@@ -21,19 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ("Loss curves", "Filters", "Feature maps", "Gates", "Histograms", "Gradient flow",
          "Confusion matrix", "Predictions", "Forecast", "Decision regions",
          "Saliency")  # fmt: skip
-# Each grid view's share of the whole window's area (the view itself, without its dock's title
-# and tab bars). Four views share what the left column (the training form, 320 px) and the
-# bars (menu, toolbar, model strip, status bar, and each cell's title and tab bar: ~180 px of
-# the height) leave: measured 473×265-297 px, 0.128-0.143 of the window, at 1280×800 (HiDPI
-# too), 0.128 at 1366×768, 0.155 at 1920×1080 (a 1440×900 window). A quarter of the window
-# would need no left column and no bars at all; 0.12 keeps the views near their measured size
-# and fails the old layout (views in the lower 28 %, ~0.03 each) or a grid squeezed by the
-# canvas beside it.
+# Each grid view's share of the whole window's area: its drawing area, without its dock's title
+# bar (which carries the view's caption, Export and "?") and tab bar. Four views share what the
+# left column (the training form, 320 px) and the bars (menu, toolbar, model strip, status bar,
+# and each cell's title and tab bar) leave: measured 473×265 px, 0.128 of the window, at
+# 1280×800, 0.128 at 1366×768, 0.142 at 1920×1080 (a 1440×900 window); with the header in a row
+# of its own, 473×243 (0.117). A quarter of the window would need no left column and no bars at
+# all; 0.12 fails the header row's return, the old layout (views in the lower 28 %, ~0.03 each)
+# or a grid squeezed by the canvas beside it.
 GRID_SHARE = 0.12
-# With View › Views Only (no left column, no model strip): measured 633×296 px, 0.19 of the
-# window at 1280×800, 0.19 at 1366×768, 0.20 at 1920×1080; what is left of a quarter is the menu,
-# tool and status bars and each cell's title and tab bar.
-VIEWS_ONLY_SHARE = 0.17
+# With View › Views Only (no left column, no model strip): measured 633×295 px, 0.19 of the
+# window at 1280×800, 0.19 at 1366×768, 0.20 at 1920×1080 (0.176-0.187 with the header rows);
+# what is left of a quarter is the menu, tool and status bars and each cell's title and tab bar.
+VIEWS_ONLY_SHARE = 0.185
 TRAINING_FIELDS = ("Dataset", "Optimiser", "Learning rate", "Batch size", "Epochs",
                    "Probe sample", "Device")  # fmt: skip
 

@@ -29,6 +29,12 @@ def _rect(r) -> list[int]:
     return [r.x(), r.y(), r.width(), r.height()]
 
 
+def _drawing(dock: QDockWidget) -> QWidget:
+    """A view's drawing area: the view less its header row (caption, Export, "?"), where the
+    header is in the view and not in its dock's title bar."""
+    return dock.widget().stack
+
+
 def _shown_part(widget) -> list[int]:
     """The part of ``widget`` actually drawn (not clipped by a scroll area, dock or window),
     its children's parts included (they are cut out of its own visible region)."""
@@ -137,7 +143,7 @@ def main() -> None:
     report["workspace_after"] = window.workspaces.current
     report["tabs"] = _view_tabs(window)
     grid = window.dashboard.dock_layout.grid
-    report["grid"] = _where({t: window.dashboard.docks[t].widget() for t in grid})
+    report["grid"] = _where({t: _drawing(window.dashboard.docks[t]) for t in grid})
     # Back and forth as a user switches: the titles on the visible dock tab bars each time.
     report["bars"] = []
     for name in ("build", "train", "build", "train"):
@@ -150,7 +156,7 @@ def main() -> None:
     layout = window.dashboard.dock_layout
     layout.views_only_action.trigger()
     _settle(app)
-    report["views_only"] = _where({t: window.dashboard.docks[t].widget() for t in grid})
+    report["views_only"] = _where({t: _drawing(window.dashboard.docks[t]) for t in grid})
     report["views_only_panel_shown"] = not panel.visibleRegion().isEmpty()
     report["toolbar"] = _where({
         a.text().replace("&", ""): window.toolbar.widgetForAction(a)

@@ -97,7 +97,7 @@ def test_selecting_a_block_shows_its_layer_in_every_view(dashboard):
         view.repaint_now()
     assert board.gradients.is_highlighted("conv2") and not board.gradients.is_highlighted("conv1")
     assert "conv2 only" in board.feature_maps.caption.text()
-    assert all(not v.focus_note.isVisibleTo(v) for v in board.views.values())
+    assert all(not v.focus_note.isVisibleTo(v.header) for v in board.views.values())
 
     # A new snapshot (new weights) keeps the focus, and shows the new weights.
     before = np.array(board.filters.current.weights)
@@ -126,13 +126,13 @@ def test_a_block_a_view_cannot_show_leaves_it_as_it_was_and_says_why(dashboard):
         (board.gradients, "no gradient norm"),
     ):
         assert view.shown_layer() == "conv2", view.title
-        assert view.focus_note.isVisibleTo(view)
+        assert view.focus_note.isVisibleTo(view.header)
         assert "dropout1" in view.focus_note.text() and what in view.focus_note.text()
         assert "Still showing conv2" in view.focus_note.text()
     assert board.histograms.shown_layer() == "dropout1"  # its activations have a histogram
-    assert not board.histograms.focus_note.isVisibleTo(board.histograms)
+    assert not board.histograms.focus_note.isVisibleTo(board.histograms.header)
     # The views of the whole model ignore the selection.
-    assert not board.curves.focus_note.isVisibleTo(board.curves)
+    assert not board.curves.focus_note.isVisibleTo(board.curves.header)
     # Back to a block they can show: the note goes.
     select(board, "conv1")
     assert board.filters.shown_layer() == "conv1" and not board.filters.focus_note.text()

@@ -208,3 +208,32 @@ def test_views_only_gives_the_grid_the_window_and_is_not_remembered(make_app_win
     second.workspaces.show("train")
     qtbot.waitUntil(lambda: second.dashboard.panel.isVisible(), timeout=5000)
     assert not second.dashboard.dock_layout.views_only_action.isChecked()
+
+
+def test_a_views_title_bar_carries_its_header_and_floats_and_closes_it(make_app_window, qtbot):
+    """Each view's caption, Export and "?" sit in its dock's title bar, not in a row of their
+    own; the bar's buttons float and close the dock as Qt's own do, and a long caption ends in
+    "…" with the whole text as its tooltip instead of widening the window."""
+    from gui.training.docks import ViewTitleBar
+
+    window = make_app_window()
+    window.workspaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    dock = window.dashboard.docks["Filters"]
+    view = dock.widget()
+    bar = dock.titleBarWidget()
+    assert isinstance(bar, ViewTitleBar) and bar.title.text() == "Filters"
+    assert view.header.parent() is bar and view.export_button.isVisibleTo(bar)
+    # One row: the bar is no taller than the header's buttons need.
+    assert bar.height() <= view.export_button.sizeHint().height() + 8
+    width = window.width()
+    view.caption.setText("a caption far too long for any dock " * 20)
+    qtbot.wait(50)
+    assert window.width() == width and view.caption.toolTip() == view.caption.text()
+    qtbot.mouseClick(bar.float_button, Qt.MouseButton.LeftButton)
+    assert dock.isFloating()
+    qtbot.mouseClick(bar.float_button, Qt.MouseButton.LeftButton)
+    assert not dock.isFloating()
+    qtbot.mouseClick(bar.close_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dock.isVisible())
+    assert not dock.toggleViewAction().isChecked()  # the View menu shows it again

@@ -19,6 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import CSVExporter, ImageExporter
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -173,12 +174,14 @@ class LiveView(BlockFocus, QWidget):
         self._dirty = False
         self._has_data = False
 
-        self.toolbar = QHBoxLayout()
+        # The view's header: its caption, Export and "?". A widget of its own, so that a dock
+        # can carry it in its title bar (gui/training/docks.py) rather than spend a row on it.
+        self.header = QWidget()
+        self.header.setObjectName("view_header")
+        self.toolbar = QHBoxLayout(self.header)
         self.toolbar.setContentsMargins(4, 2, 4, 0)
-        self.caption = QLabel("")
-        # Ignored: a long caption is clipped instead of widening the dock (and the window).
-        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.toolbar.addWidget(self.caption)
+        self.caption = ElidedLabel()
+        self.toolbar.addWidget(self.caption, 1)
         self.toolbar.addWidget(self.make_focus_note())
         self.export_button = QToolButton(text="Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -206,7 +209,7 @@ class LiveView(BlockFocus, QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addLayout(self.toolbar)
+        layout.addWidget(self.header)
         layout.addWidget(self.stack, 1)
         self._show_empty()
 
@@ -334,6 +337,27 @@ class LiveView(BlockFocus, QWidget):
         )
         if path:
             self.export_csv(path)
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that ends in "…" where its text is wider than it, with the whole text
+    as its tooltip; it never widens its dock (and the window) for a long text."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, rect.width()
+        )
+        painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
 
 
 def write_csv(path: str | Path, header: list[str], rows: np.ndarray | list) -> None:
