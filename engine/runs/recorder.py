@@ -6,9 +6,9 @@ writer thread (engine/runs/writer.py), in the order things happened: the step an
 records (metrics.jsonl, metrics.csv, TensorBoard) and the newest probe snapshots at most every
 ``flush_seconds``, epoch-end checkpoints at most every ``checkpoint_gap`` seconds (with the
 records before them), so a SIGKILL loses at most that much of the curves and of the weights
-(or the epoch in progress, when epochs are longer). At the end (finish, stop, failure) the recorder waits for the writer,
-so the final checkpoint and run.json are on disk before the callbacks after it (and the caller
-of Trainer.run) hear of the end. A write that fails (disk full, folder gone) stops the
+(or the epoch in progress, when epochs are longer). At the end (finish, stop, failure) the
+recorder waits for the writer, so the final checkpoint and run.json are on disk before the
+callbacks after it (and the caller of Trainer.run) hear of the end. A write that fails (disk full, folder gone) stops the
 recording, not the training: ``problem`` then says what happened.
 """
 
@@ -130,7 +130,6 @@ class RunRecorder(Callback):
         if self._run:
             self._run["paused"] = event.paused
             if event.paused:  # a best epoch waiting for its turn is written now
-                self._flush(run_json=False)
                 self._submit_waiting_best()
             self._submit_run()
 
@@ -221,8 +220,9 @@ class RunRecorder(Callback):
         if now < self._next_checkpoint or not (
             improved or event.epoch % self.checkpoint_every == 0
         ):
-            if improved:  # its weights are kept until a checkpoint may be written
-                self._waiting_best = (self._copy("epoch", _metrics(event)), self._best)
+            taken = self._copy("epoch", _metrics(event)) if improved else None
+            if taken is not None:  # its weights are kept until a checkpoint may be written
+                self._waiting_best = (taken, self._best)
             if now >= self._next_flush:
                 self._flush()
             return

@@ -255,3 +255,45 @@ def test_short_epochs_write_a_checkpoint_a_gap_and_keep_the_best_epochs_weights(
     lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     order = [(r["type"], r["step"]) for r in map(json.loads, lines)]
     assert order == sorted(order, key=lambda t: (t[1], t[0] == "epoch"))
+
+
+def test_a_pause_writes_the_best_epoch_that_waits_for_its_turn(tmp_path):
+    """Paused mid-run with a best epoch waiting in memory: its checkpoint is on disk while the
+    run is paused (the window may be closed then), not only at the run's end."""
+    folder = new_run_folder(tmp_path, "m")
+    trainer = Trainer(mlp_spec(), vector_data(n=64), TrainSettings(epochs=12, lr=0.05, **FAST))
+    recorder = RunRecorder(folder, trainer, checkpoint_gap=60.0, flush_seconds=60.0)
+    accuracy: list[float] = []
+
+    class PauseAtEpoch8(Callback):
+        def on_epoch_end(self, event):
+            accuracy.append(event.val_accuracy)
+            if event.epoch == 8:
+                trainer.request_pause()
+
+    trainer.callbacks += [recorder, PauseAtEpoch8()]
+    seen = {}
+
+    def look_while_paused():
+        deadline = time.monotonic() + 30
+        while not trainer.is_paused and time.monotonic() < deadline:
+            time.sleep(0.01)
+        best = 1 + accuracy.index(max(accuracy))
+        while time.monotonic() < deadline:  # the writer thread writes it
+            try:
+                seen["best"] = (best, read_checkpoint(folder, "best").progress.epochs_done)
+                if seen["best"][0] == seen["best"][1]:
+                    break
+            except Exception:  # not written yet
+                pass
+            time.sleep(0.01)
+        seen["paused"] = trainer.is_paused
+        trainer.request_resume()
+
+    looker = threading.Thread(target=look_while_paused)
+    looker.start()
+    trainer.run()
+    looker.join()
+    assert seen["paused"]
+    best, on_disk = seen["best"]
+    assert best > 1 and on_disk == best

@@ -13,7 +13,7 @@ import pytest
 from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
 from engine.probes.registry import PROBE_KINDS
-from engine.training.events import ProbeSnapshot, RunStarted
+from engine.training.events import ProbeSnapshot, RunStarted, StepMetrics
 from gui.training.dashboard import install
 
 pytestmark = pytest.mark.usefixtures("leak_check")
@@ -243,3 +243,27 @@ def test_thumbnail_layout_of_each_kind_of_output(qapp, shape, cells, what):
     if len(shape) != 3 or shape[0] <= 8:  # at ±level: the smallest value is full blue
         assert finite.min() == pytest.approx(-1.0)
         assert thumb.image.pixelColor(0, 0).blue() > thumb.image.pixelColor(0, 0).red()
+
+
+def test_the_train_grids_views_are_on_screen_with_their_data_and_tabs_behind_are_not(
+    dashboard, qtbot
+):
+    """The painter repaints only views on screen. A view that is all plot canvas has an empty
+    visibleRegion() (Qt leaves out opaque children): with its header in the dock's title bar,
+    Feature maps and Gradient flow painted once a run and never again."""
+    board = dashboard
+    window = board.window
+    window.resize(1280, 800)
+    window.workspaces.show("train")
+    board.on_run_started(RunStarted(1, "CNN", "digits", "cpu", 1, 10, {}))
+    board.on_steps([StepMetrics(1, s, 1, 1.0 / s, 1e-3, 100.0, 1.0) for s in range(1, 6)])
+    feed(board, ProbedModel(board.document.spec, "classification").train_step_and_probe())
+    board.repaint_all()
+    grid = board.dock_layout.grid
+    assert {"Feature maps", "Gradient flow"} <= set(grid)
+    qtbot.waitUntil(lambda: all(board.views[t].is_on_screen() for t in grid), timeout=5000)
+    for title in grid:  # the canvas is what shows
+        view = board.views[title]
+        assert view.has_data and view.stack.currentWidget() is view.content
+    behind = [t for t in board.views if t not in grid and board.docks[t].isVisible()]
+    assert behind and not any(board.views[t].is_on_screen() for t in behind)

@@ -240,9 +240,13 @@ class LiveView(BlockFocus, QWidget):
         """False for a closed dock and for a dock tabbed behind another.
 
         isVisible() alone is not enough: Qt 6 keeps the widgets of background tabs "visible"
-        with an empty visible region.
+        with an empty visible region. That region leaves out opaque children, though, and a
+        view that is all plot canvas (Feature maps, Gradient flow) has an empty one on screen
+        too; its header (in its dock's title bar, or its top row) then says where it is.
         """
-        return self.isVisible() and not self.visibleRegion().isEmpty()
+        if not self.isVisible() or self.height() <= 0 or self.width() <= 0:
+            return False
+        return not self.visibleRegion().isEmpty() or not self.header.visibleRegion().isEmpty()
 
     def repaint_if_needed(self) -> bool:
         """Paint from the newest data if it changed and the view can be seen; True if painted."""
