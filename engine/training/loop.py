@@ -144,7 +144,7 @@ class TrainingLoop:
             epoch_t0 = time.perf_counter()
             model.train()
             # The batches' indices, and their sizes as numbers: a tensor's len() and slicing
-            # cost microseconds a step, as much as a small model's whole step takes in a tenth.
+            # cost a few microseconds each, where a small model's whole step takes ~500.
             batches = order.split(s.batch_size)[: self.steps_per_epoch]
             sizes = [min(s.batch_size, n - b * s.batch_size) for b in range(len(batches))]
             for idx, size in zip(batches, sizes, strict=True):
