@@ -350,6 +350,7 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None):
         super().__init__(text, parent)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setToolTip(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
         super().setText(text)

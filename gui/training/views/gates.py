@@ -16,12 +16,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.probes.snapshots import RecurrentTrace
 from gui.training.views.base import (
     PALETTE,
     SAMPLE_KIND,
+    ElidedLabel,
     LiveView,
     write_csv,
 )
@@ -118,8 +119,8 @@ class GateHeatmapView(LiveView):
         for combo in (self.block_combo, self.layer_combo):
             combo.currentIndexChanged.connect(lambda _i: self.mark_dirty())
         self.block_combo.currentIndexChanged.connect(self._refill_layers)
-        self.hover_label = QLabel("Hover over a heatmap to read a value.")
-        self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Ends in "…" where the view is narrow (1280×800), the whole text in its tooltip.
+        self.hover_label = ElidedLabel("Hover over a heatmap to read a value.")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Block"))
         controls.addWidget(self.block_combo)
