@@ -490,3 +490,21 @@ def test_log_axes_label_decades_not_every_minor_tick(qtbot):
     # Within a decade and a bit (a loss from 2 down to 0.09): 1, 2 and 5 multiples only.
     narrow = log_labels(view.layer_plot, np.log10(0.09), np.log10(2.0))
     assert mantissas(narrow) <= {1.0, 2.0, 5.0} and len(narrow) >= 3
+
+
+def test_the_raw_loss_is_faint_opaque_and_under_every_other_curve(qtbot):
+    """The raw loss is drawn in the run's colour at a quarter over the white background,
+    opaque: the same colour at alpha 0x40 cost ~20 times as much to paint (every one of its
+    ~1,000 segments blended pixel by pixel). Under every other curve, so none is hidden."""
+    from gui.training.views.curves import faint
+
+    view = shown(qtbot, LossCurvesView())
+    view.start_run(RunStarted(1, "Memory RNN", "first_symbol", "cpu", 2, 50, {}))
+    view.add_steps(steps(1, 1, 30))
+    view.repaint_now()
+    live = view.runs[-1]
+    raw = live.items["raw_loss"]
+    colour = raw.opts["pen"].color()
+    assert colour.alpha() == 255 and colour.name() == faint(live.colour)
+    assert faint("#0072B2") == "#bfdcec"  # (0, 114, 178) at 25 % over white
+    assert all(raw.zValue() < item.zValue() for k, item in live.items.items() if k != "raw_loss")

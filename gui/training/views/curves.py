@@ -277,7 +277,13 @@ class LossCurvesView(LiveView):
     def _make_items(self, run: RunCurves, raw: bool = True) -> None:
         c = run.colour
         if raw:
-            run.items["raw_loss"] = self.loss_plot.plot(pen=pg.mkPen(c + "40", width=1))
+            # Faint, and opaque: the run's colour at a quarter on the white background, under
+            # every other curve. The same colour drawn at alpha 0x40 cost ~20 times as much to
+            # paint (each of its ~1,000 peak-downsampled segments blended pixel by pixel): ~3 ms
+            # a frame at 2,000 steps a second (the moons MLP).
+            raw_loss = self.loss_plot.plot(pen=pg.mkPen(faint(c), width=1))
+            raw_loss.setZValue(-1)
+            run.items["raw_loss"] = raw_loss
         run.items["train_loss"] = self.loss_plot.plot(pen=pg.mkPen(c, width=2), name=run.label)
         run.items["val_loss"] = self.loss_plot.plot(
             pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
@@ -345,6 +351,12 @@ class LossCurvesView(LiveView):
                     (run.label, label, int(x), y) for x, y in zip(series.x, series.y, strict=True)
                 )
         write_csv(path, ["run", "series", "step", "value"], rows)
+
+
+def faint(colour: str, share: float = 0.25) -> str:
+    """``colour`` ("#rrggbb") at ``share`` over white, as an opaque colour."""
+    rgb = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(share * v + (1 - share) * 255):02x}" for v in rgb)
 
 
 def _clip(text: str, length: int = 28) -> str:
