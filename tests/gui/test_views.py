@@ -508,3 +508,23 @@ def test_the_raw_loss_is_faint_opaque_and_under_every_other_curve(qtbot):
     assert colour.alpha() == 255 and colour.name() == faint(live.colour)
     assert faint("#0072B2") == "#bfdcec"  # (0, 114, 178) at 25 % over white
     assert all(raw.zValue() < item.zValue() for k, item in live.items.items() if k != "raw_loss")
+
+
+def test_the_validation_curves_lose_their_dots_past_a_hundred_epochs(qtbot):
+    """A dot per epoch while they can be told apart; a run of short epochs (60 a second) would
+    otherwise redraw thousands of symbols every frame."""
+    from gui.training.views.curves import MAX_EPOCH_DOTS
+
+    view = shown(qtbot, LossCurvesView())
+    view.start_run(RunStarted(1, "MLP", "moons", "cpu", None, 5, {}))
+    for epoch in range(1, MAX_EPOCH_DOTS + 1):
+        view.add_epoch(EpochMetrics(1, epoch, 5 * epoch, 0.5, 0.6, 0.8, 0.75))
+    view.add_steps(steps(1, 1, 5))
+    view.repaint_now()
+    live = view.runs[-1]
+    assert live.items["val_loss"].opts["symbol"] == "o"
+    view.add_epoch(EpochMetrics(1, MAX_EPOCH_DOTS + 1, 5 * MAX_EPOCH_DOTS + 5, 0.5, 0.6, 0.8, 0.7))
+    view.repaint_now()
+    assert live.items["val_loss"].opts["symbol"] is None
+    assert live.items["val_metric"].opts["symbol"] is None
+    assert len(live.items["val_loss"].xData) == MAX_EPOCH_DOTS + 1  # the line keeps every epoch

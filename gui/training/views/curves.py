@@ -34,6 +34,10 @@ MAX_PAST_RUNS = 6  # older runs are dropped: a legend of twenty runs compares no
 __all__ = ["GrowableSeries", "LossCurvesView", "RunCurves", "ema", "peak_downsample"]
 
 
+# Epochs past which the validation curves lose their dots (a dot is 6 px; 100 fill a grid view).
+MAX_EPOCH_DOTS = 100
+
+
 @dataclass
 class RunCurves:
     """One run's series and the curves that draw them (created once, then setData)."""
@@ -58,7 +62,8 @@ class LossCurvesView(LiveView):
     how_to_read = (
         "The top plot shows the training loss per step (smoothed with an exponential moving "
         "average, whose weight you can set; the raw curve is drawn faintly behind it) and the "
-        "validation loss per epoch (dots). The bottom plot shows accuracy for classifiers or "
+        "validation loss per epoch (dashed, with a dot per epoch up to 100 epochs). The bottom "
+        "plot shows accuracy for classifiers or "
         "mean absolute error for regression. Log scale helps when the loss spans orders of "
         "magnitude. Each new run in the session is drawn in a new colour and earlier runs stay "
         "drawn, thinner, with the legend above the plots naming model and dataset. Train the "
@@ -259,6 +264,12 @@ class LossCurvesView(LiveView):
         run.items["val_loss"].setData(run.val_loss.x, run.val_loss.y)
         run.items["train_metric"].setData(run.train_metric.x, run.train_metric.y)
         run.items["val_metric"].setData(run.val_metric.x, run.val_metric.y)
+        # A dot per epoch while they can be told apart; past that the dashed line alone (the
+        # moons MLP ends 60 epochs a second, and thousands of symbols were redrawn each frame).
+        symbol = "o" if run.val_loss.size <= MAX_EPOCH_DOTS else None
+        for key in ("val_loss", "val_metric"):
+            if run.items[key].opts["symbol"] != symbol:
+                run.items[key].setSymbol(symbol)
 
     def _smoothed_train(self, run: RunCurves) -> GrowableSeries:
         """The EMA of the training loss. A live run's grows as points arrive (add_points);
