@@ -114,8 +114,10 @@ def test_loss_curves_handle_a_million_steps_quickly(qtbot):
     assert run.train_loss.total == run.smoothed.total == 10**6
     assert run.train_loss.size <= MAX_SERIES_POINTS and run.smoothed.size <= MAX_SERIES_POINTS
     assert np.array_equal(run.train_loss.x[-1000:], x[-1000:])
-    assert run.items["train_loss"].opts["downsampleMethod"] == "peak"
-    assert run.items["train_loss"].opts["clipToView"]
+    # Peaks of the raw curve (behind the smoothed one, mean-downsampled), both clipped.
+    assert run.items["raw_loss"].opts["downsampleMethod"] == "peak"
+    assert run.items["train_loss"].opts["downsampleMethod"] == "mean"
+    assert run.items["train_loss"].opts["clipToView"] and run.items["raw_loss"].opts["clipToView"]
 
 
 @pytest.mark.parametrize(
@@ -528,3 +530,16 @@ def test_the_validation_curves_lose_their_dots_past_a_hundred_epochs(qtbot):
     assert live.items["val_loss"].opts["symbol"] is None
     assert live.items["val_metric"].opts["symbol"] is None
     assert len(live.items["val_loss"].xData) == MAX_EPOCH_DOTS + 1  # the line keeps every epoch
+
+
+def test_the_smoothed_loss_is_mean_downsampled_and_the_raw_one_keeps_its_peaks(qtbot):
+    view = shown(qtbot, LossCurvesView())
+    view.start_run(RunStarted(1, "MLP", "moons", "cpu", 2, 50, {}))
+    view.add_steps(steps(1, 1, 30))
+    view.repaint_now()
+    live = view.runs[-1]
+    assert live.items["train_loss"].opts["downsampleMethod"] == "mean"  # smoothed
+    assert live.items["raw_loss"].opts["downsampleMethod"] == "peak"
+    view.smooth_box.setChecked(False)  # the raw loss itself: its spikes must show
+    view.repaint_now()
+    assert live.items["train_loss"].opts["downsampleMethod"] == "peak"
