@@ -496,8 +496,8 @@ def test_log_axes_label_decades_not_every_minor_tick(qtbot):
 
 def test_the_raw_loss_is_faint_opaque_and_under_every_other_curve(qtbot):
     """The raw loss is drawn in the run's colour at a quarter over the white background,
-    opaque: the same colour at alpha 0x40 cost ~20 times as much to paint (every one of its
-    ~1,000 segments blended pixel by pixel). Under every other curve, so none is hidden."""
+    opaque: the same colour at alpha 0x40 cost ~3 times as much to paint (its band blended
+    pixel by pixel). Under every other curve, so none is hidden."""
     from gui.training.views.curves import faint
 
     view = shown(qtbot, LossCurvesView())
