@@ -189,13 +189,11 @@ class TrainingLoop:
     ) -> tuple:
         out = self.train_model(x)
         loss = self.loss_fn(out, y)
+        hits = (out.detach().argmax(1) == y).sum() if self.classify else None
         if self._read_each and self.group is None:
-            hits = (out.detach().argmax(1) == y).sum().item() if self.classify else 0
-            values = [loss.item(), hits]
+            values = [loss.item(), hits.item() if hits is not None else 0]
         else:
-            parts = [loss.detach().float()]
-            if self.classify:
-                parts.append((out.detach().argmax(1) == y).sum().float())
+            parts = [loss.detach().float()] + ([hits.float()] if hits is not None else [])
             if self.group is None:
                 values = torch.stack(parts).tolist()  # one host sync a step, for the NaN check
             else:
