@@ -16,7 +16,7 @@ import statistics
 import numpy as np
 import torch
 
-from bench.train_throughput import CASES, PlainLoop, load_case, ratios_between
+from bench.train_throughput import CASES, PlainLoop, load_case, speed_up
 from engine.data import Dataset
 from engine.model.spec import InputSpec, ModelSpec
 
@@ -68,12 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         data = c_ordered(data)
         nchw = PlainLoop(spec, data, threads=1, channels_last=False)
         last = PlainLoop(spec, data, threads=1, channels_last=True)
-        plain = [nchw.run(args.seconds)]
-        fast = []
-        for _ in range(args.rounds):
-            fast.append(last.run(args.seconds))
-            plain.append(nchw.run(args.seconds))
-        ups = ratios_between(fast, plain)
+        plain, fast, ups = speed_up(nchw, last, args.rounds, args.seconds)
         med = statistics.median
         print(f"| {label} | {med(plain):,.0f} | {med(fast):,.0f} "
               f"| {med(ups):.2f}× ({min(ups):.2f}–{max(ups):.2f}) |")  # fmt: skip

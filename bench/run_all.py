@@ -10,6 +10,7 @@ BENCHMARKS = (
     "bench.dashboard_throughput",
     "bench.probe_cost",
     "bench.channels_last",
+    "bench.fused_optimizer",
     "bench.gil_contention",
     "bench.run_start",
     "bench.startup",

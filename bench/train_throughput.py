@@ -53,16 +53,23 @@ SETTLE = 1.0  # seconds after a resume before an in-app window starts (events la
 class PlainLoop:
     """The plain PyTorch loop; ``run(seconds)`` goes on where the last window stopped.
 
-    A conv net's weights are channels-last, as the Trainer makes them on the CPU, so that the
-    ratio measures LayerLab's own cost, not the memory format (bench/channels_last.py
-    measures that)."""
+    A conv net's weights are channels-last, and Adam runs torch's fused kernel, as the
+    Trainer does on the CPU, so that the ratio measures LayerLab's own cost, not the memory
+    format or the optimiser's kernel (bench/channels_last.py and bench/fused_optimizer.py
+    measure those against torch's defaults)."""
 
-    def __init__(self, spec, data, threads: int, channels_last: bool = True) -> None:
+    def __init__(
+        self, spec, data, threads: int, channels_last: bool = True, fused: bool = True
+    ) -> None:
+        from engine.training.optim import kernel_options
+
         torch.set_num_threads(threads)
         self.model = build_model(spec, seed=0)
         if channels_last and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules()):
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=3e-3)
+        params = list(self.model.parameters())
+        kernels = kernel_options("adam", params) if fused else {}
+        self.opt = torch.optim.Adam(params, lr=3e-3, **kernels)
         self.x, self.y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
         self.xv, self.yv = torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)
         self.gen = torch.Generator().manual_seed(0)
@@ -180,6 +187,17 @@ def ratios_between(measured: Sequence[float], around: Sequence[float]) -> list[f
     """Each of ``measured`` against the mean of the two ``around`` values on either side of it
     (``around`` has one more value: they alternate, around first and last)."""
     return [m / ((a + b) / 2) for m, a, b in zip(measured, around, around[1:], strict=False)]
+
+
+def speed_up(base: PlainLoop, other: PlainLoop, rounds: int, seconds: float) -> tuple:
+    """``other`` against ``base`` in turns, B O B ... B, each ``other`` window against the
+    ``base`` windows on either side: (base rates, other rates, ratios)."""
+    plain = [base.run(seconds)]
+    fast = []
+    for _ in range(rounds):
+        fast.append(other.run(seconds))
+        plain.append(base.run(seconds))
+    return plain, fast, ratios_between(fast, plain)
 
 
 def run_events(seconds: float) -> None:

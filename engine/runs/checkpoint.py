@@ -96,8 +96,13 @@ class Checkpoint:
             raise RunFolderError(
                 f"{err}\nThe checkpoint belongs to another architecture than this run's model."
             ) from None
+        state = self.optimizer_state()
+        # The kernel (fused, foreach) is this run's choice for its device, not the saved run's:
+        # set before loading, which moves Adam's step counts where a fused kernel wants them.
+        kernels = {k: optimizer.param_groups[0].get(k) for k in ("fused", "foreach")}
+        state["param_groups"] = [{**group, **kernels} for group in state["param_groups"]]
         try:
-            optimizer.load_state_dict(self.optimizer_state())
+            optimizer.load_state_dict(state)
         except (ValueError, KeyError, RuntimeError) as err:
             raise RunFolderError(
                 f"The optimiser state in '{self.path}' does not fit this run's optimiser ({err})."

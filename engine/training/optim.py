@@ -25,7 +25,10 @@ def make_optimizer(
     nesterov: bool,
     weight_decay: float,
 ) -> torch.optim.Optimizer:
-    """The torch optimiser called ``name`` (sgd, adam, adamw or rmsprop)."""
+    """The torch optimiser called ``name`` (sgd, adam, adamw or rmsprop), with the fastest
+    kernel torch has for the parameters' device (:func:`kernel_options`)."""
+    params = list(params)
+    kernels = kernel_options(name, params)
     if name == "sgd":
         return torch.optim.SGD(
             params,
@@ -33,14 +36,38 @@ def make_optimizer(
             momentum=momentum,
             nesterov=nesterov and momentum > 0,
             weight_decay=weight_decay,
+            **kernels,
         )
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **kernels)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **kernels)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.RMSprop(
+            params, lr=lr, momentum=momentum, weight_decay=weight_decay, **kernels
+        )
     raise SettingsError(f"Unknown optimiser '{name}'. Choose one of: {', '.join(OPTIMIZERS)}.")
+
+
+# Devices whose fused SGD, Adam and AdamW kernels this project has run (torch has more).
+FUSED_DEVICES = ("cpu", "cuda")
+
+
+def kernel_options(name: str, params: list[torch.nn.Parameter]) -> dict[str, bool]:
+    """``fused=True`` where torch has a fused kernel for ``name`` on the parameters' device,
+    else ``foreach=True``; {} for no parameters or mixed devices.
+
+    torch's default on the CPU is a Python loop over the tensors: for a small model that loop
+    is most of a step. The fused kernel does Adam's update in one call; on this project's CPU
+    it takes a quarter of the time for the moons MLP (~55 µs against ~180) and trains it ~30 %
+    faster (``python -m bench.fused_optimizer``). The update is the same sum, in another order
+    of floating-point operations."""
+    devices = {p.device.type for p in params}
+    if len(devices) != 1 or not all(p.is_floating_point() for p in params):
+        return {}
+    if name in ("sgd", "adam", "adamw") and devices <= set(FUSED_DEVICES):
+        return {"fused": True}
+    return {"foreach": True}
 
 
 def lr_factor(schedule: str, epoch: int, epochs: int, step_epochs: int, gamma: float) -> float:

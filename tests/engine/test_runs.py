@@ -60,6 +60,24 @@ def test_two_epochs_then_two_more_after_a_resume_equal_four_in_one_go(tmp_path, 
     assert steps == list(range(1, 41))  # the curve goes on from the same step, no repeats
 
 
+def test_a_checkpoint_of_torchs_default_adam_resumes_on_the_fused_kernel(tmp_path, monkeypatch):
+    # Runs recorded before the Trainer asked for fused kernels saved "fused": None in their
+    # optimiser state; a resume runs on this run's kernel and goes on as the whole run did.
+    from engine.training import optim
+
+    whole, _ = record(new_run_folder(tmp_path, "whole"), 4)
+    folder = new_run_folder(tmp_path, "old")
+    with monkeypatch.context() as patch:
+        patch.setattr(optim, "kernel_options", lambda *_: {})
+        old, _ = record(folder, 2)
+    assert not old.optimizer.param_groups[0]["fused"]
+    resumed, result = record(folder, 4, resume=read_checkpoint(folder))
+    assert resumed.optimizer.param_groups[0]["fused"] is True and result.step == 40
+    expected = whole.setup.weights()
+    for name, value in resumed.setup.weights().items():
+        np.testing.assert_allclose(value, expected[name], rtol=0, atol=1e-5, err_msg=name)
+
+
 def test_the_run_folder_holds_description_metrics_checkpoints(tmp_path):
     folder = new_run_folder(tmp_path, "My model")
     assert folder.name.startswith("my-model-")

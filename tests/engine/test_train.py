@@ -286,6 +286,41 @@ def test_conv_nets_train_channels_last_on_the_cpu_and_hand_out_c_ordered_weights
     np.testing.assert_array_equal(result.weights["conv1.weight"], kernel.detach().numpy())
 
 
+@pytest.mark.parametrize(
+    "name, kernel", [("adam", "fused"), ("adamw", "fused"), ("sgd", "fused"), ("rmsprop", "foreach")]
+)
+def test_cpu_optimisers_run_a_fast_kernel_that_steps_as_torchs_default_does(
+    monkeypatch, name, kernel
+):
+    import torch
+
+    from engine.training import optim
+
+    def model():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+
+    def make(net):
+        return optim.make_optimizer(
+            name, net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-3
+        )
+
+    fast_net, default_net = model(), model()
+    fast = make(fast_net)
+    assert fast.param_groups[0][kernel] is True
+    monkeypatch.setattr(optim, "kernel_options", lambda *_: {})
+    default = make(default_net)
+    assert not default.param_groups[0]["foreach"] and not default.param_groups[0].get("fused")
+    x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
+    for _ in range(5):
+        for net, opt in ((fast_net, fast), (default_net, default)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+    for a, b in zip(fast_net.parameters(), default_net.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_a_callback_sees_each_steps_gradients_after_backward():
     class GradientWatcher(Recorder):
         def __init__(self):
