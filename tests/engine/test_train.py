@@ -287,7 +287,8 @@ def test_conv_nets_train_channels_last_on_the_cpu_and_hand_out_c_ordered_weights
 
 
 @pytest.mark.parametrize(
-    "name, kernel", [("adam", "fused"), ("adamw", "fused"), ("sgd", "fused"), ("rmsprop", "foreach")]
+    "name, kernel",
+    [("adam", "fused"), ("adamw", "fused"), ("sgd", "fused"), ("rmsprop", "foreach")],
 )
 def test_cpu_optimisers_run_a_fast_kernel_that_steps_as_torchs_default_does(
     monkeypatch, name, kernel
