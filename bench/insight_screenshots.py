@@ -39,9 +39,10 @@ def shoot_view(app, folder: str, name: str, example: str, seconds: float, title:
     ini = os.path.join(tempfile.mkdtemp(), "shot.ini")
     document = ModelDocument(ModelSpec.load(example_path(example)))
     window = build_main_window(document, QSettings(ini, QSettings.Format.IniFormat))
-    window.resize(1280, 800)
     window.show()
-    _settle(app, 20)
+    _settle(app, 20)  # the first layout (the window fits itself to the screen), then the size
+    window.resize(1280, 800)
+    _settle(app)
     board = window.dashboard
     board.panel.epochs_spin.setValue(500)
     board.panel.sample_spin.setValue(sample)

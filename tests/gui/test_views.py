@@ -494,6 +494,33 @@ def test_log_axes_label_decades_not_every_minor_tick(qtbot):
     assert mantissas(narrow) <= {1.0, 2.0, 5.0} and len(narrow) >= 3
 
 
+def test_short_log_axes_keep_their_labels_a_line_of_text_apart(qtbot):
+    """The norm by depth of a deep network is a short plot in a Train grid cell (~50 px at
+    1280×800). Norms within a decade (0.01-0.06) ticked 0.01, 0.02 ... 0.06 piled up there."""
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QApplication
+
+    view = shown(qtbot, GradientFlowView())
+    view.resize(473, 265)  # the drawing area of a grid view at 1280×800
+    view.new_run("run 1")
+    norms = {f"dense{i}": 0.01 + 0.002 * i for i in range(26)}
+    for step in range(1, 4):
+        view.add_layer_gradients(step, norms)
+    view.repaint_now()
+    QApplication.processEvents()
+    assert view.deep
+    for plot in (view.depth_plot, view.layer_plot):
+        axis = plot.getAxis("left")
+        low, high = sorted(axis.range)
+        labels = log_labels(plot, low, high)
+        assert labels, "a log axis with no label at all"
+        per_decade = axis.size().height() / (high - low)
+        line = QFontMetrics(axis.style.get("tickFont") or axis.font()).height()
+        places = sorted({v for v, _ in labels})
+        gaps = [(b - a) * per_decade for a, b in zip(places, places[1:], strict=False)]
+        assert all(gap >= line for gap in gaps), (labels, gaps, line)
+
+
 def test_the_raw_loss_is_faint_opaque_and_under_every_other_curve(qtbot):
     """The raw loss is drawn in the run's colour at a quarter over the white background,
     opaque: the same colour at alpha 0x40 cost ~3 times as much to paint (its band blended

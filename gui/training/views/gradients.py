@@ -28,6 +28,8 @@ from gui.training.views.base import (
 from gui.training.views.curves import GrowableSeries
 from gui.training.views.plots import (
     PlotCanvas,
+    ReadableAxis,
+    cache_axes,
     legend_above,
     show_grid,
 )
@@ -106,7 +108,12 @@ class GradientFlowView(LiveView):
             plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis misleads
             plot.setLogMode(y=True)
             show_grid(plot, 0.25)
-        self.depth_plot = pg.PlotItem(title="gradient norm by depth, newest step")
+        # Added to the canvas only for a deep network, so made here with the canvas's axes.
+        self.depth_plot = pg.PlotItem(
+            title="gradient norm by depth, newest step",
+            axisItems={"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")},
+        )
+        cache_axes(self.depth_plot)
         self.depth_plot.setLabel("bottom", "layer, input → output")
         self.depth_plot.setLabel("left", "‖∂L/∂θ‖")
         self.depth_plot.getAxis("left").enableAutoSIPrefix(False)

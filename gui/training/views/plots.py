@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 WIDE_LOG_SPAN = 2.0  # decades; narrower log axes also label the 2 and 5 multiples
@@ -17,18 +18,43 @@ class ReadableAxis(pg.AxisItem):
 
     pyqtgraph labels every minor tick of a log axis (0.1 0.09 0.08 ... 0.02), which overlap
     into a smear. Here a log axis that spans two decades or more labels only the decades; a
-    narrower one labels the 1, 2 and 5 multiples. The tick marks and grid lines all stay.
+    narrower one labels the 1, 2 and 5 multiples. In a short plot (the Gradient flow's norm by
+    depth is ~50 px tall), a label closer to one already placed than a line of text is left
+    out, the decades placed first. The tick marks and grid lines all stay.
     """
 
     def logTickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
         strings = super().logTickStrings(values, scale, spacing)
         low, high = sorted(self.range)
         wide = high - low >= WIDE_LOG_SPAN
-        return [text if _labelled(v, wide) else "" for v, text in zip(values, strings, strict=True)]
+        shown = self._spaced([v for v in values if _labelled(v, wide)], low, high)
+        return [text if v in shown else "" for v, text in zip(values, strings, strict=True)]
+
+    def _spaced(self, candidates: list[float], low: float, high: float) -> set[float]:
+        """The candidates that keep a line of text apart, decades first (each level of ticks
+        is labelled by its own call, so the decades are placed the same way in every one)."""
+        vertical = self.orientation in ("left", "right")
+        length = self.size().height() if vertical else self.size().width()
+        if length <= 0 or high <= low:
+            return set(candidates)
+        metrics = QFontMetrics(self.style.get("tickFont") or self.font())
+        gap = metrics.height() if vertical else metrics.horizontalAdvance("0.05") + 4
+        per_decade = length / (high - low)
+        decades = [float(d) for d in range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1)]
+        placed: list[float] = []
+        for value in decades + sorted(candidates, key=_mantissa):
+            near = any(abs(value - p) * per_decade < gap for p in placed)
+            if not near and value not in placed:
+                placed.append(value)
+        return {v for v in candidates if any(abs(v - p) < 1e-9 for p in placed)}
+
+
+def _mantissa(log_value: float) -> float:
+    return round(10 ** (log_value - math.floor(log_value + 1e-9)), 6)
 
 
 def _labelled(log_value: float, wide: bool) -> bool:
-    mantissa = round(10 ** (log_value - math.floor(log_value + 1e-9)), 6)
+    mantissa = _mantissa(log_value)
     if wide:
         return mantissa == 1
     return mantissa in (1, 2, 5)
