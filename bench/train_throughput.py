@@ -4,7 +4,8 @@ In-app = Trainer + probes at their default rates in the training process, its ev
 to the GUI process and re-emitted by the TrainingController, with an offscreen QApplication
 whose slots receive every signal, plus a 10 ms QTimer that measures how late the GUI event loop
 runs. Plain = the shortest honest loop: shuffled batches, forward, cross-entropy, backward, Adam
-step, one loss.item() per step.
+step, one loss.item() per step; its Adam runs the Trainer's fused kernel, so the ratio is
+LayerLab's own cost (``--default-adam``: torch's default Adam, as a user's script has it).
 
 The two take turns in short windows, P A P A ... P: the in-app run is paused while the plain
 loop runs, and the plain loop waits while the in-app run trains. Each in-app window is compared
@@ -13,7 +14,7 @@ which drifts by 10-20 % over tens of seconds, cancels out of each ratio. Both st
 between their windows.
 
     python -m bench.train_throughput [--seconds S] [--rounds N] [--threads N] [--models W,...]
-        [--no-record] [--no-probes]
+        [--no-record] [--no-probes] [--default-adam]
 """
 
 from __future__ import annotations
@@ -109,12 +110,12 @@ class PlainProcess:
     (In the GUI process itself, whose heap Qt and the data have fragmented, the LSTM's many
     small allocations ran up to ~20 % slower than in a fresh process.)"""
 
-    def __init__(self, spec, data, threads: int) -> None:
+    def __init__(self, spec, data, threads: int, fused: bool = True) -> None:
         from engine.training.process import process_context
 
         ctx = process_context()
         self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve_plain, args=(spec, data, threads, child))
+        self._process = ctx.Process(target=_serve_plain, args=(spec, data, threads, child, fused))
         self._process.start()
         child.close()
         self._conn.recv()  # warmed up
@@ -128,8 +129,8 @@ class PlainProcess:
         self._process.join(10.0)
 
 
-def _serve_plain(spec, data, threads: int, conn) -> None:
-    loop = PlainLoop(spec, data, threads)
+def _serve_plain(spec, data, threads: int, conn, fused: bool = True) -> None:
+    loop = PlainLoop(spec, data, threads, fused=fused)
     conn.send("ready")
     while (seconds := conn.recv()) is not None:
         conn.send(loop.run(seconds))
@@ -270,8 +271,12 @@ def load_case(example: str, dataset: str, options: dict):
     return spec, load_builtin(dataset, **options), options
 
 
-def app_turns(spec, data, rounds: int, seconds: float, threads: int, **settings_overrides):
+def app_turns(
+    spec, data, rounds: int, seconds: float, threads: int, fused: bool = True,
+    **settings_overrides,
+):  # fmt: skip
     """The controller-only in-app path against the plain loop; and each probe's cost.
+    ``fused``: False for a plain loop with torch's default Adam, as a user's script has it.
     ``settings_overrides``: TrainSettings fields (record=False, probes=False) that take a part
     out, to see what it costs."""
     from gui.training import TrainingController
@@ -279,7 +284,7 @@ def app_turns(spec, data, rounds: int, seconds: float, threads: int, **settings_
     ctrl = TrainingController()
     finished = []
     ctrl.run_finished.connect(finished.append)
-    plain = PlainProcess(spec, data, threads)
+    plain = PlainProcess(spec, data, threads, fused=fused)
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads,
                              **settings_overrides)  # fmt: skip
     ctrl.start(spec, data, settings)
@@ -300,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
                         "label (e.g. digits,LSTM)")  # fmt: skip
     parser.add_argument("--no-record", action="store_true", help="in-app runs write no run folder")
     parser.add_argument("--no-probes", action="store_true", help="in-app runs run no probes")
+    parser.add_argument("--default-adam", action="store_true", help="the plain loop uses "
+                        "torch's default Adam, as a user's script does, not the Trainer's fused "
+                        "kernel: LayerLab against that script rather than LayerLab's own cost")  # fmt: skip
     args = parser.parse_args(argv)
     overrides = {"record": False} if args.no_record else {}
     overrides |= {"probes": False} if args.no_probes else {}
@@ -313,13 +321,17 @@ def main(argv: list[str] | None = None) -> int:
             continue
         spec, data, options = load_case(example, dataset, options)
         label = label.replace("T=160", f"T={options.get('seq_len', 160)}")
-        turns = app_turns(spec, data, args.rounds, args.seconds, args.threads, **overrides)
+        turns = app_turns(
+            spec, data, args.rounds, args.seconds, args.threads, not args.default_adam,
+            **overrides,
+        )  # fmt: skip
         rows.append((label, *turns))
     print(
         f"\nTraining throughput, {args.threads} torch thread(s), batch {BATCH}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__}; {args.rounds} in-app windows of "
         f"{args.seconds:g} s per model, each between two plain windows of {args.seconds:g} s"
-        f"{'; no recording' if args.no_record else ''}{'; no probes' if args.no_probes else ''}\n"
+        f"{'; no recording' if args.no_record else ''}{'; no probes' if args.no_probes else ''}"
+        f"{'; plain loop with torch default Adam' if args.default_adam else ''}\n"
     )
     print(
         "| model | plain samples/s | in-app samples/s | ratio: median (range) "

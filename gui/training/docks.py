@@ -2,9 +2,10 @@
 
 Build keeps the views out of the way (hidden; the View menu still shows any of them) so the
 canvas and the Inspector have the window. Train hides the canvas and lays the views out as a
-2×2 grid chosen for the model, the other views as tabs behind the grid's cells, the training
-panel in the left column and the model as a compact strip along the top; View › Views Only
-hides the column and the strip for a while."""
+2×2 grid chosen for the model, the other views that can show the model as tabs behind the
+grid's cells (the rest closed, a click away in the View menu), the training panel in the left
+column and the model as a compact strip along the top; View › Views Only hides the column and
+the strip for a while."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 from engine.data import BUILTIN
 from engine.model.catalogue import CATALOGUE
 from engine.model.spec import ModelSpec
-from engine.probes.registry import PROBES
+from engine.probes.registry import PROBES, ModelTraits
 from gui.training.model_strip import ModelStrip
 
 # Every view, in the order the ones outside the grid are dealt out as tabs behind its cells.
@@ -46,22 +47,44 @@ LEFT_COLUMN_WIDTH = 320
 # window's extra width to the left dock area; capped, the grid takes it (each view 744×446 px
 # at 1920×1080 rather than 477×446 beside a 954 px column).
 LEFT_COLUMN_MAX = 420
-# Remembers which grid the Train workspace's saved arrangement holds (a different model kind
-# next time gets its own grid, not the last one's).
+# Remembers which grid (and which tabs) the Train workspace's saved arrangement holds (a
+# different model kind next time gets its own grid, not the last one's).
 GRID_KEY = "window/state/train_grid"
+RECURRENT_BLOCKS = ("rnn", "lstm", "gru")
 
 
 def relevant_views(spec: ModelSpec) -> tuple[str, ...]:
     """The titles of the views that show what ``spec`` is about, in the order to raise them
     (the last raised of a tab group is the one on top): the loss curves, then the views of
     the probes that its blocks' catalogue entries name."""
-    present = {block.type for block in spec.blocks}
+    present = {inner.type for block in spec.blocks for inner in block.walk()}
     titles = ["Loss curves"]
     for block_type in CATALOGUE:  # catalogue order: one order whatever the model's
         if block_type.id in present:
             for kind in block_type.probes:
                 titles += [t for t in PROBES[kind].views if t not in titles]
     return tuple(titles)
+
+
+def applying_views(spec: ModelSpec) -> tuple[str, ...]:
+    """The views that can show something of a run of ``spec``, in VIEW_ORDER: those of the
+    probes that apply to it (the registry's own rule, on traits read from the spec) and the
+    loss curves. Gates would say "Train a model with an LSTM…" through a CNN's whole run, and
+    Filters through an LSTM's. A task the spec cannot tell (a file dataset's) counts as both."""
+    blocks = [inner for block in spec.blocks for inner in block.walk()]
+    types = {block.type for block in blocks}
+    has_conv = spec.input.kind == "image" and "conv2d" in types
+    recurrent = tuple(block.id for block in blocks if block.type in RECURRENT_BLOCKS)
+    info = BUILTIN.get(spec.dataset or "")
+    tasks = (info.task,) if info is not None else ("classification", "regression")
+    titles = {"Loss curves"}
+    for task in tasks:
+        traits = ModelTraits(has_conv, recurrent, task, tuple(spec.input.shape))
+        for kind in PROBES.applying_to(traits):
+            titles.update(PROBES[kind].views)
+    if spec.input.kind == "sequence":  # the Predictions grid draws images and points
+        titles.discard("Predictions")
+    return tuple(t for t in VIEW_ORDER if t in titles)
 
 
 def _prediction_view(spec: ModelSpec) -> str:
@@ -98,6 +121,7 @@ class DockLayout(QObject):
         self.window: QMainWindow | None = None
         self.strip: ModelStrip | None = None
         self.grid: tuple[str, ...] = ()
+        self.applying: tuple[str, ...] = VIEW_ORDER  # the views Train shows (applying_views)
         # Other panels' docks that Train deals out as tabs behind the grid's cells after the
         # views (the Runs panel: beside the Loss curves it draws on, not in the left column,
         # whose width it would set).
@@ -206,18 +230,20 @@ class DockLayout(QObject):
     def arrange_train(self) -> None:
         """The Train workspace's default: the grid's four views in two rows and two columns
         (the canvas is hidden, so they share the window beside the left column), every other
-        view a tab behind one of them, the model strip on top, the training panel in front."""
+        view that applies to the model a tab behind one of them (the rest closed), the model
+        strip on top, the training panel in front."""
         window, d = self.window, self.docks
         self.set_views_only(False)  # the default shows the left column and the strip
+        shown = [t for t in VIEW_ORDER if t in self.grid or t in self.applying]
         for title in VIEW_ORDER:
             d[title].setFloating(False)
-            d[title].show()
+            d[title].setVisible(title in shown)
         a, b, c, e = (d[t] for t in self.grid)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, a)
         window.splitDockWidget(a, b, Qt.Orientation.Horizontal)
         window.splitDockWidget(a, c, Qt.Orientation.Vertical)
         window.splitDockWidget(b, e, Qt.Orientation.Vertical)
-        others = [d[t] for t in VIEW_ORDER if t not in self.grid] + self.extra_tabs
+        others = [d[t] for t in shown if t not in self.grid] + self.extra_tabs
         cells = (a, b, c, e)
         for index, dock in enumerate(others):
             dock.setFloating(False)
@@ -264,13 +290,13 @@ class DockLayout(QObject):
         """When the model turns from a CNN into an RNN (an example opened, say), the Train
         grid follows it and the views that can show it come forward; ordinary edits leave the
         user's arrangement alone."""
-        relevant = relevant_views(spec)
-        if relevant == self._relevant:
+        relevant, applying = relevant_views(spec), applying_views(spec)
+        if relevant == self._relevant and applying == self.applying:
             return
         self._relevant = relevant
         grid = grid_views(spec)
-        if grid != self.grid:
-            self.grid = grid
+        if (grid, applying) != (self.grid, self.applying):
+            self.grid, self.applying = grid, applying
             if self.window is not None:
                 self._check_remembered_grid()
                 if self.window.workspaces.current == "train":
@@ -278,9 +304,10 @@ class DockLayout(QObject):
         self.raise_relevant()
 
     def _check_remembered_grid(self) -> None:
-        """A Train arrangement kept for another grid is dropped: it is laid out afresh."""
+        """A Train arrangement kept for another grid, or other views, is dropped: it is laid
+        out afresh."""
         settings = self.window.workspaces.settings
-        key = "|".join(self.grid)
+        key = "|".join(self.grid) + "/" + "|".join(self.applying)
         if settings.value(GRID_KEY) != key:
             self.window.workspaces.forget("train")
             settings.setValue(GRID_KEY, key)

@@ -91,6 +91,8 @@ def _view_tabs(window) -> dict:
                     "named": tab.width() >= bar.tabSizeHint(i).width(),
                 }
     for dock in window.findChildren(QDockWidget):  # views docked alone have no tab
+        if dock.isHidden():  # closed: a view that cannot show this model
+            continue
         if dock.windowTitle() in view_titles and dock.windowTitle() not in tabs:
             r = dock.rect().translated(dock.mapToGlobal(dock.rect().topLeft()))
             tabs[dock.windowTitle()] = {"rect": _rect(r), "whole": dock.isVisible(), "named": True}
@@ -142,6 +144,9 @@ def main() -> None:
     report["training_error"] = panel.shows_error
     report["workspace_after"] = window.workspaces.current
     report["tabs"] = _view_tabs(window)
+    # The views that cannot show this model are closed, and a click away in the View menu.
+    report["closed"] = [t for t, d in window.dashboard.docks.items() if d.isHidden()]
+    report["view_menu"] = [a.text().replace("&", "") for a in window.view_menu.actions()]
     grid = window.dashboard.dock_layout.grid
     report["grid"] = _where({t: _drawing(window.dashboard.docks[t]) for t in grid})
     # Back and forth as a user switches: the titles on the visible dock tab bars each time.

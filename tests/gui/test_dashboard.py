@@ -204,8 +204,12 @@ def test_opening_a_model_brings_its_views_forward(dashboard, qtbot, example, rel
     assert relevant_views(dashboard.document.spec) == relevant
     docks = dashboard.docks
     # The Train grid is chosen for the model; the views outside it are tabs behind it.
-    qtbot.waitUntil(lambda: docks[on_top].widget().is_on_screen(), timeout=5000)
-    assert docks["Loss curves"].widget().is_on_screen()
+    qtbot.waitUntil(
+        lambda: (
+            docks[on_top].widget().is_on_screen() and docks["Loss curves"].widget().is_on_screen()
+        ),
+        timeout=5000,
+    )
     behind = set(dashboard.views) - set(grid_views(dashboard.document.spec))
     assert not any(docks[t].widget().is_on_screen() for t in behind)
 

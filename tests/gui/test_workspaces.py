@@ -114,16 +114,31 @@ def test_train_stays_in_build_when_the_setting_is_off(make_app_window, qtbot, tm
 
 
 @pytest.mark.parametrize(
-    ("example", "grid"), [("digits_cnn", CNN_GRID), ("memory_lstm", LSTM_GRID)]
-)
-def test_the_train_grid_is_chosen_for_the_model(make_app_window, qtbot, example, grid):
+    ("example", "grid", "closed"),
+    [("digits_cnn", CNN_GRID, {"Gates", "Forecast", "Decision regions"}),
+     ("memory_lstm", LSTM_GRID, {"Filters", "Feature maps", "Saliency", "Predictions",
+                                 "Forecast", "Decision regions"})],
+)  # fmt: skip
+def test_the_train_grid_is_chosen_for_the_model(make_app_window, qtbot, example, grid, closed):
     window = make_app_window(example)
     assert set(grid_views(window.document.spec)) == grid
     window.workspaces.show("train")
     qtbot.waitUntil(lambda: _on_screen(window, grid), timeout=5000)
-    # Every other view a click away: a tab behind a cell of the grid.
-    for title in set(window.dashboard.views) - grid:
-        assert window.tabifiedDockWidgets(window.dashboard.docks[title]), title
+    docks = window.dashboard.docks
+    # Every other view that can show the model a click away: a tab behind a cell of the grid.
+    for title in set(window.dashboard.views) - grid - closed:
+        assert window.tabifiedDockWidgets(docks[title]), title
+        assert not docks[title].isHidden(), title
+    # The views that cannot (Gates for a CNN, Filters for an LSTM) are no dead tabs: closed,
+    # each still in the View menu, where a click opens it.
+    menu = window.view_menu.actions()
+    for title in closed:
+        dock = docks[title]
+        assert dock.isHidden() and not window.tabifiedDockWidgets(dock), title
+        assert dock.toggleViewAction() in menu, title
+    title = sorted(closed)[0]
+    docks[title].toggleViewAction().trigger()
+    assert docks[title].isVisible()
 
 
 def test_the_grid_follows_the_model_when_its_kind_changes(make_app_window, qtbot):
