@@ -11,12 +11,11 @@ gives them.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
 import torch
 
-from bench.train_throughput import CASES, PlainLoop, load_case, speed_up
+from bench.train_throughput import CASES, PlainLoop, load_case, speed_up_row
 from engine.data import Dataset
 from engine.model.spec import InputSpec, ModelSpec
 
@@ -68,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         data = c_ordered(data)
         nchw = PlainLoop(spec, data, threads=1, channels_last=False)
         last = PlainLoop(spec, data, threads=1, channels_last=True)
-        plain, fast, ups = speed_up(nchw, last, args.rounds, args.seconds)
-        med = statistics.median
-        print(f"| {label} | {med(plain):,.0f} | {med(fast):,.0f} "
-              f"| {med(ups):.2f}× ({min(ups):.2f}–{max(ups):.2f}) |")  # fmt: skip
+        print(speed_up_row(label, nchw, last, args.rounds, args.seconds))
     return 0
 
 

@@ -12,11 +12,10 @@ Trainer does, so only the optimiser's kernel differs.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import torch
 
-from bench.train_throughput import CASES, PlainLoop, load_case, speed_up
+from bench.train_throughput import CASES, PlainLoop, load_case, speed_up_row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,10 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         label = label.replace("T=160", f"T={options.get('seq_len', 160)}")
         default = PlainLoop(spec, data, threads=1, fused=False)
         fused = PlainLoop(spec, data, threads=1, fused=True)
-        plain, fast, ups = speed_up(default, fused, args.rounds, args.seconds)
-        med = statistics.median
-        print(f"| {label} | {med(plain):,.0f} | {med(fast):,.0f} "
-              f"| {med(ups):.2f}× ({min(ups):.2f}–{max(ups):.2f}) |")  # fmt: skip
+        print(speed_up_row(label, default, fused, args.rounds, args.seconds))
     return 0
 
 

@@ -190,15 +190,20 @@ def ratios_between(measured: Sequence[float], around: Sequence[float]) -> list[f
     return [m / ((a + b) / 2) for m, a, b in zip(measured, around, around[1:], strict=False)]
 
 
-def speed_up(base: PlainLoop, other: PlainLoop, rounds: int, seconds: float) -> tuple:
+def speed_up_row(label: str, base: PlainLoop, other: PlainLoop, rounds: int, seconds: float) -> str:
     """``other`` against ``base`` in turns, B O B ... B, each ``other`` window against the
-    ``base`` windows on either side: (base rates, other rates, ratios)."""
+    ``base`` windows on either side: a table row of both rates and the speed-up."""
     plain = [base.run(seconds)]
     fast = []
     for _ in range(rounds):
         fast.append(other.run(seconds))
         plain.append(base.run(seconds))
-    return plain, fast, ratios_between(fast, plain)
+    ups = ratios_between(fast, plain)
+    med = statistics.median
+    return (
+        f"| {label} | {med(plain):,.0f} | {med(fast):,.0f} "
+        f"| {med(ups):.2f}× ({min(ups):.2f}–{max(ups):.2f}) |"
+    )
 
 
 def run_events(seconds: float) -> None:
