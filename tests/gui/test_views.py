@@ -102,6 +102,20 @@ def test_loss_curves_grow_and_overlay_runs(qtbot, tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 1000
 
 
+def test_a_forecast_runs_metric_plot_says_mae_from_its_first_steps(qtbot):
+    """A regression's steps carry no accuracy and its MAE comes at each epoch's end: until
+    then its lower plot said "accuracy" over nothing (the exploding RNN's first steps)."""
+    view = shown(qtbot, LossCurvesView())
+    view.start_run(RunStarted(1, "RNN", "sine", "cpu", 2, 50, {}))
+    view.add_steps([StepMetrics(1, i, 1, 1.0 / i, 0.01, 100.0, None) for i in range(1, 11)])
+    view.repaint_now()
+    assert view.metric_plot.getAxis("left").labelText == "MAE"
+    view.start_run(RunStarted(2, "CNN", "digits", "cpu", 2, 50, {}))
+    view.add_steps(steps(2, 1, 10))
+    view.repaint_now()
+    assert view.metric_plot.getAxis("left").labelText == "accuracy"
+
+
 def test_loss_curves_handle_a_million_steps_quickly(qtbot):
     view = shown(qtbot, LossCurvesView())
     view.start_run(RunStarted(1, "m", "d", "cpu", 1, 10**6, {}))
@@ -436,6 +450,18 @@ def test_gradient_flow_legends_sit_outside_their_plots(qtbot):
     for legend in (view.layer_legend, view.time_legend):
         assert legend.items
         assert not any(legend.sceneBoundingRect().intersects(p) for p in plots)
+
+
+def test_gradient_flow_draws_a_layers_first_norm_as_a_dot_then_a_line(qtbot):
+    """One point draws no line: right after a run's first step the plot looked empty."""
+    view = shown(qtbot, GradientFlowView())
+    view.new_run("run 1")
+    view.add_layer_gradients(1, {"rnn1": 0.5, "dense1": 0.2})
+    view.repaint_now()
+    assert all(c.opts["symbol"] == "o" for c in view.layer_curves.values())
+    view.add_layer_gradients(2, {"rnn1": 0.4, "dense1": 0.1})
+    view.repaint_now()
+    assert all(c.opts["symbol"] is None for c in view.layer_curves.values())
 
 
 def test_gradient_flow_of_a_deep_network_plots_the_norm_by_depth(qtbot):

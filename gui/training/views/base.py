@@ -97,7 +97,8 @@ class StickyRange:
         if x is not None and not _still_fits(x_range, x):
             lo, hi = x
             span = max(hi - lo, 1.0)
-            margin = 0.0 if self.x_headroom else self.MARGIN * span
+            # A lone point (a run's first) gets a margin on the left too, not half a dot.
+            margin = 0.0 if self.x_headroom and hi > lo else self.MARGIN * span
             x_range = (lo - margin, hi + margin + span * self.x_headroom)
         y = _in_view(y, self.plot.getAxis("left").logMode) if self.y else None
         if y is not None and not _still_fits(y_range, y):

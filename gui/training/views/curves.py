@@ -142,6 +142,8 @@ class LossCurvesView(LiveView):
         acc = np.fromiter(
             (np.nan if s.accuracy is None else s.accuracy for s in steps), np.float64, len(steps)
         )
+        if steps[0].accuracy is None:  # a regression or forecast: its metric is the MAE, which
+            self._run_for(steps[0].run_id).metric_name = "MAE"  # comes at each epoch's end
         self.add_points(steps[0].run_id, xs, loss, acc)
 
     def add_points(
