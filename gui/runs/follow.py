@@ -128,6 +128,8 @@ class RunFollower(QObject):
                     f"The saved {kind} snapshot in '{self.reader.folder}' cannot be shown "
                     f"({err}); skipped."
                 )
+        if update.probes:  # a run of another model: its views may be closed for this one
+            self.dashboard.dock_layout.reveal_filled()
         if update.info is not None or update.problems:
             self.problems += update.problems
             self._say(self.reader.info, update.problems)

@@ -160,6 +160,8 @@ class DockLayout(QObject):
         window.layout_reset.connect(self._sizes_after_reset)
         window.workspaces.changed.connect(self._cap_left_column)
         window.workspaces.changed.connect(self._workspace_changed)
+        # After the workspace's own arrangement (restored or laid out) has settled.
+        window.workspaces.changed.connect(lambda: QTimer.singleShot(0, self, self.reveal_filled))
         window.workspaces.about_to_keep.connect(lambda: self.set_views_only(False))
         self._add_views_only_action(window)
         if self.grid:
@@ -302,6 +304,21 @@ class DockLayout(QObject):
                 if self.window.workspaces.current == "train":
                     self.window.workspaces.arrange_default()
         self.raise_relevant()
+
+    def reveal_filled(self) -> None:
+        """Open, as tabs behind the grid, the views closed as not applying to the model that
+        hold data anyway: a recorded run of another model (File › Open Run of an LSTM's run
+        beside a CNN) brings its gates, which must not wait behind the View menu."""
+        window = self.window
+        if window is None or window.workspaces.current != "train" or not self.grid:
+            return
+        closed = [t for t in VIEW_ORDER if t not in self.applying and t not in self.grid]
+        for index, title in enumerate(closed):
+            dock = self.docks[title]
+            if dock.isHidden() and getattr(self.views[title], "has_data", False):
+                window.tabifyDockWidget(self.docks[self.grid[index % GRID_CELLS]], dock)
+                dock.show()
+                dock.raise_()
 
     def _check_remembered_grid(self) -> None:
         """A Train arrangement kept for another grid, or other views, is dropped: it is laid

@@ -219,3 +219,20 @@ def test_a_distributed_run_shows_its_processes_and_throughput(make_app_window, t
     assert follower.following
     assert "(2 processes), epoch 0 (until stopped), 5,120 samples/s." in follower.status_text
     follower.stop()
+
+
+def test_a_recorded_run_of_another_model_opens_the_views_it_fills(make_app_window, qtbot, tmp_path):
+    """Filters are closed beside an LSTM (they cannot show it); a CNN's run opened with File ›
+    Open Run brings filters, and their view opens as a tab behind the grid."""
+    w = make_app_window("memory_lstm")
+    w.workspaces.show("train")
+    docks = w.dashboard.docks
+    qtbot.waitUntil(lambda: docks["Gates"].isVisible(), timeout=5000)
+    assert docks["Filters"].isHidden()
+    folder = hand_made_run(tmp_path / "run")
+    write_probe(
+        folder, "filters", 5, (FilterSet("c", np.ones((2, 1, 3, 3), np.float32), 1.0),), None
+    )
+    w.dashboard.show_run(folder)
+    assert docks["Filters"].isVisible() and w.tabifiedDockWidgets(docks["Filters"])
+    assert docks["Feature maps"].isHidden()  # no data: still closed
