@@ -99,7 +99,8 @@ class Checkpoint:
         state = self.optimizer_state()
         # The kernel (fused, foreach) is this run's choice for its device, not the saved run's:
         # set before loading, which moves Adam's step counts where a fused kernel wants them.
-        kernels = {k: optimizer.param_groups[0].get(k) for k in ("fused", "foreach")}
+        group = optimizer.param_groups[0]
+        kernels = {k: group[k] for k in ("fused", "foreach") if k in group}
         state["param_groups"] = [{**group, **kernels} for group in state["param_groups"]]
         try:
             optimizer.load_state_dict(state)

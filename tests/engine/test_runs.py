@@ -44,7 +44,7 @@ def record(folder, epochs, *, resume=None, spec=None, optimizer="adam", **extra)
     return trainer, result
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "adamw", "rmsprop"])
 def test_two_epochs_then_two_more_after_a_resume_equal_four_in_one_go(tmp_path, optimizer):
     whole, _ = record(new_run_folder(tmp_path, "whole"), 4, optimizer=optimizer)
     folder = new_run_folder(tmp_path, "parts")
