@@ -145,6 +145,10 @@ class DockLayout(QObject):
             if header is not None:
                 dock.setTitleBarWidget(ViewTitleBar(dock, header))
             self.docks[title] = dock
+            # triggered, not toggled: the user's click in the View menu, not a layout's show().
+            dock.toggleViewAction().triggered.connect(
+                lambda checked, t=title: checked and self._opened(t)
+            )
         # The model strip is a toolbar row under the main one, not a dock: a dock area beside a
         # hidden canvas takes a share of a larger window's height and leaves it empty.
         self.strip = ModelStrip(window.document)
@@ -305,6 +309,25 @@ class DockLayout(QObject):
                     self.window.workspaces.arrange_default()
         self.raise_relevant()
 
+    def _opened(self, title: str) -> None:
+        """A closed view opened from the View menu in Train comes in front of a grid cell, as
+        a tab: Qt would put it back where it last was, a strip across the top of the grid."""
+        window, dock = self.window, self.docks[title]
+        if window is None or window.workspaces.current != "train" or title in self.grid:
+            return
+        if not dock.isFloating() and not window.tabifiedDockWidgets(dock):
+            self._tab_behind_grid(dock, VIEW_ORDER.index(title))
+
+    def _tab_behind_grid(self, dock: QDockWidget, index: int) -> None:
+        """``dock`` as the front tab of a grid cell (the ``index``-th, counting round the
+        cells still docked in the window)."""
+        window = self.window
+        cells = [self.docks[t] for t in self.grid]
+        cells = [c for c in cells if c.isVisible() and not c.isFloating()] or cells
+        window.tabifyDockWidget(cells[index % len(cells)], dock)
+        dock.show()
+        dock.raise_()
+
     def reveal_filled(self) -> None:
         """Open, as tabs behind the grid, the views closed as not applying to the model that
         hold data anyway: a recorded run of another model (File › Open Run of an LSTM's run
@@ -316,9 +339,7 @@ class DockLayout(QObject):
         for index, title in enumerate(closed):
             dock = self.docks[title]
             if dock.isHidden() and getattr(self.views[title], "has_data", False):
-                window.tabifyDockWidget(self.docks[self.grid[index % GRID_CELLS]], dock)
-                dock.show()
-                dock.raise_()
+                self._tab_behind_grid(dock, index)
 
     def _check_remembered_grid(self) -> None:
         """A Train arrangement kept for another grid, or other views, is dropped: it is laid

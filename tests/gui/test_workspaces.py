@@ -136,9 +136,13 @@ def test_the_train_grid_is_chosen_for_the_model(make_app_window, qtbot, example,
         dock = docks[title]
         assert dock.isHidden() and not window.tabifiedDockWidgets(dock), title
         assert dock.toggleViewAction() in menu, title
+    # Opened, it comes in front of a grid cell as a tab (Qt put it back as a strip across
+    # the top of the grid, squeezing all four views).
     title = sorted(closed)[0]
     docks[title].toggleViewAction().trigger()
-    assert docks[title].isVisible()
+    assert docks[title].isVisible() and not docks[title].isFloating()
+    assert set(window.tabifiedDockWidgets(docks[title])) & {docks[t] for t in grid}
+    qtbot.waitUntil(lambda: docks[title].widget().is_on_screen(), timeout=5000)
 
 
 def test_the_grid_follows_the_model_when_its_kind_changes(make_app_window, qtbot):
