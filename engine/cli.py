@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -30,6 +31,12 @@ from engine.training.settings import (
     TrainSettings,
 )
 
+# How long a rank that leaves a shared problem for rank 0 to say waits before it ends. Ending
+# first, it had torchrun stop rank 0 before rank 0's sentence was written (the run then ended
+# with status 2 and no word; once in a few dozen runs here). Rank 0 ends first, and torchrun
+# stops the waiting ranks at once.
+SILENT_RANK_GRACE = 5.0
+
 
 def train_main(
     argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None
@@ -42,6 +49,8 @@ def train_main(
         mine = isinstance(exc, LaunchError) and exc.every_rank  # this rank's own problem
         if mine or os.environ.get("RANK", "0") == "0" or not launched_by_torchrun():
             err.write(f"layerlab: {exc}\n")
+        else:
+            time.sleep(SILENT_RANK_GRACE)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.write("\nlayerlab: interrupted\n")

@@ -146,6 +146,25 @@ def test_bad_input_under_nproc_is_one_sentence_and_exit_2(tmp_path, argv, words)
     assert not (tmp_path / "run" / "run.json").exists()
 
 
+def test_a_rank_that_leaves_the_sentence_to_rank_0_ends_after_it(monkeypatch):
+    """Every rank finds a global batch too small; rank 0 says so. Rank 1 ending first had
+    torchrun stop rank 0 before its sentence was out: rank 1 now waits, saying nothing."""
+    from engine import cli
+
+    waits = []
+    monkeypatch.setattr(cli.time, "sleep", waits.append)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    argv = [str(example_path("moons_mlp")), "--batch-size", "1", "--epochs", "1"]
+    said = {}
+    for rank in ("1", "0"):
+        monkeypatch.setenv("RANK", rank)
+        err = io.StringIO()
+        assert cli.train_main(argv, stdout=io.StringIO(), stderr=err) == 2
+        said[rank] = err.getvalue()
+    assert said["1"] == "" and waits == [cli.SILENT_RANK_GRACE]
+    assert said["0"].startswith("layerlab: --batch-size 1 is the global batch")
+
+
 def test_a_port_in_use_or_an_unknown_host_is_one_sentence_and_exit_2(tmp_path):
     """torchrun itself would wait on a port another program holds, as if it were the
     rendezvous; the launcher says so at once."""
