@@ -16,7 +16,7 @@ same thing.
 
     python -m bench.dashboard_throughput [--layout train|floating] [--sizes 1280x800,...]
         [--models digits,lstm] [--seconds S] [--warmup S] [--rounds N] [--threads N]
-        [--repaint-hz HZ] [--paint-budget SHARE] [--screenshots DIR]
+        [--repaint-hz HZ] [--paint-budget SHARE] [--default-adam] [--screenshots DIR]
 """
 
 from __future__ import annotations
@@ -95,13 +95,13 @@ def train_workspace_window(spec, size: tuple[int, int]):
     return window, window.dashboard
 
 
-def dashboard_turns(spec, data, rounds, seconds, threads, warmup, size=None):
+def dashboard_turns(spec, data, rounds, seconds, threads, warmup, size=None, fused=True):
     """The in-app path with the dashboard painting (the Train workspace at ``size``, or every
     view floating when ``size`` is None), against the plain loop."""
     window, board = dashboard_window(spec) if size is None else train_workspace_window(spec, size)
     board.show_dataset(data)  # what Train gives the views: samples and class names
     ctrl = board.controller
-    plain = PlainProcess(spec, data, threads)
+    plain = PlainProcess(spec, data, threads, fused=fused)
     settings = TrainSettings(device="cpu", batch_size=BATCH, epochs=10_000, torch_threads=threads)
     ctrl.start(spec, data, settings)
     run_events(warmup)
@@ -252,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated words picking models by label (e.g. digits,LSTM)",
     )
+    parser.add_argument("--default-adam", action="store_true", help="the plain loop uses "
+                        "torch's default Adam, as a user's script does (bench.train_throughput)")  # fmt: skip
     parser.add_argument("--screenshots", metavar="DIR", help="save dashboard screenshots, no bench")
     args = parser.parse_args(argv)  # fmt: skip
     from gui.training import painting
@@ -278,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         label = label.replace("T=160", f"T={options.get('seq_len', 160)}")
         for size in sizes:
             turns = dashboard_turns(
-                spec, data, args.rounds, args.seconds, args.threads, args.warmup, size
-            )
+                spec, data, args.rounds, args.seconds, args.threads, args.warmup, size,
+                fused=not args.default_adam,
+            )  # fmt: skip
             where = "" if size is None else f", {size[0]}×{size[1]}"
             rows.append((label + where, *turns))
     shown = ("the Train workspace" if args.layout == "train"
@@ -288,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
           f"thread(s), batch {BATCH}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
           f"{args.rounds} in-app windows of {args.seconds:g} s per model after {args.warmup:g} s "
           f"of warm-up, each between two plain windows of {args.seconds:g} s; paint budget "
-          f"{painting.PAINT_BUDGET:.0%}, top rate {painting.REPAINT_HZ:g}/s\n")  # fmt: skip
+          f"{painting.PAINT_BUDGET:.0%}, top rate {painting.REPAINT_HZ:g}/s"
+          f"{'; plain loop with torch default Adam' if args.default_adam else ''}\n")  # fmt: skip
     print("| model | plain samples/s | in-app samples/s | ratio: median (range) "
           "| curves redraws/s | GUI lateness p50 / p99 ms | training thread busy "
           "| GUI thread CPU: frames / all | paints per view |")  # fmt: skip
