@@ -82,8 +82,9 @@ def applying_views(spec: ModelSpec) -> tuple[str, ...]:
         traits = ModelTraits(has_conv, recurrent, task, tuple(spec.input.shape))
         for kind in PROBES.applying_to(traits):
             titles.update(PROBES[kind].views)
-    if spec.input.kind == "sequence":  # the Predictions grid draws images and points
-        titles.discard("Predictions")
+    shape = tuple(spec.input.shape)
+    if spec.input.kind == "sequence" or (spec.input.kind == "vector" and shape < (2,)):
+        titles.discard("Predictions")  # its grid draws images, and points of 2 or more values
     return tuple(t for t in VIEW_ORDER if t in titles)
 
 

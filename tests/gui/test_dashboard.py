@@ -18,7 +18,7 @@ from engine.probes import FilterSet, Histogram, ProbeInput, TimeGradient
 from engine.probes.registry import PROBE_KINDS, PROBES
 from engine.training.events import ProbeSnapshot, RunStarted, StepMetrics
 from gui.training.dashboard import install
-from gui.training.docks import grid_views, relevant_views
+from gui.training.docks import VIEW_ORDER, applying_views, grid_views, relevant_views
 from gui.training.views import LossCurvesView
 
 # Every test here fails if it leaves a window, a thread or a training process behind.
@@ -212,6 +212,24 @@ def test_opening_a_model_brings_its_views_forward(dashboard, qtbot, example, rel
     )
     behind = set(dashboard.views) - set(grid_views(dashboard.document.spec))
     assert not any(docks[t].widget().is_on_screen() for t in behind)
+
+
+@pytest.mark.parametrize(
+    ("example", "closed"),
+    [("digits_cnn", {"Decision regions", "Gates", "Forecast"}),
+     ("memory_lstm", {"Decision regions", "Filters", "Feature maps", "Saliency", "Predictions",
+                      "Forecast"}),
+     ("sine_lstm", {"Decision regions", "Filters", "Feature maps", "Saliency", "Predictions",
+                    "Confusion matrix"}),
+     ("moons_mlp", {"Filters", "Feature maps", "Saliency", "Gates", "Forecast"}),
+     ("deep_residual", {"Filters", "Feature maps", "Saliency", "Gates", "Forecast"})],
+)  # fmt: skip
+def test_the_views_that_apply_follow_the_probe_registry(example, closed):
+    """What Train shows as tabs: every view but those whose probes cannot run on the model
+    (its blocks, its input, its dataset's task). A residual block's insides count."""
+    spec = ModelSpec.load(example_path(example))
+    assert set(VIEW_ORDER) - set(applying_views(spec)) == closed
+    assert set(grid_views(spec)) <= set(applying_views(spec))
 
 
 def test_cnn_run_from_the_panel_fills_the_views(dashboard, qtbot):
