@@ -319,28 +319,38 @@ class DockLayout(QObject):
         if not dock.isFloating() and not window.tabifiedDockWidgets(dock):
             self._tab_behind_grid(dock, VIEW_ORDER.index(title))
 
-    def _tab_behind_grid(self, dock: QDockWidget, index: int) -> None:
-        """``dock`` as the front tab of a grid cell (the ``index``-th, counting round the
-        cells still docked in the window)."""
+    def _tab_behind_grid(self, dock: QDockWidget, index: int, front: bool = True) -> None:
+        """``dock`` as a tab of a grid cell (the ``index``-th, counting round the cells still
+        docked in the window); the front tab when ``front``."""
         window = self.window
         cells = [self.docks[t] for t in self.grid]
         cells = [c for c in cells if c.isVisible() and not c.isFloating()] or cells
         window.tabifyDockWidget(cells[index % len(cells)], dock)
         dock.show()
-        dock.raise_()
+        if front:
+            dock.raise_()
+        else:  # a new tab comes to the front: the cell's own view goes back on top
+            cells[index % len(cells)].raise_()
 
     def reveal_filled(self) -> None:
-        """Open, as tabs behind the grid, the views closed as not applying to the model that
-        hold data anyway: a recorded run of another model (File › Open Run of an LSTM's run
-        beside a CNN) brings its gates, which must not wait behind the View menu."""
+        """Open, as tabs behind the grid, the closed views that hold data of a probe no open
+        view shows: a recorded run of another model (File › Open Run of an LSTM's run beside
+        a CNN) brings its gates, which must not wait behind the View menu. A probe an open
+        view shows already (the classification report, in the Confusion matrix) opens
+        nothing: the run is of this kind of model, and the view was closed for a reason."""
         window = self.window
         if window is None or window.workspaces.current != "train" or not self.grid:
             return
+        shown = {kind for title in self.applying for kind in PROBES.for_view(title)}
         closed = [t for t in VIEW_ORDER if t not in self.applying and t not in self.grid]
         for index, title in enumerate(closed):
             dock = self.docks[title]
-            if dock.isHidden() and getattr(self.views[title], "has_data", False):
-                self._tab_behind_grid(dock, index)
+            if (
+                dock.isHidden()
+                and getattr(self.views[title], "has_data", False)
+                and not set(PROBES.for_view(title)) <= shown
+            ):
+                self._tab_behind_grid(dock, index, front=False)
 
     def _check_remembered_grid(self) -> None:
         """A Train arrangement kept for another grid, or other views, is dropped: it is laid

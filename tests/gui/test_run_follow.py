@@ -233,6 +233,16 @@ def test_a_recorded_run_of_another_model_opens_the_views_it_fills(make_app_windo
     write_probe(
         folder, "filters", 5, (FilterSet("c", np.ones((2, 1, 3, 3), np.float32), 1.0),), None
     )
+    from engine.probes.snapshots import ClassificationReport
+
+    report = ClassificationReport(
+        np.eye(2, dtype=np.int64), np.zeros(2), np.ones(2, bool), np.ones(2), 1.0
+    )
+    write_probe(folder, "classification_report", 5, report, None)
     w.dashboard.show_run(folder)
     assert docks["Filters"].isVisible() and w.tabifiedDockWidgets(docks["Filters"])
     assert docks["Feature maps"].isHidden()  # no data: still closed
+    # The report also fills Predictions, which cannot draw an LSTM's sequences; the open
+    # Confusion matrix shows it, so Predictions stays closed and no cell's view is covered.
+    assert docks["Predictions"].isHidden()
+    qtbot.waitUntil(lambda: docks["Gates"].widget().is_on_screen(), timeout=5000)
