@@ -31,7 +31,13 @@ from engine.training.events import (
     SettingsChanged,
     StepMetrics,
 )
-from engine.training.optim import apply_live_changes, lr_factor, set_lr
+from engine.training.optim import (
+    apply_live_changes,
+    bare_step,
+    grad_clearer,
+    lr_factor,
+    set_lr,
+)
 from engine.training.probe_callback import ProbeCallback
 from engine.training.settings import TYPICAL_LR
 from engine.training.setup import RunSetup
@@ -85,6 +91,11 @@ class TrainingLoop:
         # On the CPU a number is read from a tensor for free, and two .item() calls cost less
         # than stacking the loss and the hits into one tensor; on a GPU each read is a sync.
         self._read_each = self.device.type == "cpu"
+        # zero_grad and step without torch's profiler ranges: ~15 µs of a small model's step.
+        self._clear_grads, self._optimizer_step = (
+            grad_clearer(self.optimizer),
+            bare_step(self.optimizer),
+        )
         self.classify = setup.classify
         s = setup.settings
         # A distributed run (engine/training/distributed.py): this rank trains its share of
@@ -189,10 +200,10 @@ class TrainingLoop:
     ) -> tuple:
         out = self.train_model(x)
         loss = self.loss_fn(out, y)
-        hits = (out.detach().argmax(1) == y).sum() if self.classify else None
         if self._read_each and self.group is None:
-            values = [loss.item(), hits.item() if hits is not None else 0]
+            values = [loss.item(), _hits_on_cpu(out, y) if self.classify else 0]
         else:
+            hits = (out.detach().argmax(1) == y).sum() if self.classify else None
             parts = [loss.detach().float()] + ([hits.float()] if hits is not None else [])
             if self.group is None:
                 values = torch.stack(parts).tolist()  # one host sync a step, for the NaN check
@@ -208,7 +219,7 @@ class TrainingLoop:
         if not math.isfinite(values[0]) or values[0] > LOSS_LIMIT:
             # Checked before the optimiser step, so the weights are still the last good ones.
             raise _NonFinite("loss", values[0])
-        self.optimizer.zero_grad(set_to_none=True)
+        self._clear_grads()
         loss.backward()
         if self.grad_clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
@@ -216,7 +227,7 @@ class TrainingLoop:
                 raise _NonFinite("gradient norm", float(norm))
         for hook in self.after_backward:
             hook()
-        self.optimizer.step()
+        self._optimizer_step()
         self.step += 1
         hits = int(values[1]) if self.classify else 0
         return (values[0], hits) if self.group is None else (values[0], hits, stop)
@@ -372,6 +383,14 @@ class TrainingLoop:
             f"The {subject} {what} at step {self.step + 1} (epoch {self.epoch}) — {advice}. {kept}"
         )
         return Failed(self.run_id, self.step, message, weights)
+
+
+def _hits_on_cpu(out: torch.Tensor, y: torch.Tensor) -> int:
+    """How many rows of ``out`` have their largest score at ``y``'s class. In numpy, on views of
+    the same memory: three torch calls and an .item() cost ~12 µs, this ~6."""
+    if out.dtype not in (torch.float32, torch.float64):
+        return int((out.detach().argmax(1) == y).sum())
+    return int(np.count_nonzero(out.detach().numpy().argmax(1) == y.numpy()))
 
 
 def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:

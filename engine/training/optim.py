@@ -8,10 +8,11 @@ new value" one division instead of a fight with the scheduler's internal state.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
+import torch.optim.optimizer as torch_optimizer
 
 from engine.training.settings import OPTIMIZERS, SettingsError
 
@@ -68,6 +69,43 @@ def kernel_options(name: str, params: list[torch.nn.Parameter]) -> dict[str, boo
     if name in ("sgd", "adam", "adamw") and devices <= set(FUSED_DEVICES):
         return {"fused": True}
     return {"foreach": True}
+
+
+def bare_step(optimizer: torch.optim.Optimizer) -> Callable[[], Any]:
+    """``optimizer.step``, past the wrapper torch puts around every optimiser's step (a
+    profiler range and the step hooks): ~3 µs a step that a run with no hook registered does
+    not need. While any step hook is registered, and where this torch has no such wrapper,
+    it is ``optimizer.step`` itself."""
+    step = type(optimizer).step
+    inner = getattr(step, "__wrapped__", None)
+    if inner is None or not getattr(step, "hooked", False):
+        return optimizer.step
+    hooks = (
+        optimizer._optimizer_step_pre_hooks,
+        optimizer._optimizer_step_post_hooks,
+        torch_optimizer._global_optimizer_pre_hooks,
+        torch_optimizer._global_optimizer_post_hooks,
+    )
+
+    def bare() -> Any:
+        if any(hooks):
+            return optimizer.step()
+        return inner(optimizer)
+
+    return bare
+
+
+def grad_clearer(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
+    """``optimizer.zero_grad(set_to_none=True)`` as a loop over the parameters. torch's own
+    walks the groups inside a profiler range and a dynamo guard: ~12 µs a step for the moons
+    MLP against ~1 (of a ~420 µs step)."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def clear() -> None:
+        for p in params:
+            p.grad = None
+
+    return clear
 
 
 def lr_factor(schedule: str, epoch: int, epochs: int, step_epochs: int, gamma: float) -> float:

@@ -322,6 +322,74 @@ def test_cpu_optimisers_run_a_fast_kernel_that_steps_as_torchs_default_does(
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_run_steps_exactly_as_a_plain_torch_loop_does(optimizer):
+    """The loop's own zero_grad, its step past torch's profiler wrapper and its numpy batch
+    accuracy give the same weights, losses and accuracies as the textbook loop."""
+    import torch
+
+    from engine.nn.build import build_model
+    from engine.training.optim import make_optimizer
+
+    spec, data = mlp_spec(classes=3), vector_data(n=100, classes=3)
+    settings = dict(epochs=3, shuffle=False, optimizer=optimizer, momentum=0.9, lr=0.05)
+    _, rec, result = train(spec, data, **settings)
+    s = TrainSettings(**{**FAST, **settings})
+    net = build_model(spec, seed=s.seed)
+    opt = make_optimizer(optimizer, net.parameters(), lr=s.lr, momentum=s.momentum,
+                         nesterov=s.nesterov, weight_decay=s.weight_decay)  # fmt: skip
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    losses, accuracies = [], []
+    for _ in range(3):
+        for xb, yb in zip(x.split(s.batch_size), y.split(s.batch_size), strict=True):
+            out = net(xb)
+            loss = torch.nn.functional.cross_entropy(out, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            accuracies.append((out.argmax(1) == yb).float().mean().item())
+    steps = rec.of(StepMetrics)
+    np.testing.assert_allclose([e.loss for e in steps], losses, rtol=1e-6)
+    np.testing.assert_allclose([e.accuracy for e in steps], accuracies)
+    for name, value in net.state_dict().items():
+        np.testing.assert_allclose(result.weights[name], value.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_the_bare_step_still_calls_a_step_hook_registered_at_any_time():
+    import torch
+
+    from engine.training.optim import bare_step, grad_clearer
+
+    net = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    step, clear = bare_step(opt), grad_clearer(opt)
+    net(torch.ones(1, 2)).sum().backward()
+    before = net.weight.detach().clone()
+    step()
+    assert not torch.equal(net.weight, before)  # it steps
+    calls = []
+    handle = opt.register_step_post_hook(lambda *_: calls.append("post"))
+    step()
+    handle.remove()
+    step()
+    assert calls == ["post"]
+    clear()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_batch_hits_in_numpy_match_torchs_argmax_also_for_ties_and_other_dtypes():
+    import torch
+
+    from engine.training.loop import _hits_on_cpu
+
+    out = torch.tensor([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 0.0, 1.0], [0.0, 0.0, 0.0]],
+                       requires_grad=True)  # fmt: skip
+    y = torch.tensor([0, 2, 0, 0])
+    for scores in (out, out.double(), out.bfloat16()):
+        assert _hits_on_cpu(scores, y) == int((scores.argmax(1) == y).sum()) == 3
+
+
 def test_a_callback_sees_each_steps_gradients_after_backward():
     class GradientWatcher(Recorder):
         def __init__(self):
