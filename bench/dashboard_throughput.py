@@ -16,7 +16,8 @@ same thing.
 
     python -m bench.dashboard_throughput [--layout train|floating] [--sizes 1280x800,...]
         [--models digits,lstm] [--seconds S] [--warmup S] [--rounds N] [--threads N]
-        [--repaint-hz HZ] [--paint-budget SHARE] [--default-adam] [--screenshots DIR]
+        [--repaint-hz HZ] [--paint-budget SHARE] [--default-adam] [--qt-thread-pool]
+        [--screenshots DIR]
 """
 
 from __future__ import annotations
@@ -252,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated words picking models by label (e.g. digits,LSTM)",
     )
+    parser.add_argument("--qt-thread-pool", action="store_true", help="let Qt split large "
+                        "fills across its GUI thread pool, as before LayerLab asked it not to "
+                        "(gui.app.paint_on_the_gui_thread_only)")  # fmt: skip
     parser.add_argument("--default-adam", action="store_true", help="the plain loop uses "
                         "torch's default Adam, as a user's script does (bench.train_throughput)")  # fmt: skip
     parser.add_argument("--screenshots", metavar="DIR", help="save dashboard screenshots, no bench")
@@ -264,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         painting.REPAINT_HZ = args.repaint_hz
     from PySide6.QtWidgets import QApplication
 
+    from gui.app import paint_on_the_gui_thread_only
+
+    if args.qt_thread_pool:
+        os.environ.pop("QT_NO_GUI_THREADPOOL", None)
+    else:
+        paint_on_the_gui_thread_only()  # as the app does
     app = QApplication.instance() or QApplication([])
     if args.screenshots:
         take_screenshots(app, args.screenshots)

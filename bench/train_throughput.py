@@ -319,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     picks = [w.lower() for w in args.models.split(",") if w]
     from PySide6.QtWidgets import QApplication
 
+    from gui.app import paint_on_the_gui_thread_only
+
+    paint_on_the_gui_thread_only()  # as the app does
     QApplication.instance() or QApplication([])
     rows = []
     for label, example, dataset, options in CASES:
