@@ -174,9 +174,7 @@ def test_reset_layout_puts_back_the_left_column(make_app_window, qtbot):
     assert docks["Training"] in workbench.tabifiedDockWidgets(workbench.palette_dock)
 
 
-def test_the_app_asks_qt_to_paint_on_the_gui_thread_only_unless_the_user_chose(
-    qapp, monkeypatch
-):
+def test_the_app_asks_qt_to_paint_on_the_gui_thread_only_unless_the_user_chose(qapp, monkeypatch):
     """Qt's GUI thread pool would compete with the training process for the cores (README
     "Performance"); a value the user set is left alone."""
     import gui.app
