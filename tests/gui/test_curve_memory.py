@@ -63,3 +63,34 @@ def test_the_drawn_curve_keeps_a_spike_after_a_million_steps(qtbot):
     spike = drawn_x[np.flatnonzero(drawn_y == 75.0)[0]]
     assert abs(spike - 123_458) < 0.01 * 10**6
     assert 123_458.0 in run.train_loss.x
+
+
+def test_a_long_runs_dashed_validation_curve_is_thinned_keeps_its_peak_and_shows_all_on_zoom(
+    qtbot,
+):
+    """Stroking a dash per epoch cost ~10 ms a frame for 1,200 epochs at 1920×1080: past
+    their dots the validation curves are drawn a point every few pixels, peaks kept."""
+    from engine.training.events import EpochMetrics
+    from gui.training.views.curves import DASHED_PX_PER_POINT
+
+    view = LossCurvesView()
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    view.start_run(RunStarted(1, "m", "d", "cpu", 2000, 25, {}))
+    steps = np.arange(1, 50_001, dtype=np.float64)
+    view.add_points(1, steps, 1.0 / np.sqrt(steps))
+    for epoch in range(1, 2001):
+        val = 5.0 if epoch == 1234 else 0.3 + 0.01 * (epoch % 7)
+        view.add_epoch(EpochMetrics(1, epoch, epoch * 25, 0.3, val, 0.9, 0.9))
+    view.repaint_now()
+    qtbot.wait(10)
+    view.repaint_now()
+    item = view.runs[-1].items["val_loss"]
+    x, y = item.getData()
+    width = view.loss_plot.getViewBox().width()
+    assert 2 <= len(x) <= width / DASHED_PX_PER_POINT + 4  # not 2,000 dashed segments
+    assert 5.0 in y  # the spike's bucket keeps it
+    view.loss_plot.setXRange(1200 * 25, 1260 * 25, padding=0)
+    x, _ = item.getData()
+    assert set(range(1201 * 25, 1260 * 25, 25)) <= set(x.astype(int))  # every epoch in view
