@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = (
     "bench.train_throughput",
     "bench.dashboard_throughput",
+    "bench.curves_paint",
     "bench.probe_cost",
     "bench.channels_last",
     "bench.fused_optimizer",

@@ -91,6 +91,7 @@ def test_a_long_runs_dashed_validation_curve_is_thinned_keeps_its_peak_and_shows
     width = view.loss_plot.getViewBox().width()
     assert 2 <= len(x) <= width / DASHED_PX_PER_POINT + 4  # not 2,000 dashed segments
     assert 5.0 in y  # the spike's bucket keeps it
+    assert item.opts["pen"].widthF() == 1 and item.opts["pen"].isCosmetic()  # dashes per pixel
     view.loss_plot.setXRange(1200 * 25, 1260 * 25, padding=0)
     x, _ = item.getData()
     assert set(range(1201 * 25, 1260 * 25, 25)) <= set(x.astype(int))  # every epoch in view

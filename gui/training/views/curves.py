@@ -36,10 +36,12 @@ __all__ = ["GrowableSeries", "LossCurvesView", "RunCurves", "ema", "peak_downsam
 
 # Epochs past which the validation curves lose their dots (a dot is 6 px; 100 fill a grid view).
 MAX_EPOCH_DOTS = 100
-# A dashed line is stroked dash by dash, segment by segment: through a point every pixel
-# column (the moons MLP's 1,200 epochs at 1920×1080) the two validation curves took ~10 ms of
-# a 24 ms frame. Thinned to a point every DASHED_PX_PER_POINT pixels (peak downsampling, so a
-# bucket's highest and lowest epochs stay) they cost about a millisecond.
+# A dashed line 2 px wide is stroked dash by dash, and costs what its length on screen is:
+# through a point every pixel column (the moons MLP's 1,200 epochs at 1920×1080) the two
+# validation curves took ~10 ms of a 24 ms frame, and a noisy validation accuracy zigzagging
+# over a narrow range up to 40 of 57 ms (python -m bench.curves_paint). Past their dots they
+# are drawn a point every DASHED_PX_PER_POINT pixels (peak downsampling: a bucket's highest
+# and lowest epochs stay) with Qt's 1 px dashed pen, which draws its dashes pixel by pixel.
 DASHED_PX_PER_POINT = 4
 
 
@@ -288,6 +290,7 @@ class LossCurvesView(LiveView):
         for key in ("val_loss", "val_metric"):
             if run.items[key].opts["symbol"] != symbol:
                 run.items[key].setSymbol(symbol)
+                run.items[key].setPen(validation_pen(run.colour, dots=symbol is not None))
         self._thin_validation(runs=(run,))
 
     def _thin_validation(self, *_, runs: tuple[RunCurves, ...] | None = None) -> None:
@@ -322,12 +325,12 @@ class LossCurvesView(LiveView):
             run.items["raw_loss"] = raw_loss
         run.items["train_loss"] = self.loss_plot.plot(pen=pg.mkPen(c, width=2), name=run.label)
         run.items["val_loss"] = self.loss_plot.plot(
-            pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+            pen=validation_pen(c, dots=True),
             symbol="o", symbolSize=6, symbolBrush=c, symbolPen=None,
         )  # fmt: skip
         run.items["train_metric"] = self.metric_plot.plot(pen=pg.mkPen(c, width=1))
         run.items["val_metric"] = self.metric_plot.plot(
-            pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+            pen=validation_pen(c, dots=True),
             symbol="o", symbolSize=6, symbolBrush=c, symbolPen=None,
         )  # fmt: skip
         for item in run.items.values():
@@ -415,6 +418,12 @@ def setting_value(value) -> str:
     if value is None:
         return "off"
     return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def validation_pen(colour, *, dots: bool):
+    """The dashed pen of a run's validation curves: 2 px while each epoch has its dot, 1 px
+    past them (see DASHED_PX_PER_POINT)."""
+    return pg.mkPen(colour, width=2 if dots else 1, style=pg.QtCore.Qt.PenStyle.DashLine)
 
 
 def _thin_dashed(item: pg.PlotDataItem, series: GrowableSeries, plot, *, dots: bool) -> None:
