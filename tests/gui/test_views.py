@@ -464,6 +464,22 @@ def test_gradient_flow_draws_a_layers_first_norm_as_a_dot_then_a_line(qtbot):
     assert all(c.opts["symbol"] is None for c in view.layer_curves.values())
 
 
+def test_loss_curves_draw_a_runs_first_step_as_a_dot_then_a_line(qtbot):
+    """An exploding run that fails at step 1 (README, the exploding gradient) left the Loss
+    curves empty: its one step drew no line."""
+    view = shown(qtbot, LossCurvesView())
+    view.start_run(RunStarted(1, "m", "d", "cpu", 2, 10, {}))
+    view.add_steps([StepMetrics(1, 1, 1, 2.4e7, 0.01, 300.0, None, 0.5)])
+    view.repaint_now()
+    run = view.runs[-1]
+    assert run.items["train_loss"].opts["symbol"] == "o"
+    assert run.items["train_metric"].opts["symbol"] == "o"
+    view.add_steps([StepMetrics(1, 2, 1, 2.0e7, 0.01, 300.0, None, 0.6)])
+    view.repaint_now()
+    assert run.items["train_loss"].opts["symbol"] is None
+    assert run.items["train_metric"].opts["symbol"] is None
+
+
 def test_gradient_flow_of_a_deep_network_plots_the_norm_by_depth(qtbot):
     """26 layers: a legend of every layer would fill the plot; the norm by depth (the newest
     step, first layer to last) takes its place, and the caption gives their ratio."""

@@ -25,6 +25,7 @@ from gui.training.views.base import (
 )
 from gui.training.views.plots import (
     PlotCanvas,
+    dot_when_lone,
     legend_above,
     show_grid,
 )
@@ -281,6 +282,8 @@ class LossCurvesView(LiveView):
         if item.opts["downsampleMethod"] != method:
             item.setDownsampling(auto=True, method=method)
         item.setData(shown.x, shown.y)
+        dot_when_lone(item, shown.size, run.colour)  # a run's first step, until its second
+        dot_when_lone(run.items["train_metric"], run.train_metric.size, run.colour)
         run.items["val_loss"].setData(run.val_loss.x, run.val_loss.y)
         run.items["train_metric"].setData(run.train_metric.x, run.train_metric.y)
         run.items["val_metric"].setData(run.val_metric.x, run.val_metric.y)

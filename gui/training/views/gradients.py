@@ -30,6 +30,7 @@ from gui.training.views.plots import (
     PlotCanvas,
     ReadableAxis,
     cache_axes,
+    dot_when_lone,
     legend_above,
     show_grid,
 )
@@ -243,11 +244,7 @@ class GradientFlowView(LiveView):
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
                 self.layer_curves[name] = curve
-            lone = series.size == 1  # one point draws no line: a dot until the second comes
-            if lone != (curve.opts["symbol"] is not None):
-                curve.setSymbol("o" if lone else None)
-                curve.setSymbolBrush(self._colour(index))
-                curve.setSymbolSize(6)
+            dot_when_lone(curve, series.size, self._colour(index))
             curve.setData(series.x, positive(series.y))
         for index, (block_id, tg) in enumerate(self.time_gradients.items()):
             curve = self._time_curves.get(block_id)

@@ -134,6 +134,16 @@ def configure_image_item(item: pg.ImageItem) -> pg.ImageItem:
     return item
 
 
+def dot_when_lone(curve: pg.PlotDataItem, points: int, colour) -> None:
+    """One point draws no line: ``curve`` shows a dot while it has one point, a line after."""
+    lone = points == 1
+    if lone != (curve.opts["symbol"] is not None):
+        curve.setSymbol("o" if lone else None)
+        curve.setSymbolBrush(colour)
+        curve.setSymbolPen(None)
+        curve.setSymbolSize(6)
+
+
 def show_grid(plot: pg.PlotItem, alpha: float) -> None:
     """Grid lines at the major and minor ticks only.
 
