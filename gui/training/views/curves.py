@@ -37,12 +37,12 @@ __all__ = ["GrowableSeries", "LossCurvesView", "RunCurves", "ema", "peak_downsam
 
 # Epochs past which the validation curves lose their dots (a dot is 6 px; 100 fill a grid view).
 MAX_EPOCH_DOTS = 100
-# A dashed line 2 px wide is stroked dash by dash, and costs what its length on screen is:
-# through a point every pixel column (the moons MLP's 1,200 epochs at 1920×1080) the two
-# validation curves took ~10 ms of a 24 ms frame, and a noisy validation accuracy zigzagging
-# over a narrow range up to 40 of 57 ms (python -m bench.curves_paint). Past their dots they
-# are drawn a point every DASHED_PX_PER_POINT pixels (peak downsampling: a bucket's highest
-# and lowest epochs stay) with Qt's 1 px dashed pen, which draws its dashes pixel by pixel.
+# A dashed line 2 px wide is stroked dash by dash, and costs what its length on screen is: a
+# long run's validation curves, a point every pixel column and zigzagging with the noise, took
+# most of a frame (python -m bench.curves_paint: 1,200 epochs in a 1920×1080 grid cell, 59 ms
+# a frame against 9). Past their dots they are drawn a point every DASHED_PX_PER_POINT pixels
+# (peak downsampling: a bucket's highest and lowest epochs stay) with Qt's 1 px dashed pen,
+# which draws its dashes pixel by pixel.
 DASHED_PX_PER_POINT = 4
 
 
