@@ -70,7 +70,8 @@ class LossCurvesView(LiveView):
     how_to_read = (
         "The top plot shows the training loss per step (smoothed with an exponential moving "
         "average, whose weight you can set; the raw curve is drawn faintly behind it) and the "
-        "validation loss per epoch (dashed, with a dot per epoch up to 100 epochs). The bottom "
+        "validation loss per epoch (dashed, with a dot per epoch up to 100 epochs; past them a "
+        "thinner dashed line, a point every few pixels, zoom in to see every epoch). The bottom "
         "plot shows accuracy for classifiers or "
         "mean absolute error for regression. Log scale helps when the loss spans orders of "
         "magnitude. Each new run in the session is drawn in a new colour and earlier runs stay "
