@@ -442,7 +442,5 @@ def _thin_dashed(item: pg.PlotDataItem, series: GrowableSeries, plot, *, dots: b
         room = max(1.0, box.width() / DASHED_PX_PER_POINT)
         ds = max(1, int(np.ceil(2 * shown / room)))  # peak: two points a bucket
     if item.opts["downsample"] != ds or item.opts["autoDownsample"] != (ds == 1):
-        if ds == 1:
-            item.setDownsampling(ds=1, auto=True, method="peak")
-        else:
-            item.setDownsampling(ds=ds, auto=False, method="peak")
+        # Every epoch in view: pyqtgraph's own choice again, as the view's other curves have.
+        item.setDownsampling(ds=ds, auto=ds == 1, method="peak")
