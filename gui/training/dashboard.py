@@ -260,6 +260,7 @@ class TrainingDashboard(QObject):
     def _fail(self, message: str) -> None:
         self._pending_settings = None
         self.panel.run_failed(message)
+        self.dock_layout.run_failed()
         self._status(message)
 
     # ------------------------------------------------------------ runs on disk
@@ -354,6 +355,7 @@ class TrainingDashboard(QObject):
 
     def on_failed(self, event: Failed) -> None:
         self.panel.run_failed(event)
+        self.dock_layout.run_failed()
         if event.weights:  # the last good weights, kept for export
             self.document.set_weights(dict(event.weights))
         self._status(f"Training failed: {event.message}")
@@ -409,7 +411,7 @@ class TrainingDashboard(QObject):
         self.window.set_run_live(self.panel.stop_button.isEnabled())
 
     def _train_from_action(self) -> None:
-        self.dock_layout.show_panel()
+        self.dock_layout.show_controls()
         self.train()
 
 

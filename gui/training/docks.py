@@ -1,11 +1,13 @@
 """Where the dashboard's views live in the window's two workspaces (gui/workspaces.py).
 
 Build keeps the views out of the way (hidden; the View menu still shows any of them) so the
-canvas and the Inspector have the window. Train hides the canvas and lays the views out as a
-2×2 grid chosen for the model, the other views that can show the model as tabs behind the
-grid's cells (the rest closed, a click away in the View menu), the training panel in the left
-column and the model as a compact strip along the top; View › Views Only hides the column and
-the strip for a while."""
+canvas and the Inspector have the window. Train hides the canvas and the left column and lays
+the views out as a 2×2 grid chosen for the model, the other views that can show the model as
+tabs behind the grid's cells (the rest closed, a click away in the View menu), and the model as
+a compact strip along the top with the live run beside it (gui/training/run_bar.py). The
+training panel, with every setting, is a click away ("Settings" on that bar) and comes
+by itself when a run fails, so its message has room; View › Views Only hides the strip's row
+(and a column the user opened) for a while."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from engine.model.catalogue import CATALOGUE
 from engine.model.spec import ModelSpec
 from engine.probes.registry import PROBES, ModelTraits
 from gui.training.model_strip import ModelStrip
+from gui.training.run_bar import RunBar
 
 # Every view, in the order the ones outside the grid are dealt out as tabs behind its cells.
 VIEW_ORDER = ("Loss curves", "Decision regions", "Filters", "Feature maps", "Saliency", "Gates",
@@ -41,15 +44,18 @@ GRID_FILL = ("Gradient flow", "prediction", "Histograms", "Confusion matrix")
 GRID_CELLS = 4
 QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum"
 # Wide enough for "Learning rate" and the Device choice beside their fields, and for Train,
-# Pause and Stop side by side.
+# Pause and Stop side by side: the training panel's column when it is shown in Train.
 LEFT_COLUMN_WIDTH = 320
 # The widest the left column gets in Train. With the canvas hidden, QMainWindow gives a larger
 # window's extra width to the left dock area; capped, the grid takes it (each view 744×446 px
 # at 1920×1080 rather than 477×446 beside a 954 px column).
 LEFT_COLUMN_MAX = 420
 # Remembers which grid (and which tabs) the Train workspace's saved arrangement holds (a
-# different model kind next time gets its own grid, not the last one's).
+# different model kind next time gets its own grid, not the last one's), and which default it
+# was laid out from: LAYOUT_VERSION 2 has no left column (an arrangement of version 1, with the
+# training panel's column, is laid out afresh once).
 GRID_KEY = "window/state/train_grid"
+LAYOUT_VERSION = 2
 RECURRENT_BLOCKS = ("rnn", "lstm", "gru")
 
 
@@ -157,6 +163,9 @@ class DockLayout(QObject):
         self.strip_bar.setObjectName("model_strip_toolbar")  # saveState keys on this
         self.strip_bar.setMovable(False)
         self.strip_bar.addWidget(self.strip)
+        self.panel_action = self._panel_action(window)
+        self.run_bar = RunBar(self.panel, self.panel_action)
+        self.strip_bar.addWidget(self.run_bar)
         window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.strip_bar)
         # Build shows none of these; Train lays them out (after the window's own part).
@@ -175,16 +184,34 @@ class DockLayout(QObject):
         # one column and make the window taller than the screen before they could be hidden.
         self._hide_for_build()
 
+    def _panel_action(self, window: QMainWindow) -> QAction:
+        """"Settings" on the run bar: shows the training panel (every setting, Train, Pause,
+        Stop, the whole message) in the left column, or hides it; checked while it is open."""
+        dock = self.docks["Training"]
+        action = QAction("Settings", window)
+        action.setCheckable(True)
+        action.setToolTip(
+            "Show the training panel in a column on the left: every setting of the run (the "
+            "optimiser, batch size, epochs, device) and its whole message; click again to hide "
+            "it. View › Training does the same"
+        )
+        action.setChecked(not dock.isHidden())
+        dock.toggleViewAction().toggled.connect(action.setChecked)
+        action.triggered.connect(lambda on: self.show_panel() if on else dock.hide())
+        return action
+
     def _add_views_only_action(self, window: QMainWindow) -> None:
-        """View › Views Only (and the toolbar's "Views only"): in Train, the left column and
-        the model strip step aside so the grid has the whole window; Train, Pause and Stop stay
-        in the toolbar. Checked again, or on leaving Train, they come back."""
+        """View › Views Only (and the toolbar's "Views only"): in Train, the model strip's row
+        (the strip and the run bar) and any column the user opened step aside so the grid has
+        the whole window; Train, Pause and Stop stay in the toolbar. Checked again, or on
+        leaving Train, they come back."""
         action = QAction("Views &Only", window)
         action.setCheckable(True)
         action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         action.setToolTip(
-            "Give the views the whole window: hide the left column and the model strip "
-            "(Ctrl+Shift+F; Train, Pause and Stop stay in the toolbar)"
+            "Give the views the whole window: hide the model strip with the run's progress, "
+            "and any column on the left (Ctrl+Shift+F; Train, Pause and Stop stay in the "
+            "toolbar)"
         )
         action.setEnabled(window.workspaces.current == "train")
         action.toggled.connect(self.set_views_only)
@@ -194,7 +221,7 @@ class DockLayout(QObject):
         self.views_only_action = action
 
     def set_views_only(self, on: bool) -> None:
-        """Hide (``on``, in Train) or bring back the left column and the model strip."""
+        """Hide (``on``, in Train) or bring back the model strip's row and the left column."""
         window = self.window
         if on and not self._views_only and window.workspaces.current == "train":
             left = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -213,7 +240,6 @@ class DockLayout(QObject):
             self._hidden_for_views, self._views_only = [], False
             if window.workspaces.current == "train":
                 self.strip_bar.show()
-                self.show_panel()
                 QTimer.singleShot(0, self, self.default_sizes)
         action = self.views_only_action
         if action.isChecked() != self._views_only:
@@ -236,11 +262,11 @@ class DockLayout(QObject):
 
     def arrange_train(self) -> None:
         """The Train workspace's default: the grid's four views in two rows and two columns
-        (the canvas is hidden, so they share the window beside the left column), every other
-        view that applies to the model a tab behind one of them (the rest closed), the model
-        strip on top, the training panel in front."""
+        (the canvas and the left column are hidden, so they share the whole window), every
+        other view that applies to the model a tab behind one of them (the rest closed), the
+        model strip on top with the run bar beside it."""
         window, d = self.window, self.docks
-        self.set_views_only(False)  # the default shows the left column and the strip
+        self.set_views_only(False)  # the default shows the strip's row
         shown = [t for t in VIEW_ORDER if t in self.grid or t in self.applying]
         for title in VIEW_ORDER:
             d[title].setFloating(False)
@@ -258,8 +284,13 @@ class DockLayout(QObject):
             window.tabifyDockWidget(cells[index % GRID_CELLS], dock)
         for cell in cells:  # a new tab comes to the front: the grid's views go back on top
             cell.raise_()
+        # The left column (the training panel, the Dataset panel) steps aside: the run bar
+        # shows the run and its live fields; its "Settings" brings the column back.
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        for dock in window.findChildren(QDockWidget):
+            if not dock.isFloating() and window.dockWidgetArea(dock) == left:
+                dock.hide()
         self.strip_bar.show()
-        self.show_panel()
         self._cap_left_column("train")
         self.default_sizes()
         # Tabs raised and sizes set again once the new layout has settled (Qt applies dock
@@ -274,8 +305,8 @@ class DockLayout(QObject):
         self.default_sizes()
 
     def default_sizes(self) -> None:
-        """The grid's cells share the space beside the left column equally; the left column is
-        as wide as the training form needs."""
+        """The grid's cells share the window (beside the left column, if one is open) equally;
+        the left column is as wide as the training form needs."""
         window, d = self.window, self.docks
         if window is None or window.workspaces.current != "train":
             return
@@ -356,7 +387,7 @@ class DockLayout(QObject):
         """A Train arrangement kept for another grid, or other views, is dropped: it is laid
         out afresh."""
         settings = self.window.workspaces.settings
-        key = "|".join(self.grid) + "/" + "|".join(self.applying)
+        key = f"{LAYOUT_VERSION}:" + "|".join(self.grid) + "/" + "|".join(self.applying)
         if settings.value(GRID_KEY) != key:
             self.window.workspaces.forget("train")
             settings.setValue(GRID_KEY, key)
@@ -369,13 +400,30 @@ class DockLayout(QObject):
                 dock.raise_()
 
     def training_started(self) -> None:
-        """Train pressed: the Train workspace (unless the user turned that off), the training
-        panel in front."""
+        """Train pressed: the Train workspace, where the run bar shows the run (unless the
+        user turned that off: then the training panel comes in front in Build)."""
         if self.window is None:
             return
         if self.window.workspaces.switch_on_train:
             self.window.workspaces.show("train")
+        self.show_controls()
+
+    def show_controls(self) -> None:
+        """The run's controls in sight: in Train the run bar (or, with the strip's row hidden
+        by Views Only, the toolbar's), elsewhere the training panel in front."""
+        if self.window is not None and self.window.workspaces.current == "train":
+            return
         self.show_panel()
+
+    def run_failed(self) -> None:
+        """A run failed (or could not start): its message needs the panel's room, and the fix
+        is often one of its settings; shown in Train too (Views Only ends)."""
+        if self.window is None:
+            return
+        self.set_views_only(False)
+        self.show_panel()
+        if self.window.workspaces.current == "train":
+            QTimer.singleShot(0, self, self.default_sizes)
 
     def show_panel(self) -> None:
         """Bring the training controls forward (Train pressed): shown if closed, raised over

@@ -5,7 +5,14 @@ canvas has in Build. Clicking a chip selects that block (the views follow the se
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
 
 from gui.editor.document import ModelDocument
 
@@ -26,6 +33,8 @@ class ModelStrip(QScrollArea):
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         # A long model scrolls sideways rather than making the window wider than the screen.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # No wider than its chips where the row has room (sizeHint), narrower where it has not.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         row = QWidget()
         self.row = QHBoxLayout(row)
         self.row.setContentsMargins(4, 2, 4, 2)
@@ -70,8 +79,11 @@ class ModelStrip(QScrollArea):
             chip.setChecked(block_id in selected)
 
     def sizeHint(self):  # noqa: N802 - Qt's name
-        # As tall as a chip (two lines) plus a horizontal scroll bar's room, no taller.
+        # As wide as its chips (QScrollArea's own hint stops at 36 characters), and as tall as
+        # a chip (two lines) plus a horizontal scroll bar's room, no taller: the run bar beside
+        # it in the Train workspace takes the rest of the row.
         hint = super().sizeHint()
-        chip = self.widget().sizeHint().height()
-        hint.setHeight(chip + self.horizontalScrollBar().sizeHint().height())
+        row = self.widget().sizeHint()
+        hint.setWidth(row.width() + 2 * self.frameWidth())
+        hint.setHeight(row.height() + self.horizontalScrollBar().sizeHint().height())
         return hint

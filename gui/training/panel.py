@@ -47,6 +47,9 @@ class TrainingPanel(QWidget):
     grad_clip_edited = Signal(object)  # max gradient norm (float), or None for off, while live
     probe_sample_changed = Signal(int)  # the probe sample changed while a run is live
     controls_changed = Signal()  # Pause/Resume and Stop changed (enabled, label): mirror them
+    # The progress, the speed line or the message changed: the Train workspace's run bar
+    # (gui/training/run_bar.py) shows them too.
+    display_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,6 +62,7 @@ class TrainingPanel(QWidget):
 
         self._dataset_id: str | None = None
         self._hinting = False  # the message shown is idle_hint(), kept up to date
+        self._showing_schedule = False  # the learning rate shown is the run's, not an edit
         # Read-only: the Dataset panel is the one place to pick the data.
         self.dataset_label = QLabel("—")
         self.dataset_label.setToolTip("The data to train on; choose it in the Dataset panel")
@@ -246,6 +250,7 @@ class TrainingPanel(QWidget):
         self.state = "running"
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
+        self.speed_label.setText("")  # the last run's speed, until this one's first steps
         self.show_status("Preparing the model and the data…")
         self._update_buttons()
 
@@ -278,10 +283,14 @@ class TrainingPanel(QWidget):
             f" · loss {last.loss:.4g}"
         )
         if abs(last.lr - self.lr_spin.value()) > 1e-12 and not self.lr_spin.hasFocus():
-            # A schedule moved the rate: show it without sending it back as an edit.
-            self.lr_spin.blockSignals(True)
-            self.lr_spin.setValue(last.lr)
-            self.lr_spin.blockSignals(False)
+            # A schedule moved the rate: show it (the run bar's copy follows) without sending
+            # it back as an edit.
+            self._showing_schedule = True
+            try:
+                self.lr_spin.setValue(last.lr)
+            finally:
+                self._showing_schedule = False
+        self.display_changed.emit()
 
     def _progress_text(self, epoch: int, step: int) -> str:
         if self._total_steps is None:
@@ -295,6 +304,16 @@ class TrainingPanel(QWidget):
         elif event.val_mae is not None:
             metric = f", validation MAE {event.val_mae:.4g}"
         self.show_status(f"Epoch {event.epoch}: validation loss {event.val_loss:.4g}{metric}.")
+
+    @property
+    def message(self) -> str:
+        """The message shown under the progress bar (the run's, an error, or the idle hint)."""
+        return self.status_label.text()
+
+    @property
+    def speed(self) -> str:
+        """The live run's samples/s, time left and latest loss (empty before its first steps)."""
+        return self.speed_label.text()
 
     def paused_changed(self, paused: bool) -> None:
         if self.state in ("running", "paused"):
@@ -332,6 +351,7 @@ class TrainingPanel(QWidget):
             # with every batch of steps (0.1 ms each, 65 times a second for a small model).
             self.status_label.setStyleSheet("color: #b2182b; font-weight: bold;" if error else "")
             self.status_label.setProperty("error", error)
+        self.display_changed.emit()
 
     @property
     def shows_error(self) -> bool:
@@ -392,7 +412,7 @@ class TrainingPanel(QWidget):
             self.lr_spin.setValue(DEFAULT_LR[self._optimizer])
 
     def _lr_changed(self, value: float) -> None:
-        if self.state in ("running", "paused"):
+        if self.state in ("running", "paused") and not self._showing_schedule:
             self.lr_edited.emit(float(value))
 
     def _clip_changed(self, _value: float) -> None:

@@ -2,11 +2,13 @@
 open the window main.py shows, select the first block, and print as JSON where the screen's
 available area, the window and each key widget lie, in global logical pixels.
 
-Two moments are measured. Building (the Build workspace): the palette, the Inspector's fields
+Three moments are measured. Building (the Build workspace): the palette, the Inspector's fields
 and Problems. Then Train is pressed (on a data file that does not exist, so the run fails at
-once without starting a training process): the Train workspace, with the Training tab in front
-with all of its form, its buttons and its message, the grid's views and every view's tab; then
-View › Views Only (the grid alone, Train, Pause and Stop in the toolbar), on and off again."""
+once without starting a training process): the Train workspace, where the failure brought the
+training panel's column with all of its form, its buttons and its message. The column closed
+("Settings" on the run bar, as a user does): the grid's views, every view's tab, the run bar's
+fields and the toolbar's Train, Pause and Stop. Then View › Views Only (the grid alone),
+on and off again."""
 
 from __future__ import annotations
 
@@ -143,12 +145,31 @@ def main() -> None:
     report["training"] = _where(training)
     report["training_error"] = panel.shows_error
     report["workspace_after"] = window.workspaces.current
+    layout = window.dashboard.dock_layout
+    report["grid_beside_panel"] = _where(
+        {t: _drawing(window.dashboard.docks[t]) for t in layout.grid}
+    )
+    # The column closed, as a user does once the message is read: Train as it opens.
+    layout.panel_action.trigger()
+    _settle(app)
+    report["panel_closed"] = panel.visibleRegion().isEmpty()
     report["tabs"] = _view_tabs(window)
     # The views that cannot show this model are closed, and a click away in the View menu.
-    report["closed"] = [t for t, d in window.dashboard.docks.items() if d.isHidden()]
+    report["closed"] = [
+        t for t, d in window.dashboard.docks.items() if d.isHidden() and t in window.dashboard.views
+    ]
     report["view_menu"] = [a.text().replace("&", "") for a in window.view_menu.actions()]
-    grid = window.dashboard.dock_layout.grid
+    grid = layout.grid
     report["grid"] = _where({t: _drawing(window.dashboard.docks[t]) for t in grid})
+    report["cells"] = _where({t: window.dashboard.docks[t] for t in grid})
+    bar = layout.run_bar
+    report["run_bar"] = _where({"progress": bar.progress, "message": bar.message,
+                                "lr": bar.lr_spin, "clip": bar.clip_spin,
+                                "sample": bar.sample_spin, "Settings": bar.panel_button})  # fmt: skip
+    report["toolbar"] = _where({
+        a.text().replace("&", ""): window.toolbar.widgetForAction(a)
+        for a in (window.train_action, window.pause_action, window.stop_action)
+    })  # fmt: skip
     # Back and forth as a user switches: the titles on the visible dock tab bars each time.
     report["bars"] = []
     for name in ("build", "train", "build", "train"):
@@ -158,18 +179,17 @@ def main() -> None:
         shown = [b.tabText(i) for b in bars if b.isVisible() for i in range(b.count())]
         report["bars"].append([name, shown])
     # View › Views Only: the grid gets the whole window; Train, Pause and Stop in the toolbar.
-    layout = window.dashboard.dock_layout
     layout.views_only_action.trigger()
     _settle(app)
     report["views_only"] = _where({t: _drawing(window.dashboard.docks[t]) for t in grid})
-    report["views_only_panel_shown"] = not panel.visibleRegion().isEmpty()
-    report["toolbar"] = _where({
+    report["views_only_strip_shown"] = layout.strip_bar.isVisible()
+    report["views_only_toolbar"] = _where({
         a.text().replace("&", ""): window.toolbar.widgetForAction(a)
         for a in (window.train_action, window.pause_action, window.stop_action)
     })  # fmt: skip
     layout.views_only_action.trigger()
     _settle(app)
-    report["views_only_off_panel_shown"] = not panel.visibleRegion().isEmpty()
+    report["views_only_off_strip_shown"] = layout.run_bar.isVisible()
     print(json.dumps(report))
     document.undo_stack.undo()  # the model unchanged again: closing asks nothing
     window.dashboard.shutdown()

@@ -17,6 +17,8 @@ SLOW_PROBES = {kind: 600.0 for kind in PROBE_KINDS}
 
 def click_preview_tile(qtbot, window, position: int) -> None:
     panel = window.dataset_panel
+    if window.dataset_dock.isHidden():  # the Train workspace: View › Dataset shows it
+        window.dataset_dock.toggleViewAction().trigger()
     window.dataset_dock.raise_()
     qtbot.waitUntil(lambda: panel.sample_view.isVisible(), timeout=5000)
     view = panel.sample_view

@@ -34,8 +34,13 @@ def test_build_shows_the_canvas_and_train_the_views(make_app_window, qtbot):
     assert spaces.current == "train" and spaces.actions["train"].isChecked()
     qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
     assert not window.view.isVisible() and not window.inspector.isVisible()
-    assert window.dashboard.panel.isVisible()  # Train, Pause and Stop stay reachable
-    assert window.dashboard.dock_layout.strip.isVisible()
+    # No left column: the run bar beside the model strip shows the run; Train, Pause and Stop
+    # are in the toolbar; the training panel is a click away ("Settings").
+    layout = window.dashboard.dock_layout
+    assert not window.dashboard.panel.isVisible() and not window.dataset_panel.isVisible()
+    assert layout.strip.isVisible() and layout.run_bar.isVisible()
+    assert all(window.toolbar.widgetForAction(a).isVisible()
+               for a in (window.train_action, window.pause_action, window.stop_action))  # fmt: skip
     spaces.actions["build"].trigger()
     qtbot.waitUntil(lambda: window.view.isVisible() and window.inspector.isVisible())
     assert _off_screen(window, views)
@@ -185,6 +190,8 @@ def test_a_larger_window_gives_its_room_to_the_grid(make_app_window, qtbot):
     window.workspaces.show("train")
     docks = window.dashboard.docks
     qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    window.dashboard.dock_layout.panel_action.trigger()  # the training panel's column, opened
+    qtbot.waitUntil(lambda: docks["Training"].isVisible(), timeout=5000)
     before = docks["Loss curves"].width()
     window.resize(window.width() + 500, window.height())
     # The left column stays narrow (QMainWindow would give it the room the hidden canvas had).
@@ -203,30 +210,85 @@ def test_views_only_gives_the_grid_the_window_and_is_not_remembered(make_app_win
     spaces.show("train")
     qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
     loss = window.dashboard.docks["Loss curves"]
-    width = loss.width()
+    height = loss.height()
     assert action.isEnabled()
     action.trigger()
-    qtbot.waitUntil(lambda: loss.width() > width * 1.2, timeout=5000)
-    assert not window.dashboard.panel.isVisible() and not layout.strip.isVisible()
+    # The strip's row (the model and the run bar) steps aside: the grid's rows grow.
+    qtbot.waitUntil(lambda: loss.height() > height + 20, timeout=5000)
+    assert not layout.strip.isVisible() and not layout.run_bar.isVisible()
     assert _on_screen(window, CNN_GRID)
-    # Leaving Train undoes it, so Train is remembered with its left column.
+    # Leaving Train undoes it, so Train is remembered with its strip.
     spaces.show("build")
     assert not action.isChecked() and not action.isEnabled()
     spaces.show("train")
+    qtbot.waitUntil(lambda: layout.run_bar.isVisible(), timeout=5000)
+    # A column the user opened (the training panel) steps aside too, and comes back.
+    layout.panel_action.trigger()
     qtbot.waitUntil(lambda: window.dashboard.panel.isVisible(), timeout=5000)
-    assert layout.strip.isVisible()
     action.trigger()
     assert action.isChecked()
+    qtbot.waitUntil(lambda: not window.dashboard.panel.isVisible(), timeout=5000)
     action.trigger()  # and off again
     qtbot.waitUntil(lambda: window.dashboard.panel.isVisible(), timeout=5000)
-    qtbot.waitUntil(lambda: loss.width() < width * 1.1, timeout=5000)
-    # On when the window closes: the arrangement kept is the one with the column.
+    assert layout.strip.isVisible()
+    layout.panel_action.trigger()  # closed again
+    qtbot.waitUntil(lambda: not window.dashboard.panel.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: abs(loss.height() - height) < 5, timeout=5000)
+    # On when the window closes: the arrangement kept is the one with the strip.
     action.trigger()
     assert window.close()
     second = make_app_window()
     second.workspaces.show("train")
-    qtbot.waitUntil(lambda: second.dashboard.panel.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: second.dashboard.dock_layout.run_bar.isVisible(), timeout=5000)
     assert not second.dashboard.dock_layout.views_only_action.isChecked()
+
+
+def test_settings_on_the_run_bar_shows_the_training_panel_beside_the_grid(
+    make_app_window, qtbot
+):
+    """Train has no left column by default; "Settings" opens the training panel's column
+    (every field), the grid keeps its four views beside it, and a second click closes it."""
+    window = make_app_window()
+    layout, panel = window.dashboard.dock_layout, window.dashboard.panel
+    window.workspaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    loss = window.dashboard.docks["Loss curves"]
+    width = loss.width()
+    assert not layout.panel_action.isChecked()
+    qtbot.mouseClick(layout.run_bar.panel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.isVisible() and loss.width() < width - 100, timeout=5000)
+    assert layout.panel_action.isChecked() and panel.epochs_spin.isVisible()
+    assert _on_screen(window, CNN_GRID)
+    qtbot.mouseClick(layout.run_bar.panel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.isVisible(), timeout=5000)
+    assert not layout.panel_action.isChecked()
+    # The panel's own close button unchecks it too.
+    layout.panel_action.trigger()
+    qtbot.waitUntil(lambda: panel.isVisible(), timeout=5000)
+    window.dashboard.docks["Training"].close()
+    assert not layout.panel_action.isChecked()
+
+
+def test_a_train_arrangement_from_before_the_run_bar_is_laid_out_afresh(
+    make_app_window, qtbot, window_settings
+):
+    """An arrangement remembered from the layout with the training panel's column (kept under
+    the grid key without a layout version) is not restored: Train opens without the column."""
+    from gui.training.docks import GRID_KEY
+
+    window = make_app_window()
+    window.workspaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(window, CNN_GRID), timeout=5000)
+    window.dashboard.dock_layout.panel_action.trigger()  # the old default's column
+    qtbot.waitUntil(lambda: window.dashboard.panel.isVisible(), timeout=5000)
+    assert window.close()
+    key = window_settings.value(GRID_KEY)
+    window_settings.setValue(GRID_KEY, key.split(":", 1)[1])  # as the old code wrote it
+    second = make_app_window()
+    second.workspaces.show("train")
+    qtbot.waitUntil(lambda: _on_screen(second, CNN_GRID), timeout=5000)
+    assert not second.dashboard.panel.isVisible()
+    assert second.dashboard.dock_layout.run_bar.isVisible()
 
 
 def test_a_views_title_bar_carries_its_header_and_floats_and_closes_it(make_app_window, qtbot):
