@@ -185,7 +185,7 @@ class DockLayout(QObject):
         self._hide_for_build()
 
     def _panel_action(self, window: QMainWindow) -> QAction:
-        """"Settings" on the run bar: shows the training panel (every setting, Train, Pause,
+        """The run bar's "Settings": shows the training panel (every setting, Train, Pause,
         Stop, the whole message) in the left column, or hides it; checked while it is open."""
         dock = self.docks["Training"]
         action = QAction("Settings", window)

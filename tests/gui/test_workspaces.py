@@ -243,9 +243,7 @@ def test_views_only_gives_the_grid_the_window_and_is_not_remembered(make_app_win
     assert not second.dashboard.dock_layout.views_only_action.isChecked()
 
 
-def test_settings_on_the_run_bar_shows_the_training_panel_beside_the_grid(
-    make_app_window, qtbot
-):
+def test_settings_on_the_run_bar_shows_the_training_panel_beside_the_grid(make_app_window, qtbot):
     """Train has no left column by default; "Settings" opens the training panel's column
     (every field), the grid keeps its four views beside it, and a second click closes it."""
     window = make_app_window()
