@@ -319,6 +319,8 @@ class TrainingDashboard(QObject):
     def on_epoch(self, event: EpochMetrics) -> None:
         self.curves.add_epoch(event)
         self.panel.epoch_finished(event)
+        # In the status bar too: the Train workspace's run bar shows the speed while running.
+        self._status(self.panel.message)
 
     def on_settings_changed(self, event: SettingsChanged) -> None:
         self.curves.add_settings_change(event)
@@ -328,6 +330,7 @@ class TrainingDashboard(QObject):
         if sample is not None:
             parts.append(f"the views now show validation sample {sample}")
         self.panel.show_status(f"Step {event.step}: {', '.join(parts)}.")
+        self._status(self.panel.message)
 
     def set_probe_sample(self, index: int) -> None:
         """Show sample ``index`` in the live run's views (feature maps, gates); before a run

@@ -28,10 +28,12 @@ from PySide6.QtWidgets import (
 from gui.training.panel import TrainingPanel
 from gui.training.views.base import ElidedLabel
 
-# Wide enough for "epoch 200/200 · step 9000/9000" in the progress bar and for the three
-# fields with their names on the row below; the model strip has the rest of the row.
-PROGRESS_WIDTH = 210
-BAR_WIDTH = 400
+# The progress bar is as wide as its longer usual text (an until-stopped run's) and a margin;
+# the bar at least wide enough for the three fields with their names on the row below. The
+# model strip has the rest of the row (the digits CNN's 11 chips fit beside it at 1280×800).
+LONG_PROGRESS = "epoch 12 · step 12000 · until stopped"
+PROGRESS_MARGIN = 16
+BAR_WIDTH = 420
 FIELD_EXTRA = 32  # a spin box's frame and arrows beside its text
 
 
@@ -47,7 +49,9 @@ class RunBar(QWidget):
         self.progress = QProgressBar()
         self.progress.setObjectName("runBarProgress")
         self.progress.setTextVisible(True)
-        self.progress.setFixedWidth(PROGRESS_WIDTH)
+        self.progress.setFixedWidth(
+            self.progress.fontMetrics().horizontalAdvance(LONG_PROGRESS) + PROGRESS_MARGIN
+        )
         self.message = ElidedLabel()
         self.message.setObjectName("runBarMessage")
         top = QHBoxLayout()

@@ -16,7 +16,13 @@ from engine.model.examples import example_path
 from engine.model.spec import ModelSpec
 from engine.probes import FilterSet, Histogram, ProbeInput, TimeGradient
 from engine.probes.registry import PROBE_KINDS, PROBES
-from engine.training.events import ProbeSnapshot, RunStarted, StepMetrics
+from engine.training.events import (
+    EpochMetrics,
+    ProbeSnapshot,
+    RunStarted,
+    SettingsChanged,
+    StepMetrics,
+)
 from gui.training.dashboard import install
 from gui.training.docks import VIEW_ORDER, applying_views, grid_views, relevant_views
 from gui.training.views import LossCurvesView
@@ -82,6 +88,19 @@ def test_until_stopped_is_a_setting_the_panel_shows_saves_and_restores(qtbot):
     panel.steps_received([step])
     assert panel.progress.format() == "epoch 6 · step 53 · until stopped"
     assert (panel.progress.value(), panel.progress.maximum()) == (3, 10)  # into epoch 6
+
+
+def test_an_epochs_summary_and_a_setting_change_reach_the_status_bar(dashboard):
+    """In the Train workspace the run bar shows the speed while running and the panel is
+    closed: the epoch's validation figures and a live change are said in the status bar."""
+    board = dashboard
+    status = board.window.statusBar()
+    board.on_run_started(RunStarted(1, "CNN", "digits", "cpu", 3, 10, {}))
+    board.on_epoch(EpochMetrics(1, 1, 10, 0.9, 0.8, 0.7, 0.75))
+    assert status.currentMessage() == "Epoch 1: validation loss 0.8, validation accuracy 75.0%."
+    board.on_settings_changed(SettingsChanged(1, 12, {"lr": 0.001}))
+    assert status.currentMessage().startswith("Step 12: ")
+    assert "0.001" in status.currentMessage()
 
 
 def test_timer_repaints_only_views_on_screen(dashboard):
