@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QSizePolicy,
     QStyle,
     QToolBar,
     QToolButton,
@@ -162,10 +163,19 @@ class DockLayout(QObject):
         self.strip_bar = QToolBar("Model strip", window)
         self.strip_bar.setObjectName("model_strip_toolbar")  # saveState keys on this
         self.strip_bar.setMovable(False)
-        self.strip_bar.addWidget(self.strip)
         self.panel_action = self._panel_action(window)
         self.run_bar = RunBar(self.panel, self.panel_action)
-        self.strip_bar.addWidget(self.run_bar)
+        # One row of the toolbar: the strip as wide as its chips (narrower, scrolled, where the
+        # row is short), the run bar the rest (QToolBar's own layout shrank the strip first).
+        row = QWidget()
+        row.setObjectName("strip_row")
+        row_layout = QHBoxLayout(row)
+        row_layout.setContentsMargins(0, 0, 0, 0)
+        row_layout.setSpacing(0)
+        row_layout.addWidget(self.strip)
+        row_layout.addWidget(self.run_bar, 1)
+        row.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.strip_bar.addWidget(row)
         window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.strip_bar)
         # Build shows none of these; Train lays them out (after the window's own part).

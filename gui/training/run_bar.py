@@ -28,19 +28,20 @@ from PySide6.QtWidgets import (
 from gui.training.panel import TrainingPanel
 from gui.training.views.base import ElidedLabel
 
-# The progress bar is as wide as its longer usual text (an until-stopped run's) and a margin;
-# the bar at least wide enough for the three fields with their names on the row below. The
-# model strip has the rest of the row (the digits CNN's 11 chips fit beside it at 1280×800).
-LONG_PROGRESS = "epoch 12 · step 12000 · until stopped"
-PROGRESS_MARGIN = 16
-BAR_WIDTH = 420
+# At least as wide as the three fields with their names; the model strip has the rest of the
+# row, up to its chips' width (the digits CNN's 11 chips fit beside it at 1280×800), and the bar
+# whatever is left after them.
+BAR_WIDTH = 400
+BAR_MAX = 640  # on a wide screen, a progress bar no longer than the views' half below it
 FIELD_EXTRA = 32  # a spin box's frame and arrows beside its text
 
 
 class RunBar(QWidget):
-    """Two rows beside the model strip: the progress bar with the run's speed (or, when it is
-    not running, its message: paused, finished, an error in red); the live fields and
-    "Settings", which shows the training panel."""
+    """Three rows beside the model strip: a slim progress bar (epoch and step); the run's
+    speed, or when it is not running its message (paused, finished, an error in red); the live
+    fields and "Settings", which shows the training panel. The size hint is the bar's minimum,
+    so where the row is short the strip gives way first (it scrolls), and the bar takes what
+    a wide row has left."""
 
     def __init__(self, panel: TrainingPanel, panel_action: QAction, parent: QWidget | None = None):
         super().__init__(parent)
@@ -49,15 +50,10 @@ class RunBar(QWidget):
         self.progress = QProgressBar()
         self.progress.setObjectName("runBarProgress")
         self.progress.setTextVisible(True)
-        self.progress.setFixedWidth(
-            self.progress.fontMetrics().horizontalAdvance(LONG_PROGRESS) + PROGRESS_MARGIN
-        )
+        # A line of text high, not a button's height: the three rows fit the strip's height.
+        self.progress.setFixedHeight(self.progress.fontMetrics().height() + 2)
         self.message = ElidedLabel()
         self.message.setObjectName("runBarMessage")
-        top = QHBoxLayout()
-        top.setSpacing(6)
-        top.addWidget(self.progress)
-        top.addWidget(self.message, 1)
 
         self.lr_spin = _copy_of(panel.lr_spin, QDoubleSpinBox())
         self.clip_spin = _copy_of(panel.clip_spin, QDoubleSpinBox())
@@ -81,17 +77,22 @@ class RunBar(QWidget):
         bottom.addWidget(self.panel_button)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 0, 4, 0)
-        layout.setSpacing(2)
-        layout.addLayout(top)
+        layout.setContentsMargins(6, 1, 4, 1)
+        layout.setSpacing(1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
         layout.addLayout(bottom)
-        # At least BAR_WIDTH; where the model strip leaves more of the row (a short model, a
-        # wide window), the message gets it.
         self.setMinimumWidth(max(BAR_WIDTH, layout.minimumSize().width()))
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setMaximumWidth(max(BAR_MAX, self.minimumWidth()))
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         panel.display_changed.connect(self.refresh)
         panel.controls_changed.connect(self.refresh)
         self.refresh()
+
+    def sizeHint(self):  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        hint.setWidth(self.minimumWidth())
+        return hint
 
     def refresh(self) -> None:
         """Show the panel's progress, and its speed while running, else its message."""

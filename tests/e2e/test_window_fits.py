@@ -116,6 +116,9 @@ def test_window_and_its_controls_fit_the_screen(tmp_path, width, height, dpr):
         beside = report["grid_beside_panel"][title]["rect"]
         assert w > beside[2], f"{title}: {beside} beside the panel, {where['rect']} without"
     assert set(report["run_bar"]) == {"progress", "message", "lr", "clip", "sample", "Settings"}
+    # Beside the run bar the digits CNN's whole strip shows, without a scroll bar (a bar of
+    # the strip's own width pushed its last chip off at 1280×800).
+    assert not report["strip_scrolls"]
     _all_in_view(report["run_bar"], window)
     assert set(report["toolbar"]) == {"Train", "Pause", "Stop"}
     _all_in_view(report["toolbar"], window)

@@ -163,6 +163,7 @@ def main() -> None:
     report["grid"] = _where({t: _drawing(window.dashboard.docks[t]) for t in grid})
     report["cells"] = _where({t: window.dashboard.docks[t] for t in grid})
     bar = layout.run_bar
+    report["strip_scrolls"] = layout.strip.horizontalScrollBar().isVisible()
     report["run_bar"] = _where({"progress": bar.progress, "message": bar.message,
                                 "lr": bar.lr_spin, "clip": bar.clip_spin,
                                 "sample": bar.sample_spin, "Settings": bar.panel_button})  # fmt: skip
