@@ -29,7 +29,7 @@ CLOSED = ("Gates", "Decision regions")
 # bar (which carries the view's caption, Export and "?") and tab bar. Train has no left column:
 # the four views share what the bars leave (menu, toolbar, the model strip's row with the run
 # bar, status bar, and each cell's title and tab bar): measured 633×265 px, 0.171 of the window,
-# at 1280×800 (the dock with its title bar 633×288, 0.186), 0.168 at 1366×768, 0.183 at
+# at 1280×800 (the dock with its title bar 633×287, 0.185), 0.168 at 1366×768, 0.183 at
 # 1920×1080 (a 1440×900 window). Beside the training panel's old column it was 473×265 (0.128),
 # so 0.16 fails a column's return, the old layout (views in the lower 28 %, ~0.03 each) or a
 # grid squeezed by the canvas beside it.
