@@ -436,8 +436,8 @@ class DockLayout(QObject):
             QTimer.singleShot(0, self, self.default_sizes)
 
     def show_panel(self) -> None:
-        """Bring the training controls forward (Train pressed): shown if closed, raised over
-        the Blocks and Dataset tabs."""
+        """Bring the training panel forward (Train pressed in Build, "Settings", a failed
+        run): shown if closed, raised over the Blocks and Dataset tabs."""
         dock = self.docks.get("Training")
         if dock is not None:
             dock.show()
