@@ -101,6 +101,14 @@ def _view_tabs(window) -> dict:
     return tabs
 
 
+def _run_buttons(window) -> dict:
+    """Where the toolbar's Train, Pause and Stop lie."""
+    return _where({
+        a.text().replace("&", ""): window.toolbar.widgetForAction(a)
+        for a in (window.train_action, window.pause_action, window.stop_action)
+    })  # fmt: skip
+
+
 def main() -> None:
     app, window = open_window()
     document = window.document
@@ -167,10 +175,7 @@ def main() -> None:
     report["run_bar"] = _where({"progress": bar.progress, "message": bar.message,
                                 "lr": bar.lr_spin, "clip": bar.clip_spin,
                                 "sample": bar.sample_spin, "Settings": bar.panel_button})  # fmt: skip
-    report["toolbar"] = _where({
-        a.text().replace("&", ""): window.toolbar.widgetForAction(a)
-        for a in (window.train_action, window.pause_action, window.stop_action)
-    })  # fmt: skip
+    report["toolbar"] = _run_buttons(window)
     # Back and forth as a user switches: the titles on the visible dock tab bars each time.
     report["bars"] = []
     for name in ("build", "train", "build", "train"):
@@ -184,10 +189,7 @@ def main() -> None:
     _settle(app)
     report["views_only"] = _where({t: _drawing(window.dashboard.docks[t]) for t in grid})
     report["views_only_strip_shown"] = layout.strip_bar.isVisible()
-    report["views_only_toolbar"] = _where({
-        a.text().replace("&", ""): window.toolbar.widgetForAction(a)
-        for a in (window.train_action, window.pause_action, window.stop_action)
-    })  # fmt: skip
+    report["views_only_toolbar"] = _run_buttons(window)
     layout.views_only_action.trigger()
     _settle(app)
     report["views_only_off_strip_shown"] = layout.run_bar.isVisible()
